@@ -1,0 +1,203 @@
+// Package config loads and validates the daemon's YAML configuration.
+//
+// The key names are a public contract shared with operators and tools, and
+// follow go-cqhttp's hyphenated style. Loading goes Default -> Parse (YAML
+// decoded onto the defaults, with ${VAR} expansion) -> Validate, and every
+// problem is reported with the key's path and its line in the file, e.g.
+//
+//	config.yaml:31: servers[2].ws-reverse.universal: not a ws:// or wss:// URL
+//
+// The package only describes settings; it converts units (seconds,
+// milliseconds) into time.Duration so that no other package has to know them.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Account   Account   `yaml:"account"`
+	Yunhu     Yunhu     `yaml:"yunhu"`
+	Heartbeat Heartbeat `yaml:"heartbeat"`
+	Message   Message   `yaml:"message"`
+	Database  Database  `yaml:"database"`
+	Log       Log       `yaml:"log"`
+	Servers   []Server  `yaml:"servers"`
+}
+
+// Account identifies the Yunhu user account the daemon logs in as.
+type Account struct {
+	// Token is the account token. YUNHU_TOKEN in the environment overrides it.
+	Token string `yaml:"token"`
+	// Platform is sent in the push-socket login; Yunhu accepts only
+	// windows, macos, android, linux, ios, fuchsia and Web (case-sensitive).
+	Platform string `yaml:"platform"`
+	// DeviceID identifies this session to Yunhu; empty means one is
+	// generated on first start and kept in the database.
+	DeviceID string `yaml:"device-id"`
+}
+
+// Yunhu holds the endpoints of the Yunhu service.
+type Yunhu struct {
+	APIURL    string `yaml:"api-url"`
+	WSURL     string `yaml:"ws-url"`
+	UploadURL string `yaml:"upload-url"`
+	// Timeout bounds each REST call, in seconds.
+	Timeout int `yaml:"timeout"`
+}
+
+// TimeoutDuration is Timeout as a duration.
+func (y Yunhu) TimeoutDuration() time.Duration { return seconds(y.Timeout) }
+
+// Heartbeat configures the OneBot heartbeat meta event.
+type Heartbeat struct {
+	// Interval between heartbeats in seconds; 0 turns them off.
+	Interval int `yaml:"interval"`
+}
+
+// IntervalDuration is Interval as a duration (0 = off).
+func (h Heartbeat) IntervalDuration() time.Duration { return seconds(h.Interval) }
+
+// Message controls how messages are reported and sent.
+type Message struct {
+	// PostFormat is "string" (CQ codes) or "array" (segment arrays).
+	PostFormat string `yaml:"post-format"`
+	// ReportSelfMessage reports the account's own messages sent from other
+	// devices as message_sent events instead of dropping them.
+	ReportSelfMessage bool `yaml:"report-self-message"`
+	// IgnoreInvalidCQCode drops malformed CQ codes from outgoing messages
+	// instead of sending them as literal text.
+	IgnoreInvalidCQCode bool `yaml:"ignore-invalid-cqcode"`
+	// MaxMediaSize caps a media file fetched for sending, in MiB.
+	MaxMediaSize int `yaml:"max-media-size"`
+	// FetchTimeout bounds downloading a media file given by URL, in seconds.
+	FetchTimeout int `yaml:"fetch-timeout"`
+}
+
+// MaxMediaBytes is MaxMediaSize in bytes.
+func (m Message) MaxMediaBytes() int64 { return int64(m.MaxMediaSize) << 20 }
+
+// FetchTimeoutDuration is FetchTimeout as a duration.
+func (m Message) FetchTimeoutDuration() time.Duration { return seconds(m.FetchTimeout) }
+
+// Database configures the embedded store.
+type Database struct {
+	Path string `yaml:"path"`
+	// RetentionDays keeps messages (for get_msg and replies) this many days;
+	// 0 keeps them forever.
+	RetentionDays int `yaml:"retention-days"`
+	// MaxMessages keeps at most this many messages; 0 means no limit.
+	MaxMessages int `yaml:"max-messages"`
+}
+
+// Retention is RetentionDays as a duration (0 = forever).
+func (d Database) Retention() time.Duration { return time.Duration(d.RetentionDays) * 24 * time.Hour }
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is console (for people and journald) or json.
+	Format string `yaml:"format"`
+	// File, when set, receives the log in addition to stderr.
+	File string `yaml:"file"`
+}
+
+// Server is one entry of the servers list; exactly one field is set.
+type Server struct {
+	HTTP      *HTTPServer `yaml:"http"`
+	WS        *WSServer   `yaml:"ws"`
+	WSReverse *WSReverse  `yaml:"ws-reverse"`
+}
+
+// HTTPServer is the OneBot HTTP API plus its HTTP POST event targets.
+type HTTPServer struct {
+	Address     string `yaml:"address"`
+	AccessToken string `yaml:"access-token"`
+	// Timeout bounds handling one API request, in seconds.
+	Timeout int        `yaml:"timeout"`
+	Post    []HTTPPost `yaml:"post"`
+}
+
+// TimeoutDuration is Timeout as a duration.
+func (h HTTPServer) TimeoutDuration() time.Duration { return seconds(h.Timeout) }
+
+// HTTPPost is one webhook that receives every event.
+type HTTPPost struct {
+	URL string `yaml:"url"`
+	// Secret signs each body with HMAC-SHA1 in X-Signature; empty = unsigned.
+	Secret string `yaml:"secret"`
+	// Timeout bounds one delivery attempt, in seconds.
+	Timeout int `yaml:"timeout"`
+	// MaxRetries is how many times a failed delivery is retried.
+	MaxRetries int `yaml:"max-retries"`
+}
+
+// TimeoutDuration is Timeout as a duration.
+func (p HTTPPost) TimeoutDuration() time.Duration { return seconds(p.Timeout) }
+
+// WSServer is the forward WebSocket server.
+type WSServer struct {
+	Address     string `yaml:"address"`
+	AccessToken string `yaml:"access-token"`
+}
+
+// WSReverse dials out to a bot framework's WebSocket server.
+type WSReverse struct {
+	Universal string `yaml:"universal"`
+	API       string `yaml:"api"`
+	Event     string `yaml:"event"`
+	// ReconnectInterval between connection attempts, in milliseconds.
+	ReconnectInterval int    `yaml:"reconnect-interval"`
+	AccessToken       string `yaml:"access-token"`
+	// BufferSize is how many events are kept while disconnected; the
+	// oldest are dropped beyond it.
+	BufferSize int `yaml:"buffer-size"`
+}
+
+// ReconnectDuration is ReconnectInterval as a duration.
+func (w WSReverse) ReconnectDuration() time.Duration {
+	return time.Duration(w.ReconnectInterval) * time.Millisecond
+}
+
+// Default returns the configuration used for every key the file leaves out.
+func Default() Config {
+	return Config{
+		Account: Account{Platform: "windows"},
+		Yunhu: Yunhu{
+			APIURL:    "https://chat-go.jwzhd.com",
+			WSURL:     "wss://chat-ws-go.jwzhd.com/ws",
+			UploadURL: "https://upload-z2.qiniup.com",
+			Timeout:   15,
+		},
+		Heartbeat: Heartbeat{Interval: 5},
+		Message: Message{
+			PostFormat:   "string",
+			MaxMediaSize: 30,
+			FetchTimeout: 30,
+		},
+		Database: Database{
+			Path:          "data/yunhu-onebot.db",
+			RetentionDays: 30,
+			MaxMessages:   1_000_000,
+		},
+		Log: Log{Level: "info", Format: "console"},
+	}
+}
+
+// defaultHTTPServer and its siblings fill in a servers entry before the
+// file's keys are decoded onto it.
+func defaultHTTPServer() *HTTPServer {
+	return &HTTPServer{Address: "127.0.0.1:5700", Timeout: 60}
+}
+
+func defaultHTTPPost() HTTPPost { return HTTPPost{Timeout: 5, MaxRetries: 3} }
+
+func defaultWSServer() *WSServer { return &WSServer{Address: "127.0.0.1:6700"} }
+
+func defaultWSReverse() *WSReverse {
+	return &WSReverse{ReconnectInterval: 3000, BufferSize: 1024}
+}
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }

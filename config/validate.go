@@ -1,0 +1,176 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// validate reports every bad value through report(path, msg).
+func (c *Config) validate(report func(path, msg string)) {
+	v := validator{report: report}
+
+	switch c.Account.Platform {
+	case "windows", "macos", "android", "linux", "ios", "fuchsia", "Web":
+	default:
+		v.fail("account.platform", fmt.Sprintf("%q is not one of windows, macos, android, linux, ios, fuchsia, Web", c.Account.Platform))
+	}
+	if id := c.Account.DeviceID; len(id) > 64 || strings.ContainsAny(id, " \t\r\n") {
+		v.fail("account.device-id", "must be at most 64 characters without spaces")
+	}
+
+	v.url("yunhu.api-url", c.Yunhu.APIURL, "http", "https")
+	v.url("yunhu.ws-url", c.Yunhu.WSURL, "ws", "wss")
+	v.url("yunhu.upload-url", c.Yunhu.UploadURL, "http", "https")
+	v.between("yunhu.timeout", c.Yunhu.Timeout, 1, 3600, "seconds")
+
+	v.between("heartbeat.interval", c.Heartbeat.Interval, 0, 86400, "seconds")
+
+	switch c.Message.PostFormat {
+	case "string", "array":
+	default:
+		v.fail("message.post-format", fmt.Sprintf("%q is not string or array", c.Message.PostFormat))
+	}
+	v.between("message.max-media-size", c.Message.MaxMediaSize, 1, 1024, "MiB")
+	v.between("message.fetch-timeout", c.Message.FetchTimeout, 1, 3600, "seconds")
+
+	if strings.TrimSpace(c.Database.Path) == "" {
+		v.fail("database.path", "must not be empty")
+	}
+	v.between("database.retention-days", c.Database.RetentionDays, 0, 36500, "days")
+	v.between("database.max-messages", c.Database.MaxMessages, 0, 1<<31-1, "messages")
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.fail("log.level", fmt.Sprintf("%q is not debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "console", "json":
+	default:
+		v.fail("log.format", fmt.Sprintf("%q is not console or json", c.Log.Format))
+	}
+
+	listeners := map[string]string{} // address -> path of the entry using it
+	listen := func(path, addr string) {
+		if !v.address(path, addr) {
+			return
+		}
+		if _, port, _ := net.SplitHostPort(addr); port == "0" {
+			return // a fresh ephemeral port each time, never a clash
+		}
+		if other, ok := listeners[addr]; ok {
+			v.fail(path, fmt.Sprintf("%s is already used by %s", addr, other))
+			return
+		}
+		listeners[addr] = path
+	}
+	for i, s := range c.Servers {
+		base := fmt.Sprintf("servers[%d]", i)
+		var kinds []string
+		if s.HTTP != nil {
+			kinds = append(kinds, "http")
+		}
+		if s.WS != nil {
+			kinds = append(kinds, "ws")
+		}
+		if s.WSReverse != nil {
+			kinds = append(kinds, "ws-reverse")
+		}
+		switch len(kinds) {
+		case 0:
+			v.fail(base, "needs one of http, ws or ws-reverse")
+			continue
+		case 1:
+		default:
+			v.fail(base, "holds "+strings.Join(kinds, " and ")+"; each entry holds exactly one kind")
+			continue
+		}
+		switch {
+		case s.HTTP != nil:
+			p := base + ".http"
+			listen(p+".address", s.HTTP.Address)
+			v.between(p+".timeout", s.HTTP.Timeout, 1, 3600, "seconds")
+			for j, post := range s.HTTP.Post {
+				pp := fmt.Sprintf("%s.post[%d]", p, j)
+				if post.URL == "" {
+					v.fail(pp+".url", "must be set")
+				} else {
+					v.url(pp+".url", post.URL, "http", "https")
+				}
+				v.between(pp+".timeout", post.Timeout, 1, 600, "seconds")
+				v.between(pp+".max-retries", post.MaxRetries, 0, 100, "retries")
+			}
+		case s.WS != nil:
+			listen(base+".ws.address", s.WS.Address)
+		case s.WSReverse != nil:
+			p := base + ".ws-reverse"
+			r := s.WSReverse
+			if r.Universal == "" && r.API == "" && r.Event == "" {
+				v.fail(p, "needs universal, or api and/or event")
+			}
+			if r.Universal != "" && (r.API != "" || r.Event != "") {
+				v.fail(p, "set universal, or api and event, not both")
+			}
+			for _, u := range []struct{ key, val string }{{"universal", r.Universal}, {"api", r.API}, {"event", r.Event}} {
+				if u.val != "" {
+					v.url(p+"."+u.key, u.val, "ws", "wss")
+				}
+			}
+			v.between(p+".reconnect-interval", r.ReconnectInterval, 100, 3_600_000, "milliseconds")
+			v.between(p+".buffer-size", r.BufferSize, 0, 1_000_000, "events")
+		}
+	}
+}
+
+type validator struct {
+	report func(path, msg string)
+}
+
+func (v validator) fail(path, msg string) { v.report(path, msg) }
+
+func (v validator) between(path string, n, lo, hi int, unit string) {
+	if n < lo || n > hi {
+		v.fail(path, fmt.Sprintf("%d is out of range (%d to %d %s)", n, lo, hi, unit))
+	}
+}
+
+func (v validator) url(path, raw string, schemes ...string) {
+	u, err := url.Parse(raw)
+	ok := err == nil && u.Host != ""
+	if ok {
+		ok = false
+		for _, s := range schemes {
+			ok = ok || u.Scheme == s
+		}
+	}
+	if !ok {
+		names := make([]string, len(schemes))
+		for i, s := range schemes {
+			names[i] = s + "://"
+		}
+		v.fail(path, fmt.Sprintf("%q is not a %s URL", raw, strings.Join(names, " or ")))
+	}
+}
+
+// address checks a listen address of the form host:port; port 0 picks a
+// free port (useful in tests).
+func (v validator) address(path, addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.fail(path, fmt.Sprintf("%q is not host:port", addr))
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		v.fail(path, fmt.Sprintf("port %q is not a number", port))
+		return false
+	}
+	if n < 0 || n > 65535 {
+		v.fail(path, fmt.Sprintf("port %d out of range (0 to 65535)", n))
+		return false
+	}
+	return true
+}

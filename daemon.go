@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/yunhu-onebot/yunhu-onebot/config"
+	"github.com/yunhu-onebot/yunhu-onebot/store"
+)
+
+const (
+	// stopTimeout bounds a graceful stop; past it the process exits anyway.
+	stopTimeout = 5 * time.Second
+	// shutdownGrace is what each HTTP server gets to finish its requests,
+	// leaving the rest of stopTimeout for the store to flush.
+	shutdownGrace = 3 * time.Second
+	// pruneInterval is how often expired messages are removed.
+	pruneInterval = 10 * time.Minute
+)
+
+// runUntilSignalled runs d until SIGINT or SIGTERM. The first signal stops
+// it gracefully; a second one, or a stop that overruns stopTimeout, exits
+// at once.
+func runUntilSignalled(d *daemon, log *zap.Logger) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+
+	done := make(chan struct{})
+	watcherDone := make(chan struct{})
+	go func() {
+		defer close(watcherDone)
+		select {
+		case sig := <-signals:
+			log.Info("stopping; send the signal again to exit at once", zap.Stringer("signal", sig))
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-signals:
+			log.Warn("second signal: exiting without a graceful stop", zap.Stringer("signal", sig))
+		case <-time.After(stopTimeout):
+			log.Error("graceful stop took too long: exiting", zap.Duration("timeout", stopTimeout))
+		case <-done:
+			return
+		}
+		_ = log.Sync()
+		os.Exit(exitError)
+	}()
+	err := d.run(ctx)
+	close(done)
+	<-watcherDone
+	return err
+}
+
+// daemon wires the components together and owns their lifetime.
+type daemon struct {
+	cfg     *config.Config
+	log     *zap.Logger
+	sandbox bool
+	getenv  func(string) string
+	// onReady, when set, is told the bound listener addresses once the
+	// daemon is ready (tests use it to learn ports chosen for :0).
+	onReady func(addrs []net.Addr)
+}
+
+// run starts every component and blocks until ctx is cancelled or one of
+// them fails; then it stops the rest and flushes the store.
+func (d *daemon) run(ctx context.Context) (err error) {
+	log := d.log
+	log.Info("starting", zap.String("version", versionString()), zap.Bool("sandbox", d.sandbox))
+
+	dbPath := d.cfg.Database.Path
+	if d.sandbox {
+		dbPath = sandboxPath(dbPath)
+	}
+	db, err := store.Open(store.Options{
+		Path:          dbPath,
+		Retention:     d.cfg.Database.Retention(),
+		MaxMessages:   d.cfg.Database.MaxMessages,
+		PruneInterval: pruneInterval,
+		Log:           log.Named("store"),
+	})
+	if err != nil {
+		return fmt.Errorf("database.path %s: %w", dbPath, err)
+	}
+	defer func() {
+		if cerr := db.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close database: %w", cerr))
+		}
+	}()
+
+	deviceID, err := d.deviceID(ctx, db)
+	if err != nil {
+		return err
+	}
+	log.Info("account", zap.String("platform", d.cfg.Account.Platform), zap.String("device-id", deviceID))
+	if !d.sandbox {
+		log.Warn("this build has no Yunhu connection yet; serving OneBot without a platform")
+	}
+
+	listeners, err := d.listen()
+	if err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return db.Run(gctx) })
+	addrs := make([]net.Addr, len(listeners))
+	for i, l := range listeners {
+		addrs[i] = l.ln.Addr()
+		g.Go(func() error { return serveHTTP(gctx, l.ln, l.handler, l.log) })
+	}
+
+	if err := sdNotify(d.getenv, "READY=1"); err != nil {
+		log.Warn("could not tell systemd the daemon is ready", zap.Error(err))
+	}
+	if d.onReady != nil {
+		d.onReady(addrs)
+	}
+	log.Info("ready", zap.Int("listeners", len(listeners)))
+
+	g.Go(func() error {
+		<-gctx.Done()
+		if err := sdNotify(d.getenv, "STOPPING=1"); err != nil {
+			log.Warn("could not tell systemd the daemon is stopping", zap.Error(err))
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// deviceID returns the configured device id, or the one generated on an
+// earlier start, or generates and keeps a new one.
+func (d *daemon) deviceID(ctx context.Context, db *store.Store) (string, error) {
+	if id := d.cfg.Account.DeviceID; id != "" {
+		return id, nil
+	}
+	const key = "device-id"
+	v, err := db.Get(key)
+	if err == nil && len(v) > 0 {
+		return string(v), nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("read device id: %w", err)
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	if err := db.Set(ctx, key, []byte(id)); err != nil {
+		return "", fmt.Errorf("save device id: %w", err)
+	}
+	return id, nil
+}
+
+type listener struct {
+	ln      net.Listener
+	handler http.Handler
+	log     *zap.Logger
+}
+
+// listen binds every configured server address before anything starts,
+// so that a port in use fails the start at once, and so that READY=1 is
+// only sent once clients can connect.
+func (d *daemon) listen() ([]listener, error) {
+	var out []listener
+	fail := func(err error) ([]listener, error) {
+		for _, l := range out {
+			_ = l.ln.Close()
+		}
+		return nil, err
+	}
+	for i, s := range d.cfg.Servers {
+		var kind, addr string
+		switch {
+		case s.HTTP != nil:
+			kind, addr = "http", s.HTTP.Address
+		case s.WS != nil:
+			kind, addr = "ws", s.WS.Address
+		default:
+			continue // ws-reverse dials out
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fail(fmt.Errorf("servers[%d].%s.address: %w", i, kind, err))
+		}
+		l := d.log.Named(kind).With(zap.Stringer("address", ln.Addr()))
+		out = append(out, listener{ln: ln, handler: http.NotFoundHandler(), log: l})
+		l.Info("listening")
+	}
+	return out, nil
+}
+
+// serveHTTP serves h on ln until ctx is done, then gives open requests
+// shutdownGrace to finish before closing what is left.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, log *zap.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          zap.NewStdLog(log.WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still open at shutdown; closing them", zap.Error(err))
+		_ = srv.Close()
+	}
+	<-errc
+	return nil
+}
+
+// sandboxPath keeps the simulator's data apart from a real account's:
+// data/yunhu-onebot.db becomes data/yunhu-onebot.sandbox.db.
+func sandboxPath(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + ".sandbox" + ext
+}

@@ -1,0 +1,372 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// Message is the record kept for each mapped message. ChatType, ChatID and
+// MsgID identify it; the other fields are what get_msg and replies need.
+//
+// Ids are limited to 256 bytes, SenderName to 1 KiB and Body to 1 MiB.
+type Message struct {
+	ChatType   int32     // Yunhu chat type: 1 user, 2 group, 3 bot
+	ChatID     string    // Yunhu chat id
+	MsgID      string    // Yunhu msg_id
+	Seq        int64     // Yunhu msg_seq; 0 if unknown
+	SenderID   string    // Yunhu user id of the sender
+	SenderName string    // sender display name at the time of the message
+	Time       time.Time // send time; the zero Time is replaced by the time of the write
+	Self       bool      // sent by the logged-in account
+	Recalled   bool      // withdrawn; once set, PutMessage keeps it set
+	Body       []byte    // opaque to the store; chosen by the bridge
+}
+
+// pending is a message encoded for writing. All four slices share one
+// allocation, and they stay untouched until the transaction ends, as bbolt
+// requires of values.
+type pending struct {
+	key     []byte // msg_keys key: chat key + msg_id
+	rec     []byte // record
+	idKey   []byte // 4 bytes, filled in by the committer
+	timeKey []byte // 8 bytes of time + 4 bytes of id, filled in by the committer
+}
+
+// prepare validates m and encodes it. It runs on the caller's goroutine so
+// the committer does as little as possible.
+func prepare(m *Message, now time.Time) (pending, error) {
+	switch {
+	case m.ChatID == "":
+		return pending{}, fmt.Errorf("%w: empty chat id", ErrInvalid)
+	case m.MsgID == "":
+		return pending{}, fmt.Errorf("%w: empty msg id", ErrInvalid)
+	}
+	for _, err := range []error{
+		checkLen("chat id", m.ChatID, maxIDLen),
+		checkLen("msg id", m.MsgID, maxIDLen),
+		checkLen("sender id", m.SenderID, maxIDLen),
+		checkLen("sender name", m.SenderName, maxNameLen),
+	} {
+		if err != nil {
+			return pending{}, err
+		}
+	}
+	if len(m.Body) > maxBodyLen {
+		return pending{}, fmt.Errorf("%w: body is %d bytes, limit %d", ErrInvalid, len(m.Body), maxBodyLen)
+	}
+	if m.Time.IsZero() {
+		m.Time = now
+	}
+
+	buf := make([]byte, 0, chatKeySize(m.ChatID)+len(m.MsgID)+recordSize(m)+4+12)
+	buf = appendChatKey(buf, m.ChatType, m.ChatID)
+	buf = append(buf, m.MsgID...)
+	nk := len(buf)
+	buf = appendRecord(buf, m)
+	nr := len(buf)
+	buf = append(buf, 0, 0, 0, 0)
+	buf = binary.BigEndian.AppendUint64(buf, timeKeyPrefix(m.Time))
+	buf = append(buf, 0, 0, 0, 0)
+	return pending{
+		key:     buf[:nk:nk],
+		rec:     buf[nk:nr:nr],
+		idKey:   buf[nr : nr+4 : nr+4],
+		timeKey: buf[nr+4:],
+	}, nil
+}
+
+func (p *pending) setID(id uint32) {
+	binary.BigEndian.PutUint32(p.idKey, id)
+	binary.BigEndian.PutUint32(p.timeKey[8:], id)
+}
+
+// putOp writes a caller's messages. ids receives their message ids.
+type putOp struct {
+	msgs []pending
+	ids  []int32
+}
+
+func (o *putOp) weight() int { return len(o.msgs) }
+
+func (o *putOp) apply(w *writeTx) error {
+	for i := range o.msgs {
+		id, err := w.putMessage(&o.msgs[i])
+		if err != nil {
+			return err
+		}
+		o.ids[i] = id
+	}
+	return nil
+}
+
+// PutMessage maps m to a message id and stores it, returning only once the
+// mapping is durable. Putting a message that is already mapped returns its
+// existing id and replaces the record, except that a recalled message stays
+// recalled.
+func (s *Store) PutMessage(ctx context.Context, m Message) (int32, error) {
+	p, err := prepare(&m, time.Now())
+	if err != nil {
+		return 0, fmt.Errorf("put message: %w", err)
+	}
+	var ids [1]int32
+	o := &putOp{msgs: []pending{p}, ids: ids[:]}
+	if err := s.do(ctx, o); err != nil {
+		return 0, fmt.Errorf("put message: %w", err)
+	}
+	return ids[0], nil
+}
+
+// PutMessages is PutMessage for many messages at once; ids[i] belongs to
+// msgs[i]. Invalid input fails the call before anything is written. Large
+// slices are committed in chunks, so after an error some of the messages may
+// be stored; putting them again is safe.
+func (s *Store) PutMessages(ctx context.Context, msgs []Message) ([]int32, error) {
+	now := time.Now()
+	ps := make([]pending, len(msgs))
+	for i := range msgs {
+		p, err := prepare(&msgs[i], now)
+		if err != nil {
+			return nil, fmt.Errorf("put messages: message %d: %w", i, err)
+		}
+		ps[i] = p
+	}
+	ids := make([]int32, len(msgs))
+	for start := 0; start < len(ps); start += maxBatch {
+		end := min(start+maxBatch, len(ps))
+		if err := s.do(ctx, &putOp{msgs: ps[start:end], ids: ids[start:end]}); err != nil {
+			return nil, fmt.Errorf("put messages: %w", err)
+		}
+	}
+	return ids, nil
+}
+
+// putMessage writes p under its existing id or a new one.
+func (w *writeTx) putMessage(p *pending) (int32, error) {
+	v := w.msgKeys.Get(p.key)
+	if v == nil {
+		id, err := w.allocID()
+		if err != nil {
+			return 0, err
+		}
+		return int32(id), w.insert(id, p)
+	}
+	if len(v) != 4 {
+		return 0, fmt.Errorf("message key %q: %w", p.key, errCorrupt)
+	}
+	id := binary.BigEndian.Uint32(v)
+	p.setID(id)
+	old := w.msgs.Get(p.idKey)
+	if old == nil {
+		// The index outlived its record; put the record back.
+		return int32(id), w.insert(id, p)
+	}
+	if len(old) >= 2 {
+		p.rec[1] |= old[1] & flagRecalled
+	}
+	if bytes.Equal(old, p.rec) {
+		return int32(id), nil
+	}
+	return int32(id), w.rewrite(id, old, p)
+}
+
+// allocID returns the id after the last one allocated, wrapping from
+// math.MaxInt32 to 1 and skipping ids whose messages are still stored.
+func (w *writeTx) allocID() (uint32, error) {
+	next := func(id uint32) uint32 {
+		if id >= math.MaxInt32 {
+			return 1
+		}
+		return id + 1
+	}
+	id := next(w.lastID)
+	var key [4]byte
+	binary.BigEndian.PutUint32(key[:], id)
+	c := w.msgs.Cursor()
+	k, _ := c.Seek(key[:])
+	// Walk the run of live ids starting at id; normally it is empty.
+	for tries := 0; k != nil && bytes.Equal(k, key[:]); tries++ {
+		if tries >= math.MaxInt32 {
+			return 0, errors.New("allocate message id: every id is in use")
+		}
+		id = next(id)
+		binary.BigEndian.PutUint32(key[:], id)
+		if id == 1 {
+			k, _ = c.Seek(key[:])
+		} else {
+			k, _ = c.Next()
+		}
+	}
+	w.lastID = id
+	w.lastIDDirty = true
+	return id, nil
+}
+
+func (w *writeTx) insert(id uint32, p *pending) error {
+	p.setID(id)
+	if err := w.msgKeys.Put(p.key, p.idKey); err != nil {
+		return fmt.Errorf("put message key: %w", err)
+	}
+	if err := w.msgs.Put(p.idKey, p.rec); err != nil {
+		return fmt.Errorf("put message %d: %w", id, err)
+	}
+	if err := w.msgTimes.Put(p.timeKey, nil); err != nil {
+		return fmt.Errorf("put message time: %w", err)
+	}
+	w.count++
+	w.countDirty = true
+	return nil
+}
+
+// rewrite replaces the record old of message id with p, moving its time
+// index entry if the time changed.
+func (w *writeTx) rewrite(id uint32, old []byte, p *pending) error {
+	p.setID(id)
+	t, err := recordTime(old)
+	if err != nil {
+		return fmt.Errorf("message %d: %w", id, err)
+	}
+	if oldKey := timeKey(t, id); !bytes.Equal(oldKey, p.timeKey) {
+		if err := w.msgTimes.Delete(oldKey); err != nil {
+			return fmt.Errorf("delete message time: %w", err)
+		}
+		if err := w.msgTimes.Put(p.timeKey, nil); err != nil {
+			return fmt.Errorf("put message time: %w", err)
+		}
+	}
+	if err := w.msgs.Put(p.idKey, p.rec); err != nil {
+		return fmt.Errorf("put message %d: %w", id, err)
+	}
+	return nil
+}
+
+func timeKey(t time.Time, id uint32) []byte {
+	k := make([]byte, 12)
+	binary.BigEndian.PutUint64(k, timeKeyPrefix(t))
+	binary.BigEndian.PutUint32(k[8:], id)
+	return k
+}
+
+// MessageID returns the message id mapped to a Yunhu message, or
+// ErrNotFound.
+func (s *Store) MessageID(chatType int32, chatID, msgID string) (int32, error) {
+	key := append(appendChatKey(nil, chatType, chatID), msgID...)
+	var id int32
+	err := s.view(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketMsgKeys).Get(key)
+		if v == nil {
+			return ErrNotFound
+		}
+		if len(v) != 4 {
+			return errCorrupt
+		}
+		id = int32(binary.BigEndian.Uint32(v))
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("get message id: %w", err)
+	}
+	return id, nil
+}
+
+// Message returns the record of message id, or ErrNotFound.
+func (s *Store) Message(id int32) (Message, error) {
+	var m Message
+	err := s.view(func(tx *bbolt.Tx) error {
+		var err error
+		m, _, err = readMessage(tx, id)
+		return err
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("get message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// readMessage returns message id decoded and, when raw is true, a copy of
+// its encoding.
+func readMessage(tx *bbolt.Tx, id int32) (Message, []byte, error) {
+	if id <= 0 {
+		return Message{}, nil, ErrNotFound
+	}
+	v := tx.Bucket(bucketMsgs).Get(idKey(uint32(id)))
+	if v == nil {
+		return Message{}, nil, ErrNotFound
+	}
+	m, err := decodeRecord(v)
+	if err != nil {
+		return Message{}, nil, err
+	}
+	return m, bytes.Clone(v), nil
+}
+
+// errConflict rejects an update whose record changed after it was read.
+var errConflict = errors.New("message changed concurrently")
+
+// updateOp replaces a record if it still equals old: compare-and-swap, so
+// that the caller's function never runs inside the shared transaction.
+type updateOp struct {
+	id  uint32
+	old []byte
+	p   pending
+}
+
+func (o *updateOp) weight() int { return 1 }
+
+func (o *updateOp) apply(w *writeTx) error {
+	o.p.setID(o.id)
+	cur := w.msgs.Get(o.p.idKey)
+	switch {
+	case cur == nil:
+		return reject(ErrNotFound)
+	case !bytes.Equal(cur, o.old):
+		return reject(errConflict)
+	}
+	return w.rewrite(o.id, cur, &o.p)
+}
+
+// UpdateMessage changes the record of message id through fn, for edits and
+// recalls, and returns once the change is durable. fn may be called more
+// than once if the record changes concurrently, and must not change
+// ChatType, ChatID or MsgID. An error from fn is returned as is, wrapped.
+func (s *Store) UpdateMessage(ctx context.Context, id int32, fn func(*Message) error) error {
+	for {
+		var (
+			m   Message
+			raw []byte
+		)
+		err := s.view(func(tx *bbolt.Tx) error {
+			var err error
+			m, raw, err = readMessage(tx, id)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("update message %d: %w", id, err)
+		}
+		chatType, chatID, msgID := m.ChatType, m.ChatID, m.MsgID
+		if err := fn(&m); err != nil {
+			return fmt.Errorf("update message %d: %w", id, err)
+		}
+		if m.ChatType != chatType || m.ChatID != chatID || m.MsgID != msgID {
+			return fmt.Errorf("update message %d: %w: chat or msg id changed", id, ErrInvalid)
+		}
+		p, err := prepare(&m, time.Now())
+		if err != nil {
+			return fmt.Errorf("update message %d: %w", id, err)
+		}
+		err = s.do(ctx, &updateOp{id: uint32(id), old: raw, p: p})
+		if errors.Is(err, errConflict) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("update message %d: %w", id, err)
+		}
+		return nil
+	}
+}
