@@ -121,6 +121,21 @@ func (c *Client) AgreeApply(ctx context.Context, id int64, agree int) error {
 	return nil
 }
 
+// Apply asks to add a friend (ChatTypeUser), join a group (ChatTypeGroup) or
+// add a bot (ChatTypeBot), with a note for the approver (§3.5). The server
+// answers code -9 when already added.
+func (c *Client) Apply(ctx context.Context, chat Chat, note string) error {
+	req := struct {
+		ChatID   string `json:"chatId"`
+		ChatType int32  `json:"chatType"`
+		Remark   string `json:"remark"`
+	}{chat.ID, int32(chat.Type), note}
+	if err := c.callJSON(ctx, PathApply, req, nil, false); err != nil {
+		return fmt.Errorf("apply to %s %s: %w", chat.Type, chat.ID, err)
+	}
+	return nil
+}
+
 // DeleteFriend removes a friend (ChatTypeUser), leaves a group
 // (ChatTypeGroup) or removes a bot (ChatTypeBot) (§3.5).
 func (c *Client) DeleteFriend(ctx context.Context, chat Chat) error {

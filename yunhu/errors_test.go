@@ -172,6 +172,12 @@ func TestJSONEndpoints(t *testing.T) {
 	must(c.Forward(ctx, "m", ChatTypeUser, []Chat{{ID: "big", Type: ChatTypeGroup}, {ID: "7357777", Type: ChatTypeUser}}))
 	check(PathMessageForward, map[string]any{"msgId": "m", "chatType": 1, "receive": []any{
 		map[string]any{"chatId": "big", "chatType": 2}, map[string]any{"chatId": "7357777", "chatType": 1}}})
+	must(c.Apply(ctx, Chat{ID: "big", Type: ChatTypeGroup}, "hi"))
+	check(PathApply, map[string]any{"chatId": "big", "chatType": 2, "remark": "hi"})
+	must(c.Invite(ctx, "big", Chat{ID: "75282754", Type: ChatTypeBot}))
+	check(PathGroupInvite, map[string]any{"chatId": "75282754", "chatType": 3, "groupId": "big"})
+	must(c.DeleteForMe(ctx, Chat{ID: "big", Type: ChatTypeGroup}, "m"))
+	check(PathDeleteMessage, map[string]any{"chatId": "big", "chatType": 2, "msgId": "m"})
 	recs, total, err := c.ListEditRecords(ctx, "m", 1, 10)
 	must(err)
 	check(PathListMessageEditRecord, map[string]any{"msgId": "m", "page": 1, "size": 10})

@@ -131,3 +131,17 @@ func (c *Client) SetMyGroupNickname(ctx context.Context, groupID, nickname strin
 	}
 	return nil
 }
+
+// Invite adds a friend (ChatTypeUser) or a bot (ChatTypeBot) to a group
+// (§4.3).
+func (c *Client) Invite(ctx context.Context, groupID string, who Chat) error {
+	req := struct {
+		ChatID   string `json:"chatId"`
+		ChatType int32  `json:"chatType"`
+		GroupID  string `json:"groupId"`
+	}{who.ID, int32(who.Type), groupID}
+	if err := c.callJSON(ctx, PathGroupInvite, req, nil, false); err != nil {
+		return fmt.Errorf("invite %s to %s: %w", who.ID, groupID, err)
+	}
+	return nil
+}

@@ -221,3 +221,17 @@ func (c *Client) Forward(ctx context.Context, msgID string, srcType ChatType, ta
 	}
 	return nil
 }
+
+// DeleteForMe hides a message from the account's own history; unlike a
+// recall, other members still see it (§2.9).
+func (c *Client) DeleteForMe(ctx context.Context, chat Chat, msgID string) error {
+	req := struct {
+		ChatID   string `json:"chatId"`
+		MsgID    string `json:"msgId"`
+		ChatType int32  `json:"chatType"`
+	}{chat.ID, msgID, int32(chat.Type)}
+	if err := c.callJSON(ctx, PathDeleteMessage, req, nil, false); err != nil {
+		return fmt.Errorf("delete %s: %w", msgID, err)
+	}
+	return nil
+}
