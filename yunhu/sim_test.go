@@ -477,3 +477,57 @@ func TestSimErrors(t *testing.T) {
 		t.Errorf("hang took %v with a 500ms timeout", took)
 	}
 }
+
+func TestSimEveryContentType(t *testing.T) {
+	w := newWorld(t)
+	ctx := ctxT(t)
+	c := w.client(sim.SelfID)
+	g := yunhu.Chat{ID: sim.GroupBigID, Type: yunhu.ChatTypeGroup}
+	bot := yunhu.Chat{ID: sim.BotID, Type: yunhu.ChatTypeBot}
+	for _, tc := range []struct {
+		chat  yunhu.Chat
+		ct    yunhu.ContentType
+		in    yunhu.Content
+		check func(yunhu.Content) bool
+	}{
+		{g, yunhu.ContentText, yunhu.Content{Text: "t"}, func(c yunhu.Content) bool { return c.Text == "t" }},
+		{g, yunhu.ContentMarkdown, yunhu.Content{Text: "*m*"}, func(c yunhu.Content) bool { return c.Text == "*m*" }},
+		{g, yunhu.ContentHTML, yunhu.Content{Text: "<b>h</b>"}, func(c yunhu.Content) bool { return c.Text == "<b>h</b>" }},
+		{g, yunhu.ContentA2UI, yunhu.Content{Text: `{"ui":1}`, Buttons: "[]"}, func(c yunhu.Content) bool { return c.Text == `{"ui":1}` }},
+		{g, yunhu.ContentSticker, yunhu.Content{Image: "expression/abc.gif", ExpressionID: "42"},
+			func(c yunhu.Content) bool {
+				return c.Image == "expression/abc.gif" && c.ImageURL != "" && c.ExpressionID == "42"
+			}},
+		{g, yunhu.ContentSticker, yunhu.Content{Image: "sticker/abc.webp", StickerItemID: 7, StickerPackID: 8},
+			func(c yunhu.Content) bool { return c.StickerItemID == 7 && c.StickerPackID == 8 }},
+		{g, yunhu.ContentPost, yunhu.Content{PostID: "99", PostTitle: "T", PostContent: "C", PostType: "2"},
+			func(c yunhu.Content) bool { return c.PostID == "99" && c.PostTitle == "T" && c.PostType == "2" }},
+		{bot, yunhu.ContentForm, yunhu.Content{Form: `{"f":{"value":"x"}}`}, func(c yunhu.Content) bool { return c.Form != "" }},
+	} {
+		id, err := c.SendMessage(ctx, yunhu.Outgoing{Chat: tc.chat, ContentType: tc.ct, Content: tc.in})
+		if err != nil {
+			t.Errorf("content type %d: %v", tc.ct, err)
+			continue
+		}
+		m, err := c.GetMessage(ctx, tc.chat, id)
+		if err != nil {
+			t.Errorf("content type %d: %v", tc.ct, err)
+			continue
+		}
+		if m.ContentType != tc.ct || !tc.check(m.Content) {
+			t.Errorf("content type %d: record %+v", tc.ct, m.Content)
+		}
+	}
+	// Empty content is refused with a business error.
+	var ae *yunhu.APIError
+	if _, err := c.SendMessage(ctx, yunhu.Outgoing{Chat: g, ContentType: yunhu.ContentText}); !errors.As(err, &ae) || ae.Code == yunhu.CodeOK {
+		t.Errorf("empty text err = %v", err)
+	}
+	// Inviting the bot into another group.
+	ok(t, c.Invite(ctx, sim.GroupAdminID, bot))
+	info, err := c.GroupInfo(ctx, sim.GroupAdminID)
+	ok(t, err)
+	if !slices.ContainsFunc(info.Bots, func(b yunhu.Bot) bool { return b.ID == sim.BotID }) {
+		t.Errorf("bot not in group after invite: %+v", info.Bots)
+	}
+}
