@@ -43,7 +43,8 @@ func (r RecallPush) Peer(self string) Chat {
 }
 
 // EditPush carries the new content of an edited message (§6.5). It has no
-// sender and no seq; look the original up if they are needed.
+// sender and no seq, and in private chats Chat.ID may be either side: resolve
+// the conversation from the stored original (by MsgID) when it matters.
 type EditPush struct {
 	MsgID       string
 	Chat        Chat
