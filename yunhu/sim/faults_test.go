@@ -253,7 +253,9 @@ func TestCloseReleasesHangsAndSockets(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("Close blocked")
 	}
-	<-errc // the hung call ends (with an empty reply) once Close releases it
+	if err := <-errc; err == nil {
+		t.Error("hung call got a reply after Close")
+	}
 	if _, _, err := ws.read(); err == nil {
 		t.Error("socket open after Close")
 	}

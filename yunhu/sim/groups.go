@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"sort"
 	"strings"
 
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
@@ -269,9 +268,7 @@ func (s *Server) botList(c *call) (any, error) {
 		return nil, failf("群聊不存在") // [I]
 	}
 	resp := &yunhupb.BotListResponse{}
-	ids := sortedKeys(g.bots)
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range sortedKeys(g.bots) {
 		b := s.w.bots[id]
 		resp.Bots = append(resp.Bots, s.botData(b, c.base))
 		if id == BotID {

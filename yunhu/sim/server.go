@@ -235,12 +235,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		// server that accepted the connection and never answered.
 		select {
 		case <-r.Context().Done():
+			s.logRequest(entry)
+			return
 		case <-s.closing:
+			// Drop the connection without a reply rather than let
+			// net/http answer an empty 200 that looks like success.
+			s.logRequest(entry)
+			panic(http.ErrAbortHandler)
 		}
-		entry.Status = 0
-		s.logRequest(entry)
-		return
 	case f != nil && (f.kind == faultFail || r.URL.Path == PathWS):
+		// A lost reply makes no sense for a handshake, so on PathWS
+		// FailNextAfterCommit fails like FailNext.
 		http.Error(rec, http.StatusText(f.status), f.status)
 		entry.Status = rec.status
 		s.logRequest(entry)
