@@ -1,0 +1,190 @@
+package onebot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
+)
+
+// HTTPOptions configures the HTTP API handler.
+type HTTPOptions struct {
+	Router *Router
+	Log    *zap.Logger
+	// AccessToken, when set, is required from every request.
+	AccessToken string
+	// Timeout bounds one action call; 0 means none.
+	Timeout time.Duration
+	// MaxBodyBytes bounds a request body (413 beyond it); 0 means
+	// DefaultMaxMessageBytes.
+	MaxBodyBytes int64
+}
+
+// NewHTTP returns the HTTP API (communication/http.md): GET or POST
+// /:action or /:action/, parameters from the query, a JSON body or a
+// urlencoded form (query values win over body values, as in go-cqhttp).
+// Status codes: 401 no token, 403 wrong token, 405 other methods, 406
+// unsupported Content-Type, 413 body too large, 400 bad JSON or params,
+// 404 unknown action, 200 otherwise; 400, 404 and 200 carry the JSON
+// response.
+func NewHTTP(opts HTTPOptions) http.Handler {
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxMessageBytes
+	}
+	return &httpAPI{opts: opts, token: newAccessToken(opts.AccessToken)}
+}
+
+type httpAPI struct {
+	opts  HTTPOptions
+	token accessToken
+	bufs  sync.Pool // *[]byte response buffers
+}
+
+func (h *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "only GET and POST", http.StatusMethodNotAllowed)
+		return
+	}
+	if status := h.token.check(r); status != 0 {
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	action := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if action == "" || strings.Contains(action, "/") {
+		h.write(w, failure(ErrUnknownAction(action)))
+		return
+	}
+	params, status, err := h.params(w, r)
+	if status != 0 {
+		if status == http.StatusBadRequest {
+			h.write(w, failure(ErrBadParams("%s", err)))
+			return
+		}
+		http.Error(w, err.Error(), status)
+		return
+	}
+	ctx := r.Context()
+	if h.opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.opts.Timeout)
+		defer cancel()
+	}
+	h.write(w, h.opts.Router.Handle(ctx, action, params))
+}
+
+func (h *httpAPI) write(w http.ResponseWriter, resp Response) {
+	bp, _ := h.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	b := resp.appendJSON((*bp)[:0])
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus(resp.Retcode))
+	_, _ = w.Write(b)
+	if cap(b) <= 64<<10 { // keep only small buffers
+		*bp = b
+		h.bufs.Put(bp)
+	}
+}
+
+// params gathers the request's parameters as one JSON object; a non-zero
+// status is the HTTP error to answer with.
+func (h *httpAPI) params(w http.ResponseWriter, r *http.Request) (json.RawMessage, int, error) {
+	query := queryParams(r.URL)
+	var body json.RawMessage
+	var form url.Values
+	if r.Method == http.MethodPost {
+		ct := r.Header.Get("Content-Type")
+		mt := ct
+		if ct != "application/json" && ct != "" {
+			var err error
+			if mt, _, err = mime.ParseMediaType(ct); err != nil {
+				return nil, http.StatusNotAcceptable, errors.New("unsupported Content-Type " + ct)
+			}
+		}
+		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return nil, http.StatusRequestEntityTooLarge, errors.New("request body too large")
+			}
+			return nil, http.StatusBadRequest, errors.New("body: " + err.Error())
+		}
+		switch {
+		case mt == "application/json":
+			body = raw
+			if trimmed := strings.TrimSpace(string(raw)); trimmed == "" {
+				body = nil
+			} else if !gjson.ValidBytes(raw) {
+				return nil, http.StatusBadRequest, errors.New("body: not valid JSON")
+			} else if trimmed[0] != '{' {
+				return nil, http.StatusBadRequest, errors.New("body: expected a JSON object")
+			}
+		case mt == "application/x-www-form-urlencoded":
+			if form, err = url.ParseQuery(string(raw)); err != nil {
+				return nil, http.StatusBadRequest, errors.New("body: " + err.Error())
+			}
+		case len(strings.TrimSpace(string(raw))) == 0:
+			// no body: any or no Content-Type will do
+		default:
+			return nil, http.StatusNotAcceptable, errors.New("unsupported Content-Type " + strings.TrimSpace(ct) +
+				"; use application/json or application/x-www-form-urlencoded")
+		}
+	}
+	if len(query) == 0 && len(form) == 0 {
+		return body, 0, nil // the common case: the body as is, or none
+	}
+	merged := map[string]json.RawMessage{}
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &merged); err != nil {
+			return nil, http.StatusBadRequest, errors.New("body: " + err.Error())
+		}
+	}
+	for k, vs := range form {
+		merged[k] = stringValue(vs[0])
+	}
+	for k, vs := range query {
+		merged[k] = stringValue(vs[0])
+	}
+	return objectFromMap(merged), 0, nil
+}
+
+// queryParams is the query without access_token, which is auth, not a
+// parameter.
+func queryParams(u *url.URL) url.Values {
+	if u.RawQuery == "" {
+		return nil
+	}
+	q := u.Query()
+	delete(q, "access_token")
+	return q
+}
+
+func stringValue(s string) json.RawMessage { return appendString(nil, s) }
+
+func objectFromMap(m map[string]json.RawMessage) json.RawMessage {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	kv := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		kv = append(kv, k, m[k])
+	}
+	return object(kv...)
+}

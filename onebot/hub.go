@@ -1,0 +1,208 @@
+package onebot
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// HubOptions configures a Hub.
+type HubOptions struct {
+	Log *zap.Logger
+	// SelfID returns the bot account's id. It is 0 until the platform
+	// session knows it (after login); meta events built before then carry
+	// self_id 0, and reverse WebSocket waits for a non-zero id before it
+	// dials, since frameworks key bots by X-Self-ID. nil means always 0.
+	SelfID func() int64
+}
+
+// Hub fans events out to the transports. Publish marshals an event once
+// and hands the same bytes to every subscriber's bounded queue without
+// ever waiting: a stalled subscriber loses events (each counted, warned
+// about at most every few seconds), and nobody else notices.
+type Hub struct {
+	log    *zap.Logger
+	selfID func() int64
+
+	mu   sync.Mutex                      // serialises changes to subs
+	subs atomic.Pointer[[]*subscription] // replaced whole, read without a lock by Publish
+}
+
+// NewHub returns a Hub with no subscribers.
+func NewHub(opts HubOptions) *Hub {
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
+	}
+	if opts.SelfID == nil {
+		opts.SelfID = func() int64 { return 0 }
+	}
+	h := &Hub{log: opts.Log, selfID: opts.SelfID}
+	h.subs.Store(&[]*subscription{})
+	return h
+}
+
+// SelfID is the bot account's id, 0 while unknown.
+func (h *Hub) SelfID() int64 { return h.selfID() }
+
+// Publish delivers ev to every subscriber. ev is marshalled once; a
+// json.RawMessage or []byte is taken as the event's JSON (copied, so the
+// caller may reuse its buffer) and must be one JSON object without an
+// "echo" key (frameworks take any frame with echo for an action reply).
+// Publish never blocks; the error is the marshalling error.
+func (h *Hub) Publish(ev any) error {
+	e, err := encodeEvent(ev)
+	if err != nil {
+		return fmt.Errorf("publish event: %w", err)
+	}
+	h.publish(e)
+	return nil
+}
+
+func encodeEvent(ev any) (event, error) {
+	switch v := ev.(type) {
+	case json.RawMessage:
+		return event{data: append([]byte(nil), v...)}, nil
+	case []byte:
+		return event{data: append([]byte(nil), v...)}, nil
+	case *HeartbeatEvent, HeartbeatEvent:
+		b, err := marshal(v)
+		return event{data: b, heartbeat: true}, err
+	}
+	b, err := marshal(ev)
+	return event{data: b}, err
+}
+
+func (h *Hub) publish(e event) {
+	for _, s := range *h.subs.Load() {
+		s.offer(e)
+	}
+}
+
+// event is one marshalled event as queued for subscribers; data is shared
+// by every queue and never modified.
+type event struct {
+	data []byte
+	// heartbeat events are never kept for a subscriber that is offline,
+	// and never push a real event out of a full queue: ZeroBot drops them
+	// on arrival and they are stale by the time a peer reconnects.
+	heartbeat bool
+}
+
+// overflowPolicy says what a full queue does with one more event.
+type overflowPolicy int
+
+const (
+	// dropOldest makes room by discarding the oldest queued event.
+	dropOldest overflowPolicy = iota
+	// disconnect gives the subscriber up: overflow is closed, and the
+	// owner drops the connection (a forward WS client that cannot keep up
+	// reconnects and resyncs, instead of silently missing events).
+	disconnect
+)
+
+// subscription is one subscriber's queue.
+type subscription struct {
+	hub    *Hub
+	name   string
+	ch     chan event
+	policy overflowPolicy
+	log    *zap.Logger
+
+	// online says whether the subscriber is delivering; heartbeats are
+	// only queued while it is.
+	online atomic.Bool
+
+	dropped  atomic.Uint64 // events lost to overflow, over the subscription's life
+	warnings logLimiter
+
+	overflow     chan struct{} // closed on first overflow under the disconnect policy
+	overflowOnce sync.Once
+}
+
+// subscribe adds a subscriber with a queue of size events. Pair it with
+// unsubscribe.
+func (h *Hub) subscribe(name string, size int, policy overflowPolicy) *subscription {
+	if size <= 0 {
+		size = DefaultQueueSize
+	}
+	s := &subscription{
+		hub:      h,
+		name:     name,
+		ch:       make(chan event, size),
+		policy:   policy,
+		log:      h.log,
+		warnings: logLimiter{every: 10 * time.Second},
+		overflow: make(chan struct{}),
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := *h.subs.Load()
+	subs := make([]*subscription, len(old), len(old)+1)
+	copy(subs, old)
+	subs = append(subs, s)
+	h.subs.Store(&subs)
+	return s
+}
+
+// unsubscribe removes s; events still queued are discarded.
+func (h *Hub) unsubscribe(s *subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := *h.subs.Load()
+	subs := make([]*subscription, 0, len(old))
+	for _, o := range old {
+		if o != s {
+			subs = append(subs, o)
+		}
+	}
+	h.subs.Store(&subs)
+}
+
+// offer queues e without blocking.
+func (s *subscription) offer(e event) {
+	if e.heartbeat && !s.online.Load() {
+		return
+	}
+	select {
+	case s.ch <- e:
+		return
+	default:
+	}
+	if s.policy == disconnect {
+		s.dropped.Add(1)
+		s.overflowOnce.Do(func() { close(s.overflow) })
+		return
+	}
+	if e.heartbeat {
+		s.drop()
+		return
+	}
+	// Make room by dropping the oldest. Other publishers may race for the
+	// slot; after a few rounds drop the new event instead of spinning.
+	for range 4 {
+		select {
+		case <-s.ch:
+			s.drop()
+		default:
+		}
+		select {
+		case s.ch <- e:
+			return
+		default:
+		}
+	}
+	s.drop()
+}
+
+func (s *subscription) drop() {
+	total := s.dropped.Add(1)
+	if ok, held := s.warnings.allow(); ok {
+		s.log.Warn("event queue full: dropping the oldest events for a subscriber that cannot keep up",
+			zap.String("subscriber", s.name), zap.Int("queue", cap(s.ch)),
+			zap.Uint64("dropped_total", total), zap.Uint64("dropped_since_last_warning", held+1))
+	}
+}

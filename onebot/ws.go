@@ -1,0 +1,139 @@
+package onebot
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+)
+
+// WSOptions configures the forward WebSocket server.
+type WSOptions struct {
+	Router *Router
+	Hub    *Hub
+	Log    *zap.Logger
+	// AccessToken, when set, is required at the upgrade (Authorization
+	// header or ?access_token=). With a token, any Origin is accepted;
+	// without one, a browser page from another origin is refused, so a
+	// web page cannot drive a loopback bot.
+	AccessToken string
+	Conn        ConnOptions
+}
+
+// WSServer is the forward WebSocket server (communication/ws.md): "/"
+// carries actions and events, "/api" actions, "/event" events. It tracks
+// the connections it upgraded, because http.Server.Shutdown forgets
+// hijacked connections: Run closes them (1001) at shutdown and waits for
+// their goroutines and actions.
+type WSServer struct {
+	opts     WSOptions
+	token    accessToken
+	upgrader websocket.Upgrader
+
+	ctx    context.Context // cancelled by Close; parent of every connection
+	cancel context.CancelFunc
+
+	mu     sync.Mutex     // guards closed and wg.Add against Close's wg.Wait
+	closed bool           //
+	wg     sync.WaitGroup // connections and their actions
+}
+
+// NewWSServer returns a forward WebSocket server; serve it as an
+// http.Handler and run Run (or call Close) to stop its connections.
+func NewWSServer(opts WSOptions) *WSServer {
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
+	}
+	opts.Conn = opts.Conn.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &WSServer{opts: opts, token: newAccessToken(opts.AccessToken), ctx: ctx, cancel: cancel}
+	s.upgrader = websocket.Upgrader{HandshakeTimeout: handshakeTimeout}
+	if s.token.set {
+		s.upgrader.CheckOrigin = func(*http.Request) bool { return true }
+	}
+	return s
+}
+
+// ServeHTTP authenticates and upgrades the request and serves the
+// connection until it ends.
+func (s *WSServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var ro role
+	switch r.URL.Path {
+	case "/", "":
+		ro = roleUniversal
+	case "/api", "/api/":
+		ro = roleAPI
+	case "/event", "/event/":
+		ro = roleEvent
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if status := s.token.check(r); status != 0 {
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		http.Error(w, "this is a OneBot WebSocket endpoint: connect with a WebSocket client", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered with the HTTP error
+	}
+	log := s.opts.Log.With(zap.String("remote", r.RemoteAddr), zap.String("role", ro.header()))
+	c := newWSConn(conn, ro, s.opts.Router, log, s.opts.Conn, s.ctx, &s.wg)
+	if ro.events() {
+		// Subscribe before the lifecycle frame is built, so that no event
+		// published after it can be missed.
+		c.sub = s.opts.Hub.subscribe("ws "+r.RemoteAddr, s.opts.Conn.QueueSize, disconnect)
+		defer s.opts.Hub.unsubscribe(c.sub)
+		c.hello = s.opts.Hub.lifecycle(LifecycleConnect)
+	}
+	log.Info("client connected")
+	err = c.serve(s.ctx)
+	switch {
+	case errors.Is(err, errSlowClient):
+		var dropped uint64
+		if c.sub != nil {
+			dropped = c.sub.dropped.Load()
+		}
+		log.Warn("disconnected a client too slow to keep up", zap.Error(err),
+			zap.Int("queue", s.opts.Conn.QueueSize), zap.Uint64("events_dropped", dropped))
+	case s.ctx.Err() != nil:
+		log.Info("client disconnected: shutting down")
+	default:
+		log.Info("client disconnected", zap.Error(err))
+	}
+}
+
+// Run waits for ctx, then closes every connection and returns nil once
+// their goroutines and actions have finished.
+func (s *WSServer) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return s.Close()
+}
+
+// Close refuses new connections, closes the open ones (after a 1001 close
+// frame), cancels their actions and waits for all of it.
+func (s *WSServer) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}

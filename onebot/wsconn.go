@@ -1,0 +1,322 @@
+package onebot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/gorilla/websocket"
+	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
+)
+
+// ConnOptions tunes every WebSocket connection of a transport; zero
+// values take the defaults.
+type ConnOptions struct {
+	// QueueSize is how many events may wait for one connection (forward
+	// WS: a client that falls this far behind is disconnected) or for one
+	// reverse WS URL (while disconnected; the oldest are dropped beyond
+	// it). 0 means DefaultQueueSize.
+	QueueSize int
+	// MaxInFlight caps the actions one connection runs at once; 0 means
+	// DefaultMaxInFlight.
+	MaxInFlight int
+	// WriteTimeout bounds each frame written; 0 means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// ActionTimeout bounds each action; 0 means DefaultActionTimeout.
+	ActionTimeout time.Duration
+	// MaxMessageBytes bounds a received frame; a larger one closes the
+	// connection with 1009. 0 means DefaultMaxMessageBytes.
+	MaxMessageBytes int64
+	// PingInterval is how often a ping is sent; 0 means
+	// DefaultPingInterval, negative none.
+	PingInterval time.Duration
+}
+
+func (o ConnOptions) withDefaults() ConnOptions {
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.ActionTimeout <= 0 {
+		o.ActionTimeout = DefaultActionTimeout
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	return o
+}
+
+// role is what a WebSocket connection carries (communication/ws.md).
+type role int
+
+const (
+	roleUniversal role = iota // actions and events
+	roleAPI                   // actions only
+	roleEvent                 // events only
+)
+
+// header is the X-Client-Role value (communication/ws-reverse.md);
+// Koishi compares it case-sensitively.
+func (r role) header() string {
+	switch r {
+	case roleAPI:
+		return "API"
+	case roleEvent:
+		return "Event"
+	}
+	return "Universal"
+}
+
+func (r role) events() bool  { return r != roleAPI }
+func (r role) actions() bool { return r != roleEvent }
+
+// errSlowClient ends a connection whose peer does not keep up: its event
+// queue overflowed (forward WS) or a write timed out.
+var errSlowClient = errors.New("client too slow")
+
+// wsConn serves one WebSocket connection, forward or reverse, derp style:
+// the caller's goroutine reads, one writer goroutine is the only one that
+// writes data frames, and each action runs in its own goroutine (at most
+// MaxInFlight) owned by the transport, not the connection, so an action
+// the client started still finishes if the connection drops.
+type wsConn struct {
+	conn   *websocket.Conn
+	role   role
+	router *Router
+	log    *zap.Logger
+	opts   ConnOptions
+
+	// sub is the event queue (nil for roleAPI); hello is written before
+	// anything else (the lifecycle connect event; nil for roleAPI).
+	sub   *subscription
+	hello []byte
+	// pending is an event taken from sub whose write failed. A reverse
+	// connection passes it on to the next connection, so an event is
+	// lost only if the peer vanishes after the kernel accepted it.
+	pending *event
+
+	// actionCtx and actions belong to the transport: actions see its
+	// cancellation (shutdown), and it waits for them.
+	actionCtx context.Context
+	actions   *sync.WaitGroup
+
+	sem       chan struct{}
+	responses chan []byte
+	done      chan struct{} // closed when the writer has stopped
+}
+
+func newWSConn(conn *websocket.Conn, r role, router *Router, log *zap.Logger, opts ConnOptions,
+	actionCtx context.Context, actions *sync.WaitGroup) *wsConn {
+	return &wsConn{
+		conn:      conn,
+		role:      r,
+		router:    router,
+		log:       log,
+		opts:      opts,
+		actionCtx: actionCtx,
+		actions:   actions,
+		sem:       make(chan struct{}, opts.MaxInFlight),
+		responses: make(chan []byte, opts.MaxInFlight),
+		done:      make(chan struct{}),
+	}
+}
+
+// serve runs the connection until the peer leaves, a read or write fails,
+// or ctx is done; the connection is closed when it returns. The error
+// says why it ended.
+func (c *wsConn) serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if c.sub != nil {
+		c.sub.online.Store(true)
+		defer c.sub.online.Store(false)
+	}
+
+	var writer sync.WaitGroup
+	writer.Add(1)
+	go func() {
+		defer writer.Done()
+		defer close(c.done)
+		err := c.writeLoop(ctx)
+		cancel(err)
+	}()
+	if c.sub != nil && c.sub.policy == disconnect {
+		// The writer may be stuck in a write to this very client; give it
+		// up as soon as its queue overflows, not when the write times out.
+		writer.Add(1)
+		go func() {
+			defer writer.Done()
+			select {
+			case <-c.sub.overflow:
+				cancel(fmt.Errorf("%w: its event queue overflowed", errSlowClient))
+			case <-ctx.Done():
+			}
+		}()
+	}
+	// Whoever stops first, unblock the reader: tell the peer why (1001 at
+	// shutdown, 1008 for a slow client), then drop the TCP connection.
+	stop := context.AfterFunc(ctx, func() {
+		code, text := websocket.CloseGoingAway, "server shutting down"
+		if errors.Is(context.Cause(ctx), errSlowClient) {
+			code, text = websocket.ClosePolicyViolation, "too slow to keep up with events"
+		}
+		_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text),
+			time.Now().Add(closeGrace))
+		_ = c.conn.Close()
+	})
+	defer stop()
+
+	err := c.readLoop(ctx)
+	cancel(err)
+	writer.Wait()
+	_ = c.conn.Close()
+	return context.Cause(ctx)
+}
+
+func (c *wsConn) readLoop(ctx context.Context) error {
+	c.conn.SetReadLimit(c.opts.MaxMessageBytes)
+	for {
+		_, frame, err := c.conn.ReadMessage()
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		if !c.role.actions() {
+			continue // an /event connection takes no calls (communication/ws.md)
+		}
+		select {
+		case c.sem <- struct{}{}:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		c.actions.Add(1)
+		go func() {
+			defer c.actions.Done()
+			b := c.call(frame)
+			<-c.sem
+			select {
+			case c.responses <- b:
+			case <-c.done: // connection gone; nobody to answer
+			}
+		}()
+	}
+}
+
+// call runs one action frame and returns the response frame.
+func (c *wsConn) call(frame []byte) []byte {
+	action, params, echo, perr := parseFrame(frame)
+	var resp Response
+	if perr != nil {
+		resp = failure(perr)
+	} else {
+		ctx, cancel := context.WithTimeout(c.actionCtx, c.opts.ActionTimeout)
+		resp = c.router.Handle(ctx, action, params)
+		cancel()
+	}
+	resp.Echo = echo
+	return resp.appendJSON(make([]byte, 0, 96+len(resp.Data)+len(echo)))
+}
+
+// parseFrame reads {"action": …, "params": …, "echo": …}. echo is returned
+// whenever the frame is an object, so even a bad call is answered with it.
+func parseFrame(frame []byte) (action string, params, echo json.RawMessage, err *ActionError) {
+	if !gjson.ValidBytes(frame) {
+		return "", nil, nil, ErrBadParams("frame: not valid JSON")
+	}
+	// The frame is never modified, so the string may share its bytes: a
+	// frame can carry megabytes of base64 media, not worth a copy.
+	root := gjson.Parse(unsafe.String(unsafe.SliceData(frame), len(frame)))
+	if !root.IsObject() {
+		return "", nil, nil, ErrBadParams("frame: expected a JSON object with action, params and echo")
+	}
+	var act gjson.Result
+	root.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "action":
+			act = v
+		case "params":
+			params = sub(frame, v)
+		case "echo":
+			echo = sub(frame, v)
+		}
+		return true
+	})
+	if act.Type != gjson.String || act.Str == "" {
+		return "", nil, echo, ErrBadParams("action: expected a non-empty string")
+	}
+	return act.Str, params, echo, nil
+}
+
+// sub is v's raw text as a slice of frame when gjson knows where it is.
+func sub(frame []byte, v gjson.Result) json.RawMessage {
+	if v.Index > 0 && v.Index+len(v.Raw) <= len(frame) {
+		return frame[v.Index : v.Index+len(v.Raw) : v.Index+len(v.Raw)]
+	}
+	return json.RawMessage(v.Raw)
+}
+
+func (c *wsConn) writeLoop(ctx context.Context) error {
+	write := func(b []byte) error {
+		_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+		err := c.conn.WriteMessage(websocket.TextMessage, b)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// The peer stopped reading: the same verdict as an overflow.
+			return fmt.Errorf("%w: a write took over %v", errSlowClient, c.opts.WriteTimeout)
+		}
+		return err
+	}
+	if c.hello != nil {
+		if err := write(c.hello); err != nil {
+			return fmt.Errorf("write lifecycle: %w", err)
+		}
+	}
+	if c.pending != nil {
+		if err := write(c.pending.data); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		c.pending = nil
+	}
+	var events <-chan event
+	if c.sub != nil {
+		events = c.sub.ch
+	}
+	var ping <-chan time.Time
+	if c.opts.PingInterval > 0 {
+		t := time.NewTicker(c.opts.PingInterval)
+		defer t.Stop()
+		ping = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case b := <-c.responses:
+			if err := write(b); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+		case e := <-events:
+			if err := write(e.data); err != nil {
+				c.pending = &e
+				return fmt.Errorf("write: %w", err)
+			}
+		case <-ping:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
+				return fmt.Errorf("ping: %w", err)
+			}
+		}
+	}
+}
