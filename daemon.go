@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/yunhu-onebot/yunhu-onebot/config"
+	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 )
 
@@ -79,6 +81,14 @@ type daemon struct {
 	// onReady, when set, is told the bound listener addresses once the
 	// daemon is ready (tests use it to learn ports chosen for :0).
 	onReady func(addrs []net.Addr)
+	// setupOneBot, when set, is called with the OneBot action router and
+	// event hub before anything serves: the place to register actions and
+	// start publishing events. Without it the router has no actions, so
+	// every call is answered 1404.
+	setupOneBot func(r *onebot.Router, hub *onebot.Hub)
+	// selfID is the account's OneBot id, 0 until the platform session has
+	// logged in; meta events and reverse WebSocket headers carry it.
+	selfID atomic.Int64
 }
 
 // run starts every component and blocks until ctx is cancelled or one of
@@ -116,13 +126,26 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		log.Warn("this build has no Yunhu connection yet; serving OneBot without a platform")
 	}
 
-	listeners, err := d.listen()
+	hub := onebot.NewHub(onebot.HubOptions{Log: log.Named("onebot"), SelfID: d.selfID.Load})
+	router := onebot.NewRouter(onebot.RouterOptions{Log: log.Named("action")})
+	if d.setupOneBot != nil {
+		d.setupOneBot(router, hub)
+	}
+	listeners, components, err := d.listen(router, hub)
 	if err != nil {
 		return err
 	}
+	components = append(components, router, onebot.NewHeartbeat(onebot.HeartbeatOptions{
+		Hub:      hub,
+		Log:      log.Named("heartbeat"),
+		Interval: d.cfg.Heartbeat.IntervalDuration(),
+	}))
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return db.Run(gctx) })
+	for _, c := range components {
+		g.Go(func() error { return c.Run(gctx) })
+	}
 	addrs := make([]net.Addr, len(listeners))
 	for i, l := range listeners {
 		addrs[i] = l.ln.Addr()
@@ -179,17 +202,30 @@ type listener struct {
 	log     *zap.Logger
 }
 
+// component is a long-running part of the daemon; Run returns when ctx
+// is done.
+type component interface {
+	Run(ctx context.Context) error
+}
+
 // listen binds every configured server address before anything starts,
 // so that a port in use fails the start at once, and so that READY=1 is
-// only sent once clients can connect.
-func (d *daemon) listen() ([]listener, error) {
+// only sent once clients can connect. It maps each servers entry onto its
+// OneBot transport: http serves the HTTP API and posts to its webhooks,
+// ws serves forward WebSocket, ws-reverse dials out.
+func (d *daemon) listen(router *onebot.Router, hub *onebot.Hub) ([]listener, []component, error) {
 	var out []listener
-	fail := func(err error) ([]listener, error) {
+	var comps []component
+	fail := func(err error) ([]listener, []component, error) {
 		for _, l := range out {
 			_ = l.ln.Close()
 		}
-		return nil, err
+		return nil, nil, err
 	}
+	userAgent := "yunhu-onebot/" + versionString()
+	// A request carries at most one media file of max-media-size, as
+	// base64 (4/3 larger), plus the rest of the message.
+	maxRequest := d.cfg.Message.MaxMediaBytes()*4/3 + 1<<20
 	for i, s := range d.cfg.Servers {
 		var kind, addr string
 		switch {
@@ -197,18 +233,65 @@ func (d *daemon) listen() ([]listener, error) {
 			kind, addr = "http", s.HTTP.Address
 		case s.WS != nil:
 			kind, addr = "ws", s.WS.Address
+		case s.WSReverse != nil:
+			r := s.WSReverse
+			comps = append(comps, onebot.NewWSReverse(onebot.WSReverseOptions{
+				Router:            router,
+				Hub:               hub,
+				Log:               d.log.Named("ws-reverse").With(zap.Int("server", i)),
+				Universal:         r.Universal,
+				API:               r.API,
+				Event:             r.Event,
+				AccessToken:       r.AccessToken,
+				ReconnectInterval: r.ReconnectDuration(),
+				UserAgent:         userAgent,
+				Conn:              onebot.ConnOptions{QueueSize: r.BufferSize, MaxMessageBytes: maxRequest},
+			}))
+			continue
 		default:
-			continue // ws-reverse dials out
+			continue
 		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fail(fmt.Errorf("servers[%d].%s.address: %w", i, kind, err))
 		}
 		l := d.log.Named(kind).With(zap.Stringer("address", ln.Addr()))
-		out = append(out, listener{ln: ln, handler: http.NotFoundHandler(), log: l})
+		var h http.Handler
+		if s.HTTP != nil {
+			h = onebot.NewHTTP(onebot.HTTPOptions{
+				Router:       router,
+				Log:          l,
+				AccessToken:  s.HTTP.AccessToken,
+				Timeout:      s.HTTP.TimeoutDuration(),
+				MaxBodyBytes: maxRequest,
+			})
+			for _, p := range s.HTTP.Post {
+				comps = append(comps, onebot.NewHTTPPost(onebot.HTTPPostOptions{
+					Router:     router,
+					Hub:        hub,
+					Log:        d.log.Named("http-post"),
+					URL:        p.URL,
+					Secret:     p.Secret,
+					Timeout:    p.TimeoutDuration(),
+					MaxRetries: p.MaxRetries,
+					UserAgent:  userAgent,
+				}))
+			}
+		} else {
+			ws := onebot.NewWSServer(onebot.WSOptions{
+				Router:      router,
+				Hub:         hub,
+				Log:         l,
+				AccessToken: s.WS.AccessToken,
+				Conn:        onebot.ConnOptions{MaxMessageBytes: maxRequest},
+			})
+			h = ws
+			comps = append(comps, ws)
+		}
+		out = append(out, listener{ln: ln, handler: h, log: l})
 		l.Info("listening")
 	}
-	return out, nil
+	return out, comps, nil
 }
 
 // serveHTTP serves h on ln until ctx is done, then gives open requests

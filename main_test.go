@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,10 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/yunhu-onebot/yunhu-onebot/config"
+	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 )
 
@@ -400,5 +405,199 @@ func TestSIGTERMStopsGracefully(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
+	}
+}
+
+// TestOneBotEndToEnd runs the daemon on loopback with every OneBot
+// transport configured and talks to each one as a framework would: the
+// access token is enforced, the first WebSocket frame is lifecycle
+// connect, an action nobody provides is 1404 (HTTP 404), registered
+// actions and published events get through, webhooks see lifecycle
+// enable and disable, and the reverse WebSocket dials out.
+func TestOneBotEndToEnd(t *testing.T) {
+	var hookMu sync.Mutex
+	var hookBodies []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hookMu.Lock()
+		hookBodies = append(hookBodies, string(b))
+		hookMu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hook.Close()
+	reverseFrames := make(chan []byte, 16)
+	reverse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer rev" || r.Header.Get("X-Self-ID") != "8012345" {
+			http.Error(w, "bad headers", http.StatusForbidden)
+			return
+		}
+		c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			_, b, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			reverseFrames <- b
+		}
+	}))
+	defer reverse.Close()
+
+	cfg := testConfig(t, t.TempDir())
+	cfg.Servers[0].HTTP.Post = []config.HTTPPost{{URL: hook.URL, Timeout: 2}}
+	cfg.Servers = append(cfg.Servers, config.Server{WSReverse: &config.WSReverse{
+		Universal: "ws" + strings.TrimPrefix(reverse.URL, "http") + "/onebot/v11/ws", ReconnectInterval: 100, AccessToken: "rev"}})
+	hubs := make(chan *onebot.Hub, 1)
+	addrs := make(chan []net.Addr, 1)
+	d := &daemon{cfg: cfg, log: zaptest.NewLogger(t), sandbox: true, getenv: func(string) string { return "" },
+		onReady: func(a []net.Addr) { addrs <- a },
+		setupOneBot: func(r *onebot.Router, hub *onebot.Hub) {
+			r.Register("get_login_info", func(context.Context, *onebot.Request) (any, error) {
+				return map[string]any{"user_id": 8012345, "nickname": "bot"}, nil
+			})
+			hubs <- hub
+		}}
+	d.selfID.Store(8012345)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.run(ctx) }()
+	var bound []net.Addr
+	select {
+	case bound = <-addrs:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	hub := <-hubs
+	httpBase, wsBase := "http://"+bound[0].String(), "ws://"+bound[1].String()
+
+	// HTTP API.
+	get := func(path, auth string) (int, string) {
+		req, _ := http.NewRequest("GET", httpBase+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/get_login_info", ""); code != http.StatusUnauthorized {
+		t.Errorf("HTTP without token: %d", code)
+	}
+	if code, _ := get("/get_login_info", "Bearer wrong"); code != http.StatusForbidden {
+		t.Errorf("HTTP with a wrong token: %d", code)
+	}
+	if code, body := get("/get_group_list", "Bearer http-secret-abc"); code != http.StatusNotFound ||
+		!strings.Contains(body, `"retcode":1404`) {
+		t.Errorf("HTTP unknown action: %d %s", code, body)
+	}
+	if code, body := get("/get_login_info?access_token=http-secret-abc", ""); code != http.StatusOK ||
+		!strings.Contains(body, `"data":{"nickname":"bot","user_id":8012345}`) {
+		t.Errorf("HTTP registered action: %d %s", code, body)
+	}
+
+	// Forward WebSocket.
+	for auth, want := range map[string]int{"": http.StatusUnauthorized, "Bearer wrong": http.StatusForbidden} {
+		h := http.Header{}
+		if auth != "" {
+			h.Set("Authorization", auth)
+		}
+		if c, resp, err := websocket.DefaultDialer.Dial(wsBase+"/", h); err == nil {
+			c.Close()
+			t.Errorf("WS with %q connected", auth)
+		} else if resp == nil || resp.StatusCode != want {
+			t.Errorf("WS with %q: %v, want HTTP %d", auth, err, want)
+		}
+	}
+	c, _, err := websocket.DefaultDialer.Dial(wsBase+"/", http.Header{"Authorization": {"Bearer ws-secret-def"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, first, err := c.ReadMessage()
+	if err != nil || !strings.Contains(string(first), `"self_id":8012345`) ||
+		!strings.Contains(string(first), `"meta_event_type":"lifecycle","sub_type":"connect"`) {
+		t.Fatalf("first WS frame %s, %v", first, err)
+	}
+	_ = c.WriteMessage(websocket.TextMessage, []byte(`{"action":"get_group_list","params":{},"echo":{"seq":1}}`))
+	_, reply, _ := c.ReadMessage()
+	if !strings.Contains(string(reply), `"retcode":1404`) || !strings.HasSuffix(string(reply), `,"echo":{"seq":1}}`) {
+		t.Errorf("WS unknown action: %s", reply)
+	}
+	if err := hub.Publish(json.RawMessage(`{"time":1,"self_id":8012345,"post_type":"notice","notice_type":"e2e"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, ev, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("no event over WS: %v", err)
+		}
+		if strings.Contains(string(ev), `"notice_type":"e2e"`) {
+			break
+		}
+	}
+
+	// Reverse WebSocket: lifecycle first, then the event.
+	for _, want := range []string{`"sub_type":"connect"`, `"notice_type":"e2e"`} {
+		select {
+		case b := <-reverseFrames:
+			if !strings.Contains(string(b), want) {
+				t.Errorf("reverse WS frame %s, want %s", b, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("reverse WS: no frame with %s", want)
+		}
+	}
+
+	// The webhook: enable first, then the event.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		hookMu.Lock()
+		n := len(hookBodies)
+		got := n >= 2 && strings.Contains(hookBodies[n-1], `"notice_type":"e2e"`)
+		hookMu.Unlock()
+		if got {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the webhook did not get the event")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(stopTimeout):
+		t.Fatal("run did not stop in time")
+	}
+	// The forward WS client was told the server is going away.
+	for {
+		if _, _, err := c.ReadMessage(); err != nil {
+			if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+				t.Errorf("WS after stop: %v, want close 1001", err)
+			}
+			break
+		}
+	}
+	hookMu.Lock()
+	defer hookMu.Unlock()
+	all := strings.Join(hookBodies, "\n")
+	if len(hookBodies) != 3 || !strings.Contains(hookBodies[0], `"sub_type":"enable"`) ||
+		!strings.Contains(hookBodies[2], `"sub_type":"disable"`) {
+		t.Errorf("webhook got:\n%s", all)
 	}
 }

@@ -1,6 +1,7 @@
 package onebot
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -124,10 +125,11 @@ func (h *httpAPI) params(w http.ResponseWriter, r *http.Request) (json.RawMessag
 			}
 			return nil, http.StatusBadRequest, errors.New("body: " + err.Error())
 		}
+		trimmed := bytes.TrimSpace(raw)
 		switch {
 		case mt == "application/json":
 			body = raw
-			if trimmed := strings.TrimSpace(string(raw)); trimmed == "" {
+			if len(trimmed) == 0 {
 				body = nil
 			} else if !gjson.ValidBytes(raw) {
 				return nil, http.StatusBadRequest, errors.New("body: not valid JSON")
@@ -138,7 +140,7 @@ func (h *httpAPI) params(w http.ResponseWriter, r *http.Request) (json.RawMessag
 			if form, err = url.ParseQuery(string(raw)); err != nil {
 				return nil, http.StatusBadRequest, errors.New("body: " + err.Error())
 			}
-		case len(strings.TrimSpace(string(raw))) == 0:
+		case len(trimmed) == 0:
 			// no body: any or no Content-Type will do
 		default:
 			return nil, http.StatusNotAcceptable, errors.New("unsupported Content-Type " + strings.TrimSpace(ct) +

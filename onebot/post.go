@@ -64,6 +64,7 @@ func NewHTTPPost(opts HTTPPostOptions) *HTTPPost {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
+	opts.Log = opts.Log.With(zap.String("url", redactURL(opts.URL)))
 	if opts.RetryInterval <= 0 {
 		opts.RetryInterval = 500 * time.Millisecond
 	}

@@ -90,12 +90,14 @@ func (s *WSServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.wg.Done()
 
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	hj := &hijacker{ResponseWriter: w}
+	conn, err := s.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		return // the upgrader has answered with the HTTP error
 	}
 	log := s.opts.Log.With(zap.String("remote", r.RemoteAddr), zap.String("role", ro.header()))
 	c := newWSConn(conn, ro, s.opts.Router, log, s.opts.Conn, s.ctx, &s.wg)
+	c.fc = hj.conn
 	if ro.events() {
 		// Subscribe before the lifecycle frame is built, so that no event
 		// published after it can be missed.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -104,10 +105,13 @@ type wsConn struct {
 	// anything else (the lifecycle connect event; nil for roleAPI).
 	sub   *subscription
 	hello []byte
-	// pending is an event taken from sub whose write failed. A reverse
-	// connection passes it on to the next connection, so an event is
+	// pending are events taken from sub whose write failed. A reverse
+	// connection passes them on to the next connection, so an event is
 	// lost only if the peer vanishes after the kernel accepted it.
-	pending *event
+	pending []event
+	// fc, when set, is the connection under gorilla; the writer holds
+	// writes in it to send a run of queued events with one syscall.
+	fc *flushConn
 
 	// actionCtx and actions belong to the transport: actions see its
 	// cancellation (shutdown), and it waits for them.
@@ -167,9 +171,14 @@ func (c *wsConn) serve(ctx context.Context) error {
 			}
 		}()
 	}
-	// Whoever stops first, unblock the reader: tell the peer why (1001 at
-	// shutdown, 1008 for a slow client), then drop the TCP connection.
+	// When the writer or the transport stops first, unblock the reader:
+	// tell the peer why (1001 at shutdown, 1008 for a slow client), then
+	// drop the TCP connection.
+	var readerDone atomic.Bool
 	stop := context.AfterFunc(ctx, func() {
+		if readerDone.Load() {
+			return
+		}
 		code, text := websocket.CloseGoingAway, "server shutting down"
 		if errors.Is(context.Cause(ctx), errSlowClient) {
 			code, text = websocket.ClosePolicyViolation, "too slow to keep up with events"
@@ -181,9 +190,17 @@ func (c *wsConn) serve(ctx context.Context) error {
 	defer stop()
 
 	err := c.readLoop(ctx)
+	readerDone.Store(true)
 	cancel(err)
-	writer.Wait()
+	// The reader stopped first (the peer closed, or the connection broke):
+	// a write in progress may be sending events the peer still reads
+	// before it sees our close reply, so let it finish, briefly.
+	select {
+	case <-c.done:
+	case <-time.After(closeGrace):
+	}
 	_ = c.conn.Close()
+	writer.Wait()
 	return context.Cause(ctx)
 }
 
@@ -271,24 +288,19 @@ func sub(frame []byte, v gjson.Result) json.RawMessage {
 func (c *wsConn) writeLoop(ctx context.Context) error {
 	write := func(b []byte) error {
 		_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-		err := c.conn.WriteMessage(websocket.TextMessage, b)
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			// The peer stopped reading: the same verdict as an overflow.
-			return fmt.Errorf("%w: a write took over %v", errSlowClient, c.opts.WriteTimeout)
-		}
-		return err
+		return c.slow(c.conn.WriteMessage(websocket.TextMessage, b))
 	}
 	if c.hello != nil {
 		if err := write(c.hello); err != nil {
 			return fmt.Errorf("write lifecycle: %w", err)
 		}
 	}
-	if c.pending != nil {
-		if err := write(c.pending.data); err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
+	if len(c.pending) > 0 {
+		batch := c.pending
 		c.pending = nil
+		if err := c.writeEvents(batch); err != nil {
+			return err
+		}
 	}
 	var events <-chan event
 	if c.sub != nil {
@@ -300,6 +312,7 @@ func (c *wsConn) writeLoop(ctx context.Context) error {
 		defer t.Stop()
 		ping = t.C
 	}
+	batch := make([]event, 0, maxBatch)
 	for {
 		select {
 		case <-ctx.Done():
@@ -309,9 +322,21 @@ func (c *wsConn) writeLoop(ctx context.Context) error {
 				return fmt.Errorf("write: %w", err)
 			}
 		case e := <-events:
-			if err := write(e.data); err != nil {
-				c.pending = &e
-				return fmt.Errorf("write: %w", err)
+			// Take what else is queued, and send it all at once.
+			batch = append(batch[:0], e)
+			size := len(e.data)
+		more:
+			for len(batch) < maxBatch && size < maxHeld {
+				select {
+				case e := <-events:
+					batch = append(batch, e)
+					size += len(e.data)
+				default:
+					break more
+				}
+			}
+			if err := c.writeEvents(batch); err != nil {
+				return err
 			}
 		case <-ping:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
@@ -319,4 +344,47 @@ func (c *wsConn) writeLoop(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// maxBatch bounds the events sent with one syscall.
+const maxBatch = 128
+
+// writeEvents writes batch in order. An event that may not have reached
+// the socket becomes pending: the rest of the batch after a failed
+// write, and all of it when the held run could not be sent.
+func (c *wsConn) writeEvents(batch []event) error {
+	deadline := time.Now().Add(c.opts.WriteTimeout)
+	held := c.fc != nil && len(batch) > 1
+	if held {
+		c.fc.hold()
+	}
+	for i, e := range batch {
+		_ = c.conn.SetWriteDeadline(deadline)
+		if err := c.conn.WriteMessage(websocket.TextMessage, e.data); err != nil {
+			// Typically ErrCloseSent: the peer's close was answered (that
+			// close frame went into the run after batch[:i]).
+			if held && c.fc.flush(deadline) != nil {
+				i = 0
+			}
+			c.pending = append([]event(nil), batch[i:]...)
+			return fmt.Errorf("write: %w", c.slow(err))
+		}
+	}
+	if held {
+		if err := c.fc.flush(deadline); err != nil {
+			c.pending = append([]event(nil), batch...)
+			return fmt.Errorf("write: %w", c.slow(err))
+		}
+	}
+	return nil
+}
+
+// slow marks a write timeout: the peer stopped reading, the same verdict
+// as an overflowing queue.
+func (c *wsConn) slow(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w: a write took over %v", errSlowClient, c.opts.WriteTimeout)
+	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -123,7 +124,7 @@ type reverseLoop struct {
 
 func (l *reverseLoop) run(ctx context.Context, actions *sync.WaitGroup) {
 	opts := l.w.opts
-	var pending *event
+	var pending []event
 	failures := 0
 	failLog := logLimiter{every: time.Minute}
 	for ctx.Err() == nil {
@@ -131,7 +132,7 @@ func (l *reverseLoop) run(ctx context.Context, actions *sync.WaitGroup) {
 		if !ok {
 			return
 		}
-		conn, err := l.dial(ctx, selfID)
+		conn, fc, err := l.dial(ctx, selfID)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -151,7 +152,7 @@ func (l *reverseLoop) run(ctx context.Context, actions *sync.WaitGroup) {
 		failLog = logLimiter{every: time.Minute}
 
 		c := newWSConn(conn, l.role, opts.Router, l.log, opts.Conn, ctx, actions)
-		c.sub, c.pending = l.sub, pending
+		c.sub, c.pending, c.fc = l.sub, pending, fc
 		if l.sub != nil {
 			c.hello = opts.Hub.lifecycle(LifecycleConnect)
 		}
@@ -187,7 +188,8 @@ func (l *reverseLoop) waitSelfID(ctx context.Context) (int64, bool) {
 	}
 }
 
-func (l *reverseLoop) dial(ctx context.Context, selfID int64) (*websocket.Conn, error) {
+// dial connects, and returns the flushConn under the WebSocket.
+func (l *reverseLoop) dial(ctx context.Context, selfID int64) (*websocket.Conn, *flushConn, error) {
 	opts := l.w.opts
 	h := http.Header{}
 	h.Set("X-Self-ID", strconv.FormatInt(selfID, 10))
@@ -196,18 +198,29 @@ func (l *reverseLoop) dial(ctx context.Context, selfID int64) (*websocket.Conn, 
 	if opts.AccessToken != "" {
 		h.Set("Authorization", "Bearer "+opts.AccessToken)
 	}
-	d := websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: handshakeTimeout}
+	var fc *flushConn
+	d := websocket.Dialer{
+		Proxy:            http.ProxyFromEnvironment,
+		HandshakeTimeout: handshakeTimeout,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := dialFlushConn(ctx, network, addr)
+			if err == nil {
+				fc = nc.(*flushConn)
+			}
+			return nc, err
+		},
+	}
 	conn, resp, err := d.DialContext(ctx, l.url, h)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}
 	if err != nil {
 		if resp != nil {
-			return nil, fmt.Errorf("dial: %w (HTTP %s)", err, resp.Status)
+			return nil, nil, fmt.Errorf("dial: %w (HTTP %s)", err, resp.Status)
 		}
-		return nil, fmt.Errorf("dial: %w", err)
+		return nil, nil, fmt.Errorf("dial: %w", err)
 	}
-	return conn, nil
+	return conn, fc, nil
 }
 
 // redactURL drops credentials and the query (?access_token=) from a URL
