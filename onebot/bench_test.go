@@ -178,12 +178,16 @@ func benchGorillaThroughput(b *testing.B, clients int) {
 // BenchmarkEventLatency: publish-to-receive latency at a steady 2,000
 // events/s to one forward-WS client, against a plain gorilla server that
 // writes each event the moment it is due.
+// gorilla-handoff is the same plain server with one writer goroutine fed
+// by a channel: the goroutine handoff every queued design pays.
 func BenchmarkEventLatency(b *testing.B) {
-	b.Run("gorilla", func(b *testing.B) { benchLatency(b, false) })
-	b.Run("onebot", func(b *testing.B) { benchLatency(b, true) })
+	b.Run("gorilla", func(b *testing.B) { benchLatency(b, "gorilla") })
+	b.Run("gorilla-handoff", func(b *testing.B) { benchLatency(b, "handoff") })
+	b.Run("onebot", func(b *testing.B) { benchLatency(b, "onebot") })
 }
 
-func benchLatency(b *testing.B, viaOnebot bool) {
+func benchLatency(b *testing.B, kind string) {
+	viaOnebot := kind == "onebot"
 	const rate = 2000
 	var send func([]byte)
 	var c *websocket.Conn
@@ -217,6 +221,18 @@ func benchLatency(b *testing.B, viaOnebot bool) {
 		sc := <-conns
 		defer sc.Close()
 		send = func(p []byte) { _ = sc.WriteMessage(websocket.TextMessage, p) }
+		if kind == "handoff" {
+			ch := make(chan []byte, DefaultQueueSize)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for p := range ch {
+					_ = sc.WriteMessage(websocket.TextMessage, p)
+				}
+			}()
+			defer func() { close(ch); <-done }()
+			send = func(p []byte) { ch <- p }
+		}
 	}
 	defer c.Close()
 

@@ -50,8 +50,9 @@ type HTTPPostOptions struct {
 // from a worker of its own: a slow or dead webhook delays only itself.
 // The webhook gets lifecycle "enable" first and "disable" at shutdown.
 type HTTPPost struct {
-	opts HTTPPostOptions
-	sub  *subscription
+	opts      HTTPPostOptions
+	sub       *subscription
+	ownClient bool // opts.Client was made here, so Run closes its connections
 }
 
 // maxReplyBytes bounds a webhook's reply (a quick operation).
@@ -74,7 +75,8 @@ func NewHTTPPost(opts HTTPPostOptions) *HTTPPost {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "yunhu-onebot"
 	}
-	if opts.Client == nil {
+	own := opts.Client == nil
+	if own {
 		opts.Client = &http.Client{
 			Transport: &http.Transport{
 				Proxy:               http.ProxyFromEnvironment,
@@ -87,7 +89,7 @@ func NewHTTPPost(opts HTTPPostOptions) *HTTPPost {
 	}
 	sub := opts.Hub.subscribe("http-post "+redactURL(opts.URL), opts.QueueSize, dropOldest)
 	sub.online.Store(true)
-	return &HTTPPost{opts: opts, sub: sub}
+	return &HTTPPost{opts: opts, sub: sub, ownClient: own}
 }
 
 // Run delivers events until ctx is done, then posts lifecycle "disable"
@@ -95,6 +97,10 @@ func NewHTTPPost(opts HTTPPostOptions) *HTTPPost {
 func (p *HTTPPost) Run(ctx context.Context) error {
 	sub := p.sub
 	defer p.opts.Hub.unsubscribe(sub)
+	if p.ownClient {
+		// Kept-alive connections would outlive Run by IdleConnTimeout.
+		defer p.opts.Client.CloseIdleConnections()
+	}
 	log := p.opts.Log
 	failLog := logLimiter{every: 30 * time.Second}
 

@@ -274,7 +274,7 @@ func (r *Router) runBackground(ctx context.Context, fn ActionFunc, req *Request)
 	defer cancel()
 	resp := r.call(ctx, fn, req)
 	if resp.Retcode != RetcodeOK && resp.Retcode != RetcodeFailed { // 100 was logged by call
-		r.log.Info("background action failed", zap.String("action", req.Action),
+		r.log.Warn("background action failed", zap.String("action", req.Action),
 			zap.Int("retcode", resp.Retcode), zap.String("message", resp.Message))
 	}
 }
