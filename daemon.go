@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -19,9 +20,12 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/config"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
 )
 
 const (
@@ -82,10 +86,15 @@ type daemon struct {
 	// daemon is ready (tests use it to learn ports chosen for :0).
 	onReady func(addrs []net.Addr)
 	// setupOneBot, when set, is called with the OneBot action router and
-	// event hub before anything serves: the place to register actions and
-	// start publishing events. Without it the router has no actions, so
-	// every call is answered 1404.
+	// event hub after the bridge has registered its actions and before
+	// anything serves (tests use it to add actions and publish events).
 	setupOneBot func(r *onebot.Router, hub *onebot.Hub)
+	// banner, when set, receives the sandbox's human-readable start-up
+	// block (where to connect, how to make a simulated user talk).
+	banner io.Writer
+	// onSandbox, when set, is given the sandbox's simulator and base URL
+	// once the daemon is ready (tests use it to act as other users).
+	onSandbox func(s *sim.Server, base string)
 	// selfID is the account's OneBot id, 0 until the platform session has
 	// logged in; meta events and reverse WebSocket headers carry it.
 	selfID atomic.Int64
@@ -122,12 +131,54 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		return err
 	}
 	log.Info("account", zap.String("platform", d.cfg.Account.Platform), zap.String("device-id", deviceID))
-	if !d.sandbox {
-		log.Warn("this build has no Yunhu connection yet; serving OneBot without a platform")
+
+	clientOpts := yunhu.Options{
+		APIURL:        d.cfg.Yunhu.APIURL,
+		WSURL:         d.cfg.Yunhu.WSURL,
+		UploadURL:     d.cfg.Yunhu.UploadURL,
+		Token:         d.cfg.Account.Token,
+		Platform:      d.cfg.Account.Platform,
+		DeviceID:      deviceID,
+		Timeout:       d.cfg.Yunhu.TimeoutDuration(),
+		MaxUploadSize: d.cfg.Message.MaxMediaBytes(),
+		Log:           log.Named("yunhu"),
 	}
+	var sb *sandbox
+	if d.sandbox {
+		if sb, err = newSandbox(log.Named("sandbox")); err != nil {
+			return err
+		}
+		clientOpts = sb.clientOptions(clientOpts)
+		log.Info("sandbox: the simulated Yunhu listens on loopback", zap.String("url", sb.base))
+	}
+	started := false
+	defer func() {
+		if sb != nil && !started {
+			sb.close()
+		}
+	}()
+
+	client := yunhu.New(clientOpts)
+	defer client.Close()
 
 	hub := onebot.NewHub(onebot.HubOptions{Log: log.Named("onebot"), SelfID: d.selfID.Load})
 	router := onebot.NewRouter(onebot.RouterOptions{Log: log.Named("action")})
+	br, err := bridge.New(bridge.Options{
+		Platform:            client,
+		Store:               db,
+		Hub:                 hub,
+		Router:              router,
+		Log:                 log.Named("bridge"),
+		PostFormat:          d.cfg.Message.PostFormat,
+		ReportSelfMessage:   d.cfg.Message.ReportSelfMessage,
+		IgnoreInvalidCQCode: d.cfg.Message.IgnoreInvalidCQCode,
+		MaxMediaBytes:       d.cfg.Message.MaxMediaBytes(),
+		FetchTimeout:        d.cfg.Message.FetchTimeoutDuration(),
+		SetSelfID:           d.selfID.Store,
+	})
+	if err != nil {
+		return err
+	}
 	if d.setupOneBot != nil {
 		d.setupOneBot(router, hub)
 	}
@@ -139,10 +190,16 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		Hub:      hub,
 		Log:      log.Named("heartbeat"),
 		Interval: d.cfg.Heartbeat.IntervalDuration(),
+		Status:   br.Status,
 	}))
+	if sb != nil {
+		components = append(components, sb)
+	}
+	started = true
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return db.Run(gctx) })
+	g.Go(func() error { return runBridge(gctx, br) })
 	for _, c := range components {
 		g.Go(func() error { return c.Run(gctx) })
 	}
@@ -155,10 +212,21 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	if err := sdNotify(d.getenv, "READY=1"); err != nil {
 		log.Warn("could not tell systemd the daemon is ready", zap.Error(err))
 	}
+	log.Info("ready", zap.Int("listeners", len(listeners)))
+	if sb != nil {
+		log.Info("sandbox: make a simulated user talk",
+			zap.String("say", sb.base+"/sandbox/say?from=alice&group="+sim.GroupOwnedID+"&text=hello"),
+			zap.String("help", sb.base+"/sandbox/"))
+		if d.banner != nil {
+			_, _ = io.WriteString(d.banner, sb.banner(d.cfg.Servers, addrs))
+		}
+		if d.onSandbox != nil {
+			d.onSandbox(sb.sim, sb.base)
+		}
+	}
 	if d.onReady != nil {
 		d.onReady(addrs)
 	}
-	log.Info("ready", zap.Int("listeners", len(listeners)))
 
 	g.Go(func() error {
 		<-gctx.Done()
@@ -171,6 +239,21 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		return err
 	}
 	return nil
+}
+
+// runBridge runs the bridge. It returns an error only when the daemon
+// cannot go on by itself: the account's token was rejected, which no
+// retry fixes (systemd restarts the daemon after an operator fixes it).
+func runBridge(ctx context.Context, br *bridge.Bridge) error {
+	err := br.Run(ctx)
+	switch {
+	case err == nil || ctx.Err() != nil:
+		return nil
+	case errors.Is(err, yunhu.ErrUnauthorized):
+		return fmt.Errorf("%w: put a valid token in account.token or YUNHU_TOKEN (a token stops working when the account logs out)", err)
+	default:
+		return fmt.Errorf("bridge: %w", err)
+	}
 }
 
 // deviceID returns the configured device id, or the one generated on an

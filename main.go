@@ -104,6 +104,9 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	defer func() { _ = log.Sync() }()
 
 	d := &daemon{cfg: cfg, log: log, sandbox: *sandbox, getenv: getenv}
+	if *sandbox {
+		d.banner = stderr
+	}
 	if err := runUntilSignalled(d, log); err != nil {
 		log.Error("stopped with an error", zap.Error(err))
 		return exitError

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +27,7 @@ import (
 	"github.com/yunhu-onebot/yunhu-onebot/config"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
 )
 
 func TestMain(m *testing.M) {
@@ -408,12 +410,13 @@ func TestSIGTERMStopsGracefully(t *testing.T) {
 	}
 }
 
-// TestOneBotEndToEnd runs the daemon on loopback with every OneBot
-// transport configured and talks to each one as a framework would: the
-// access token is enforced, the first WebSocket frame is lifecycle
-// connect, an action nobody provides is 1404 (HTTP 404), registered
-// actions and published events get through, webhooks see lifecycle
-// enable and disable, and the reverse WebSocket dials out.
+// TestOneBotEndToEnd runs the daemon (sandbox) on loopback with every
+// OneBot transport configured and talks to each one as a framework would:
+// the access token is enforced, the first WebSocket frame is lifecycle
+// connect with the logged-in account's id, an action nobody provides is
+// 1404 (HTTP 404), registered actions and published events get through,
+// webhooks see lifecycle enable and disable, and the reverse WebSocket
+// dials out with X-Self-ID once the account is known.
 func TestOneBotEndToEnd(t *testing.T) {
 	var hookMu sync.Mutex
 	var hookBodies []string
@@ -427,7 +430,7 @@ func TestOneBotEndToEnd(t *testing.T) {
 	defer hook.Close()
 	reverseFrames := make(chan []byte, 16)
 	reverse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer rev" || r.Header.Get("X-Self-ID") != "8012345" {
+		if r.Header.Get("Authorization") != "Bearer rev" || r.Header.Get("X-Self-ID") != sim.SelfID {
 			http.Error(w, "bad headers", http.StatusForbidden)
 			return
 		}
@@ -455,12 +458,11 @@ func TestOneBotEndToEnd(t *testing.T) {
 	d := &daemon{cfg: cfg, log: zaptest.NewLogger(t), sandbox: true, getenv: func(string) string { return "" },
 		onReady: func(a []net.Addr) { addrs <- a },
 		setupOneBot: func(r *onebot.Router, hub *onebot.Hub) {
-			r.Register("get_login_info", func(context.Context, *onebot.Request) (any, error) {
+			r.Register("e2e_registered", func(context.Context, *onebot.Request) (any, error) {
 				return map[string]any{"user_id": 8012345, "nickname": "bot"}, nil
 			})
 			hubs <- hub
 		}}
-	d.selfID.Store(8012345)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -474,6 +476,7 @@ func TestOneBotEndToEnd(t *testing.T) {
 		t.Fatal("not ready")
 	}
 	hub := <-hubs
+	waitLoggedIn(t, d)
 	httpBase, wsBase := "http://"+bound[0].String(), "ws://"+bound[1].String()
 
 	// HTTP API.
@@ -490,17 +493,17 @@ func TestOneBotEndToEnd(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, _ := get("/get_login_info", ""); code != http.StatusUnauthorized {
+	if code, _ := get("/e2e_registered", ""); code != http.StatusUnauthorized {
 		t.Errorf("HTTP without token: %d", code)
 	}
-	if code, _ := get("/get_login_info", "Bearer wrong"); code != http.StatusForbidden {
+	if code, _ := get("/e2e_registered", "Bearer wrong"); code != http.StatusForbidden {
 		t.Errorf("HTTP with a wrong token: %d", code)
 	}
-	if code, body := get("/get_group_list", "Bearer http-secret-abc"); code != http.StatusNotFound ||
+	if code, body := get("/no_such_action", "Bearer http-secret-abc"); code != http.StatusNotFound ||
 		!strings.Contains(body, `"retcode":1404`) {
 		t.Errorf("HTTP unknown action: %d %s", code, body)
 	}
-	if code, body := get("/get_login_info?access_token=http-secret-abc", ""); code != http.StatusOK ||
+	if code, body := get("/e2e_registered?access_token=http-secret-abc", ""); code != http.StatusOK ||
 		!strings.Contains(body, `"data":{"nickname":"bot","user_id":8012345}`) {
 		t.Errorf("HTTP registered action: %d %s", code, body)
 	}
@@ -525,16 +528,16 @@ func TestOneBotEndToEnd(t *testing.T) {
 	defer c.Close()
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, first, err := c.ReadMessage()
-	if err != nil || !strings.Contains(string(first), `"self_id":8012345`) ||
+	if err != nil || !strings.Contains(string(first), `"self_id":`+sim.SelfID+`,`) ||
 		!strings.Contains(string(first), `"meta_event_type":"lifecycle","sub_type":"connect"`) {
 		t.Fatalf("first WS frame %s, %v", first, err)
 	}
-	_ = c.WriteMessage(websocket.TextMessage, []byte(`{"action":"get_group_list","params":{},"echo":{"seq":1}}`))
+	_ = c.WriteMessage(websocket.TextMessage, []byte(`{"action":"no_such_action","params":{},"echo":{"seq":1}}`))
 	_, reply, _ := c.ReadMessage()
 	if !strings.Contains(string(reply), `"retcode":1404`) || !strings.HasSuffix(string(reply), `,"echo":{"seq":1}}`) {
 		t.Errorf("WS unknown action: %s", reply)
 	}
-	if err := hub.Publish(json.RawMessage(`{"time":1,"self_id":8012345,"post_type":"notice","notice_type":"e2e"}`)); err != nil {
+	if err := hub.Publish(json.RawMessage(`{"time":1,"self_id":` + sim.SelfID + `,"post_type":"notice","notice_type":"e2e"}`)); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -599,5 +602,124 @@ func TestOneBotEndToEnd(t *testing.T) {
 	if len(hookBodies) != 3 || !strings.Contains(hookBodies[0], `"sub_type":"enable"`) ||
 		!strings.Contains(hookBodies[2], `"sub_type":"disable"`) {
 		t.Errorf("webhook got:\n%s", all)
+	}
+}
+
+// waitLoggedIn waits until the daemon's bridge has logged in to Yunhu and
+// knows the account's OneBot id.
+func waitLoggedIn(t *testing.T, d *daemon) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for d.selfID.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the daemon did not log in to the simulator within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := d.selfID.Load(); strconv.FormatInt(got, 10) != sim.SelfID {
+		t.Fatalf("self id = %d, want %s", got, sim.SelfID)
+	}
+}
+
+// startDaemon runs d until the test ends and returns its bound listener
+// addresses once it is ready and logged in.
+func startDaemon(t *testing.T, d *daemon) []net.Addr {
+	t.Helper()
+	addrs := make(chan []net.Addr, 1)
+	d.onReady = func(a []net.Addr) { addrs <- a }
+	if d.getenv == nil {
+		d.getenv = func(string) string { return "" }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(stopTimeout):
+			t.Errorf("run did not stop within %v", stopTimeout)
+		}
+	})
+	var bound []net.Addr
+	select {
+	case bound = <-addrs:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready within 10 s")
+	}
+	waitLoggedIn(t, d)
+	return bound
+}
+
+// TestRealAccountWiring runs the daemon without -sandbox against a Yunhu
+// (the simulator on httptest) named only by the yunhu.* settings, as a
+// real account would: it logs in with account.token and keeps its data in
+// database.path itself.
+func TestRealAccountWiring(t *testing.T) {
+	s := sim.New(sim.Options{Log: zaptest.NewLogger(t).Named("sim")})
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	defer s.Close()
+	urls := sim.Endpoints(ts.URL)
+
+	cfg := testConfig(t, t.TempDir())
+	cfg.Account.Token = sim.DefaultToken
+	cfg.Account.Platform = "linux"
+	cfg.Account.DeviceID = "device-under-test"
+	cfg.Yunhu.APIURL, cfg.Yunhu.WSURL, cfg.Yunhu.UploadURL = urls.API, urls.WS, urls.Upload
+	d := &daemon{cfg: cfg, log: zaptest.NewLogger(t),
+		onSandbox: func(*sim.Server, string) { t.Error("a sandbox started without -sandbox") }}
+	startDaemon(t, d)
+
+	var sawToken bool
+	for _, r := range s.Requests() {
+		if r.Token != sim.DefaultToken {
+			t.Errorf("request %s %s with token %q, want account.token", r.Method, r.Path, r.Token)
+		}
+		sawToken = true
+	}
+	if !sawToken {
+		t.Error("the daemon made no request to the configured Yunhu")
+	}
+	if _, err := os.Stat(cfg.Database.Path); err != nil {
+		t.Errorf("database.path not used as given: %v", err)
+	}
+}
+
+// TestRejectedTokenStopsTheDaemon: a token Yunhu refuses is not retried
+// forever; the daemon stops with an error that says what to fix and a
+// non-zero exit status (systemd's Restart=on-failure then tries again).
+func TestRejectedTokenStopsTheDaemon(t *testing.T) {
+	s := sim.New(sim.Options{})
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	defer s.Close()
+	urls := sim.Endpoints(ts.URL)
+	dir := t.TempDir()
+	path := writeConfig(t, "account:\n  token: 11111111-2222-4333-8444-555555555555\n"+
+		"yunhu:\n  api-url: "+urls.API+"\n  ws-url: "+urls.WS+"\n  upload-url: "+urls.Upload+"\n"+
+		"database:\n  path: "+filepath.Join(dir, "d.db")+"\nservers:\n  - ws:\n      address: 127.0.0.1:0\n")
+	done := make(chan output, 1)
+	go func() { done <- runCLI(t, nil, "-c", path) }()
+	select {
+	case out := <-done:
+		if out.code != exitError {
+			t.Errorf("exit code %d, want %d", out.code, exitError)
+		}
+		for _, want := range []string{"account.token rejected by Yunhu", "YUNHU_TOKEN"} {
+			if !strings.Contains(out.stderr, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, out.stderr)
+			}
+		}
+		if strings.Contains(out.stderr, "11111111-2222-4333-8444-555555555555") {
+			t.Errorf("the token appears in the log:\n%s", out.stderr)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the daemon kept running with a rejected token")
 	}
 }
