@@ -1,0 +1,196 @@
+package segment
+
+import "sync"
+
+// Both parsers collect a message in pooled scratch space and then allocate
+// it at its exact size: the segments, the pairs, and one string holding
+// every value that needed unescaping. Allocation dominates the cost of
+// parsing (one costs as much as scanning hundreds of bytes), so the parsers
+// neither guess sizes nor grow slices as they go.
+//
+// The scratch records strings as offsets into the input rather than as
+// strings, so it holds no pointers: the garbage collector neither scans it
+// nor charges a write barrier for every pair recorded while it runs.
+
+// span locates a string: the input's src[off:end] when off >= 0, the
+// constant "text" when off == spanText, and otherwise the owned string
+// strs[spanOwned-off], for the rare strings that are not part of the input
+// (an unescaped key, text merged across a dropped code).
+type span struct{ off, end int32 }
+
+const (
+	spanText  = -1
+	spanOwned = -2
+)
+
+// segRec is a segment under construction: its pairs are pairs[start:end].
+type segRec struct {
+	typ        span
+	start, end int32
+}
+
+type pairRec struct{ k, v span }
+
+type scratch struct {
+	src   string
+	segs  []segRec
+	pairs []pairRec
+	strs  []string
+	// fixes lists the pairs whose value is still escaped (CQ entities or
+	// JSON escapes), in order; fixLen is their total length, which bounds
+	// their decoded length (bar invalid UTF-8 in JSON).
+	fixes  []int32
+	fixLen int
+	buf    []byte  // where the escaped values are decoded
+	ends   []int32 // where each one ends in buf
+}
+
+// maxPooled caps the size of what a pooled scratch keeps, so that one huge
+// message does not pin its arrays for good.
+const maxPooled = 64 << 10
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{
+		segs:  make([]segRec, 0, 64),
+		pairs: make([]pairRec, 0, 128),
+		fixes: make([]int32, 0, 64),
+		buf:   make([]byte, 0, 4096),
+		ends:  make([]int32, 0, 64),
+	}
+}}
+
+func getScratch(src string) *scratch {
+	sc := scratchPool.Get().(*scratch)
+	sc.src = src
+	return sc
+}
+
+func (sc *scratch) release() {
+	if cap(sc.pairs) > maxPooled/16 || cap(sc.buf) > maxPooled {
+		return
+	}
+	clear(sc.strs)
+	sc.src = ""
+	sc.segs, sc.pairs, sc.strs, sc.fixes, sc.fixLen, sc.buf = sc.segs[:0], sc.pairs[:0], sc.strs[:0], sc.fixes[:0], 0, sc.buf[:0]
+	scratchPool.Put(sc)
+}
+
+// sub returns the span of src[off:end].
+func sub(off, end int) span { return span{int32(off), int32(end)} }
+
+// own records a string that is not part of the input.
+func (sc *scratch) own(s string) span {
+	sc.strs = append(sc.strs, s)
+	return span{int32(spanOwned - (len(sc.strs) - 1)), 0}
+}
+
+func (sc *scratch) str(sp span) string {
+	if sp.off >= 0 {
+		return sc.src[sp.off:sp.end]
+	}
+	return sc.other(sp)
+}
+
+func (sc *scratch) other(sp span) string {
+	if sp.off == spanText {
+		return TypeText
+	}
+	return sc.strs[spanOwned-sp.off]
+}
+
+// addPair appends a pair; escaped says that v still needs decoding.
+func (sc *scratch) addPair(k, v span, escaped bool) {
+	if escaped {
+		sc.fixes = append(sc.fixes, int32(len(sc.pairs)))
+		sc.fixLen += int(v.end - v.off)
+	}
+	sc.pairs = append(sc.pairs, pairRec{k, v})
+}
+
+// addSeg appends a segment owning the pairs from start to end.
+func (sc *scratch) addSeg(typ span, start, end int) {
+	sc.segs = append(sc.segs, segRec{typ, int32(start), int32(end)})
+}
+
+// truncate drops the pairs from start on, with their fixes.
+func (sc *scratch) truncate(start int) {
+	for len(sc.fixes) > 0 && int(sc.fixes[len(sc.fixes)-1]) >= start {
+		v := sc.pairs[sc.fixes[len(sc.fixes)-1]].v
+		sc.fixLen -= int(v.end - v.off)
+		sc.fixes = sc.fixes[:len(sc.fixes)-1]
+	}
+	sc.pairs = sc.pairs[:start]
+}
+
+// drop removes the pairs named key from start on, with their fixes; a
+// JSON null makes a key absent even after a duplicate.
+func (sc *scratch) drop(start int, key string) {
+	for k := len(sc.pairs) - 1; k >= start; k-- {
+		if sc.str(sc.pairs[k].k) != key {
+			continue
+		}
+		q := 0
+		for _, f := range sc.fixes {
+			switch {
+			case int(f) == k:
+				v := sc.pairs[k].v
+				sc.fixLen -= int(v.end - v.off)
+				continue
+			case int(f) > k:
+				f--
+			}
+			sc.fixes[q] = f
+			q++
+		}
+		sc.fixes = sc.fixes[:q]
+		sc.pairs = append(sc.pairs[:k], sc.pairs[k+1:]...)
+	}
+}
+
+// message builds the final message. Escaped values are decoded as JSON
+// string contents if json is set, else as CQ text.
+func (sc *scratch) message(json bool) Message {
+	if len(sc.segs) == 0 {
+		return nil
+	}
+	var pairs []Pair
+	if len(sc.pairs) > 0 {
+		pairs = make([]Pair, len(sc.pairs))
+		for i, p := range sc.pairs {
+			pairs[i] = Pair{sc.str(p.k), sc.str(p.v)}
+		}
+	}
+	if len(sc.fixes) > 0 {
+		// Decode into the reusable buffer and copy the lot into one
+		// string: cheaper than a strings.Builder, whose every write pays
+		// for its checks and, while the collector runs, a write barrier.
+		b := sc.buf[:0]
+		if cap(b) < sc.fixLen {
+			b = make([]byte, 0, sc.fixLen)
+		}
+		ends := sc.ends[:0]
+		for _, f := range sc.fixes {
+			if v := pairs[f].Value; json {
+				b = appendUnquoted(b, v)
+			} else {
+				b = appendUnescaped(b, v)
+			}
+			ends = append(ends, int32(len(b)))
+		}
+		all := string(b)
+		sc.buf, sc.ends = b, ends
+		off := int32(0)
+		for i, f := range sc.fixes {
+			pairs[f].Value = all[off:ends[i]]
+			off = ends[i]
+		}
+	}
+	msg := make(Message, len(sc.segs))
+	for i, r := range sc.segs {
+		msg[i].Type = sc.str(r.typ)
+		if r.end > r.start {
+			msg[i].Data = pairs[r.start:r.end:r.end]
+		}
+	}
+	return msg
+}

@@ -1,0 +1,162 @@
+package segment
+
+import "strings"
+
+// EscapeText escapes s for the text between CQ codes: & [ ] become &amp;
+// &#91; &#93;. It returns s itself when nothing needs escaping.
+func EscapeText(s string) string { return escapeString(s, false) }
+
+// EscapeValue escapes s for a CQ parameter value: like EscapeText, and ','
+// becomes &#44;. It returns s itself when nothing needs escaping.
+func EscapeValue(s string) string { return escapeString(s, true) }
+
+func escapeString(s string, value bool) string {
+	if !needsEscape(s, value) {
+		return s
+	}
+	if len(s) <= smallFormat-smallFormat/8 {
+		var stack [smallFormat]byte
+		return string(appendEscaped(stack[:0], s, value))
+	}
+	return string(appendEscaped(make([]byte, 0, len(s)+len(s)/8), s, value))
+}
+
+// AppendEscapedText appends s escaped as text to dst.
+func AppendEscapedText(dst []byte, s string) []byte { return appendEscaped(dst, s, false) }
+
+// AppendEscapedValue appends s escaped as a parameter value to dst.
+func AppendEscapedValue(dst []byte, s string) []byte { return appendEscaped(dst, s, true) }
+
+// shortScan is the length below which a byte loop beats the vectorised
+// strings.IndexByte, whose call and setup cost about as much as this many
+// bytes of a plain loop.
+const shortScan = 16
+
+// escText marks the bytes escaped in text; values also escape ','.
+var escText = [256]bool{'&': true, '[': true, ']': true}
+
+func isSpecial(c byte, value bool) bool {
+	return escText[c] || (value && c == ',')
+}
+
+func needsEscape(s string, value bool) bool {
+	if len(s) < shortScan {
+		for i := 0; i < len(s); i++ {
+			if isSpecial(s[i], value) {
+				return true
+			}
+		}
+		return false
+	}
+	return strings.IndexByte(s, '&') >= 0 || strings.IndexByte(s, '[') >= 0 ||
+		strings.IndexByte(s, ']') >= 0 || (value && strings.IndexByte(s, ',') >= 0)
+}
+
+// nextByte returns the index of the first c in s at or after from, or
+// len(s).
+func nextByte(s string, c byte, from int) int {
+	if i := strings.IndexByte(s[from:], c); i >= 0 {
+		return from + i
+	}
+	return len(s)
+}
+
+// appendEscaped appends s to dst with the text or the value escapes.
+//
+// Long strings keep one cursor per special byte, each advanced with
+// strings.IndexByte, so clean stretches are skipped at vector speed and the
+// string is scanned once per special byte however many there are. Short
+// strings, where the calls would cost more than they save, are scanned byte
+// by byte.
+func appendEscaped(dst []byte, s string, value bool) []byte {
+	last := 0
+	if len(s) < shortScan {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; isSpecial(c, value) {
+				dst = append(append(dst, s[last:i]...), entities[c]...)
+				last = i + 1
+			}
+		}
+		return append(dst, s[last:]...)
+	}
+	amp, open, close, comma := nextByte(s, '&', 0), nextByte(s, '[', 0), nextByte(s, ']', 0), len(s)
+	if value {
+		comma = nextByte(s, ',', 0)
+	}
+	for {
+		i := min(amp, open, close, comma)
+		if i == len(s) {
+			return append(dst, s[last:]...)
+		}
+		c := s[i]
+		dst = append(append(dst, s[last:i]...), entities[c]...)
+		last = i + 1
+		switch c {
+		case '&':
+			amp = nextByte(s, '&', last)
+		case '[':
+			open = nextByte(s, '[', last)
+		case ']':
+			close = nextByte(s, ']', last)
+		default:
+			comma = nextByte(s, ',', last)
+		}
+	}
+}
+
+var entities = [256]string{'&': "&amp;", '[': "&#91;", ']': "&#93;", ',': "&#44;"}
+
+// Unescape decodes the entities of the CQ form: &amp; &#91; &#93; &#44;. The
+// same function serves text and values: string.md escapes ',' only in
+// values, but some frameworks escape it in text too, and since a canonical
+// text spells a literal "&#44;" as "&amp;#44;" there is no ambiguity. Any
+// other '&' is kept as it is. Unescape returns s itself when it contains no
+// entity.
+func Unescape(s string) string {
+	i := strings.IndexByte(s, '&')
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	unescapeTo(&b, s, i)
+	return b.String()
+}
+
+// unescapeTo writes s, unescaped, to b; i is the index of the first '&'.
+func unescapeTo(b *strings.Builder, s string, i int) {
+	for {
+		b.WriteString(s[:i])
+		s = s[i:]
+		if c, n := entity(s); n > 0 {
+			b.WriteByte(c)
+			s = s[n:]
+		} else {
+			b.WriteByte('&')
+			s = s[1:]
+		}
+		i = strings.IndexByte(s, '&')
+		if i < 0 {
+			b.WriteString(s)
+			return
+		}
+	}
+}
+
+// entity decodes the entity at the start of s, which begins with '&', and
+// returns the character and the entity's length, or n == 0 if there is none.
+func entity(s string) (c byte, n int) {
+	if len(s) >= 5 {
+		switch s[1:5] {
+		case "amp;":
+			return '&', 5
+		case "#91;":
+			return '[', 5
+		case "#93;":
+			return ']', 5
+		case "#44;":
+			return ',', 5
+		}
+	}
+	return 0, 0
+}
