@@ -128,6 +128,9 @@ type decoder struct {
 	seg   int
 	field string
 	key   string
+	// depth is the number of arrays enclosing the segment objects: 1 in an
+	// array, 0 for a lone object.
+	depth int
 }
 
 func (d *decoder) path() string {
@@ -184,6 +187,7 @@ func (d *decoder) next(c byte) error {
 }
 
 func (d *decoder) array() error {
+	d.depth = 1
 	d.pos++
 	d.ws()
 	if d.pos < len(d.s) && d.s[d.pos] == ']' {
@@ -197,7 +201,7 @@ func (d *decoder) array() error {
 			return d.unexpected()
 		}
 		if d.s[d.pos] != '{' {
-			if err := d.skip(0); err != nil {
+			if err := d.skip(1); err != nil {
 				return err
 			}
 			return d.fail("not an object")
@@ -274,7 +278,7 @@ func (d *decoder) segment() error {
 				}
 				dataErr = ""
 			default:
-				if err := d.skip(0); err != nil {
+				if err := d.skip(d.depth + 1); err != nil {
 					return err
 				}
 				switch key {
@@ -353,7 +357,7 @@ func (d *decoder) data(start int) error {
 		case 'f':
 			err = d.literal("false")
 		case '{', '[':
-			err = d.skip(0)
+			err = d.skip(d.depth + 2)
 		default:
 			err = d.number()
 		}

@@ -121,8 +121,10 @@ func TestDecodeJSONErrors(t *testing.T) {
 		{`nul`, "message: invalid JSON at offset 0: unexpected 'n'"},
 		{`-`, "message: invalid JSON at offset 1: unexpected end"},
 		{`'a'`, "message: invalid JSON at offset 0: unexpected '\\''"},
-		{`[{"type":"x","data":{"a":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}}]`,
-			"message[0].data.a: invalid JSON at offset 10025: nested too deeply"},
+		{`[{"type":"x","data":{"a":` + strings.Repeat("[", 9998) + strings.Repeat("]", 9998) + `}}]`,
+			"message[0].data.a: invalid JSON at offset 10022: nested too deeply"},
+		{`{"type":"x","data":{"a":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}}`,
+			"message.data.a: invalid JSON at offset 10022: nested too deeply"},
 	}
 	for _, tt := range tests {
 		m, err := segment.DecodeJSON([]byte(tt.in), false)
@@ -133,6 +135,24 @@ func TestDecodeJSONErrors(t *testing.T) {
 			t.Errorf("DecodeJSON(%.60s) returned a message with its error", tt.in)
 		}
 		checkDecodeJSON(t, []byte(tt.in))
+	}
+}
+
+// TestDecodeJSONDepth checks the deepest nesting accepted, which must be
+// encoding/json's.
+func TestDecodeJSONDepth(t *testing.T) {
+	for _, in := range []string{
+		`[{"type":"x","data":{"a":` + strings.Repeat("[", 9997) + strings.Repeat("]", 9997) + `}}]`,
+		`{"type":"x","data":{"a":` + strings.Repeat("[", 9998) + strings.Repeat("]", 9998) + `}}`,
+		`[{"type":"x","id":` + strings.Repeat("[", 9998) + strings.Repeat("]", 9998) + `}]`,
+	} {
+		if !json.Valid([]byte(in)) {
+			t.Fatal("test input too deep for encoding/json")
+		}
+		if _, err := segment.DecodeJSON([]byte(in), false); err != nil {
+			t.Errorf("nesting encoding/json accepts: %v", err)
+		}
+		checkDecodeJSON(t, []byte(in))
 	}
 }
 

@@ -61,7 +61,9 @@ func (d *decoder) number() error {
 	return nil
 }
 
-// skip checks the JSON value at d.pos and moves past it.
+// skip checks the JSON value at d.pos and moves past it; depth is the
+// number of arrays and objects that enclose it, counted from the top of the
+// document as encoding/json does, so that both accept the same nesting.
 func (d *decoder) skip(depth int) error {
 	d.ws()
 	if d.pos >= len(d.s) {
@@ -81,7 +83,7 @@ func (d *decoder) skip(depth int) error {
 	default:
 		return d.number()
 	}
-	if depth >= maxDepth {
+	if depth+1 > maxDepth {
 		return d.syntax("nested too deeply")
 	}
 	closer := byte(']')
