@@ -149,7 +149,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 			return err
 		}
 		clientOpts = sb.clientOptions(clientOpts)
-		log.Info("sandbox: the simulated Yunhu listens on loopback", zap.String("url", sb.base))
+		sb.log.Info("the simulated Yunhu listens on loopback", zap.String("url", sb.base))
 	}
 	started := false
 	defer func() {
@@ -214,7 +214,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	}
 	log.Info("ready", zap.Int("listeners", len(listeners)))
 	if sb != nil {
-		log.Info("sandbox: make a simulated user talk",
+		sb.log.Info("make a simulated user talk",
 			zap.String("say", sb.base+"/sandbox/say?from=alice&group="+sim.GroupOwnedID+"&text=hello"),
 			zap.String("help", sb.base+"/sandbox/"))
 		if d.banner != nil {

@@ -221,7 +221,7 @@ func (s *sandbox) say(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusConflict, "the simulator refused the message: %v", err)
 		return
 	}
-	writeJSON(w, recordJSON(rec))
+	writeJSON(w, s.recordJSON(rec))
 }
 
 // recall recalls a message as a simulated user (its author, or a group
@@ -242,7 +242,7 @@ func (s *sandbox) recall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec, _ := s.sim.Lookup(id)
-	writeJSON(w, recordJSON(rec))
+	writeJSON(w, s.recordJSON(rec))
 }
 
 func (s *sandbox) sent(w http.ResponseWriter, r *http.Request) {
@@ -281,7 +281,7 @@ func (s *sandbox) history(w http.ResponseWriter, r *http.Request) {
 	recs := s.sim.History(sim.SelfID, chat, t)
 	out := make([]any, len(recs))
 	for i, rec := range recs {
-		out[i] = recordJSON(rec)
+		out[i] = s.recordJSON(rec)
 	}
 	writeJSON(w, out)
 }
@@ -292,7 +292,7 @@ func (s *sandbox) message(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "no message with id %q", r.FormValue("id"))
 		return
 	}
-	writeJSON(w, recordJSON(rec))
+	writeJSON(w, s.recordJSON(rec))
 }
 
 func (s *sandbox) status(w http.ResponseWriter, r *http.Request) {
@@ -349,8 +349,22 @@ func (s *sandbox) group(name string) (string, error) {
 	return "", fmt.Errorf("no group %q (the account's groups: %s)", name, strings.Join(ids, ", "))
 }
 
-// recordJSON renders a simulator record with Yunhu's field names.
-func recordJSON(r sim.Record) map[string]any {
+// recordJSON renders a simulator record with Yunhu's field names, media
+// keys turned into URLs on the sandbox's CDN as a client would see them.
+func (s *sandbox) recordJSON(r sim.Record) map[string]any {
+	c := &yunhupb.MsgContent{}
+	if r.Content != nil {
+		c = proto.Clone(r.Content).(*yunhupb.MsgContent)
+	}
+	urls := sim.Endpoints(s.base)
+	for _, f := range []struct {
+		field *string
+		cdn   string
+	}{{&c.ImageUrl, urls.ImageCDN}, {&c.FileUrl, urls.FileCDN}, {&c.VideoUrl, urls.VideoCDN}, {&c.AudioUrl, urls.AudioCDN}} {
+		if *f.field != "" && !strings.Contains(*f.field, "://") {
+			*f.field = f.cdn + strings.TrimPrefix(*f.field, "/")
+		}
+	}
 	return map[string]any{
 		"msg_id":       r.MsgID,
 		"seq":          r.Seq,
@@ -359,7 +373,7 @@ func recordJSON(r sim.Record) map[string]any {
 		"sender_id":    r.SenderID,
 		"sender_type":  r.SenderType,
 		"content_type": r.ContentType,
-		"content":      protoJSON(r.Content),
+		"content":      protoJSON(c),
 		"send_time":    r.SendTime,
 		"quote_msg_id": r.QuoteMsgID,
 		"recall_time":  r.RecallTime,

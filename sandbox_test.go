@@ -17,6 +17,7 @@ import (
 	"github.com/yunhu-onebot/yunhu-onebot/config"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu/yunhupb"
 )
 
 // startSandbox serves a sandbox until the test ends.
@@ -162,6 +163,32 @@ func TestSandboxControlAPI(t *testing.T) {
 	}
 	if code, _ := control(t, base, "/sandbox/message", url.Values{"id": {"nope"}}, nil); code != http.StatusNotFound {
 		t.Errorf("unknown message: %d", code)
+	}
+
+	// Media keys are shown as URLs on the sandbox's CDN, which serves them.
+	s := sb.sim
+	key := "0123456789abcdef0123456789abcdef.png"
+	s.PutObject(yunhu.BucketImage, key, []byte("not really a png"))
+	img, err := s.Inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, ContentType: yunhu.ContentImage,
+		Content: &yunhupb.MsgContent{Image: key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown struct {
+		Content struct {
+			ImageURL string `json:"image_url"`
+		} `json:"content"`
+	}
+	if code, body := control(t, base, "/sandbox/message", url.Values{"id": {img.MsgID}}, &shown); code != http.StatusOK ||
+		shown.Content.ImageURL != base+"/cdn/img/"+key {
+		t.Errorf("image message: %d %s", code, body)
+	}
+	req, _ := http.NewRequest(http.MethodGet, shown.Content.ImageURL, nil)
+	req.Header.Set("Referer", "https://myapp.jwznb.com/")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("the image URL does not serve: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	// Nobody has sent anything as the account yet.
