@@ -1,0 +1,449 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/yunhu-onebot/yunhu-onebot/segment"
+	"github.com/yunhu-onebot/yunhu-onebot/store"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+)
+
+// OneBot events built from Yunhu pushes (shared/reference/onebot-11/event/
+// message.md, notice.md, request.md). They are typed structs, not maps, so
+// that the key order on the wire is the field order below and never
+// changes between runs (golden tests pin it). Every id is a JSON number:
+// ZeroBot fails on string ids (FRAMEWORKS.md #6).
+
+// Post types.
+const (
+	postMessage     = "message"
+	postMessageSent = "message_sent"
+	postNotice      = "notice"
+	postRequest     = "request"
+)
+
+// Message and notice values.
+const (
+	messagePrivate = "private"
+	messageGroup   = "group"
+
+	subFriend = "friend" // private messages, bot chats included
+	subNormal = "normal" // group messages
+
+	noticeGroupRecall  = "group_recall"
+	noticeFriendRecall = "friend_recall"
+	// noticeMessageEdit reports an edited message. QQ has no edits, so
+	// neither go-cqhttp nor Shamrock defines one; the name follows their
+	// snake_case notice names, and one type serves both kinds of chat with
+	// message_type telling them apart, as message events do: a framework
+	// needs a single handler, and a group edit is never confused with a
+	// private one.
+	noticeMessageEdit = "message_edit"
+
+	requestTypeFriend = "friend"
+	requestTypeGroup  = "group"
+	requestSubAdd     = "add"
+	requestSubInvite  = "invite"
+
+	roleOwner  = "owner"
+	roleAdmin  = "admin"
+	roleMember = "member"
+
+	sexUnknown = "unknown"
+)
+
+// privateSender is the sender object of a private message (message.md).
+type privateSender struct {
+	UserID   int64  `json:"user_id"`
+	Nickname string `json:"nickname"`
+	Sex      string `json:"sex"`
+	Age      int32  `json:"age"`
+}
+
+// groupSender is the sender object of a group message (message.md). Yunhu
+// has no sex, age, area or level; title is the sender's first member tag.
+type groupSender struct {
+	UserID   int64  `json:"user_id"`
+	Nickname string `json:"nickname"`
+	Card     string `json:"card"`
+	Sex      string `json:"sex"`
+	Age      int32  `json:"age"`
+	Area     string `json:"area"`
+	Level    string `json:"level"`
+	Role     string `json:"role"`
+	Title    string `json:"title"`
+}
+
+// privateMessageEvent is a private message, or with post_type
+// message_sent the account's own private message. target_id is the
+// receiver (go-cqhttp's extension): self_id for incoming messages, the
+// peer for the account's own.
+type privateMessageEvent struct {
+	Time        int64           `json:"time"`
+	SelfID      int64           `json:"self_id"`
+	PostType    string          `json:"post_type"`
+	MessageType string          `json:"message_type"`
+	SubType     string          `json:"sub_type"`
+	MessageID   int32           `json:"message_id"`
+	UserID      int64           `json:"user_id"`
+	TargetID    int64           `json:"target_id"`
+	Message     json.RawMessage `json:"message"`
+	RawMessage  string          `json:"raw_message"`
+	Font        int32           `json:"font"`
+	Sender      privateSender   `json:"sender"`
+}
+
+// groupMessageEvent is a group message (or message_sent). anonymous is
+// always null: Yunhu has no anonymous members.
+type groupMessageEvent struct {
+	Time        int64           `json:"time"`
+	SelfID      int64           `json:"self_id"`
+	PostType    string          `json:"post_type"`
+	MessageType string          `json:"message_type"`
+	SubType     string          `json:"sub_type"`
+	MessageID   int32           `json:"message_id"`
+	GroupID     int64           `json:"group_id"`
+	UserID      int64           `json:"user_id"`
+	Anonymous   *struct{}       `json:"anonymous"`
+	Message     json.RawMessage `json:"message"`
+	RawMessage  string          `json:"raw_message"`
+	Font        int32           `json:"font"`
+	Sender      groupSender     `json:"sender"`
+}
+
+// groupRecallNotice reports a recalled group message (notice.md).
+// operator_id is the author: Yunhu's recall push does not say who
+// recalled (YUNHU-WIRE §6.4).
+type groupRecallNotice struct {
+	Time       int64  `json:"time"`
+	SelfID     int64  `json:"self_id"`
+	PostType   string `json:"post_type"`
+	NoticeType string `json:"notice_type"`
+	GroupID    int64  `json:"group_id"`
+	UserID     int64  `json:"user_id"`
+	OperatorID int64  `json:"operator_id"`
+	MessageID  int32  `json:"message_id"`
+}
+
+// friendRecallNotice reports a recalled private message (notice.md);
+// user_id is the peer of the conversation.
+type friendRecallNotice struct {
+	Time       int64  `json:"time"`
+	SelfID     int64  `json:"self_id"`
+	PostType   string `json:"post_type"`
+	NoticeType string `json:"notice_type"`
+	UserID     int64  `json:"user_id"`
+	MessageID  int32  `json:"message_id"`
+}
+
+// messageEditNotice reports an edited message: message_id is the original
+// event's, user_id its author, group_id is present for group messages only,
+// and message / raw_message hold the new content as message events do.
+type messageEditNotice struct {
+	Time        int64           `json:"time"`
+	SelfID      int64           `json:"self_id"`
+	PostType    string          `json:"post_type"`
+	NoticeType  string          `json:"notice_type"`
+	MessageType string          `json:"message_type"`
+	MessageID   int32           `json:"message_id"`
+	GroupID     int64           `json:"group_id,omitempty"`
+	UserID      int64           `json:"user_id"`
+	Message     json.RawMessage `json:"message"`
+	RawMessage  string          `json:"raw_message"`
+}
+
+// friendRequestEvent is a friend request (request.md).
+type friendRequestEvent struct {
+	Time        int64  `json:"time"`
+	SelfID      int64  `json:"self_id"`
+	PostType    string `json:"post_type"`
+	RequestType string `json:"request_type"`
+	UserID      int64  `json:"user_id"`
+	Comment     string `json:"comment"`
+	Flag        string `json:"flag"`
+}
+
+// groupRequestEvent is a request to join a group the account manages
+// (sub_type add) or an invitation of the account into a group (invite).
+type groupRequestEvent struct {
+	Time        int64  `json:"time"`
+	SelfID      int64  `json:"self_id"`
+	PostType    string `json:"post_type"`
+	RequestType string `json:"request_type"`
+	SubType     string `json:"sub_type"`
+	GroupID     int64  `json:"group_id"`
+	UserID      int64  `json:"user_id"`
+	Comment     string `json:"comment"`
+	Flag        string `json:"flag"`
+}
+
+// formatted is a message in both wire forms an event needs.
+type formatted struct {
+	array []byte          // segment array JSON: the store's Body
+	post  json.RawMessage // the "message" field in the configured post format
+	raw   string          // raw_message: always the CQ string
+}
+
+// format renders m for an event and the store. The "string" post format
+// reuses the CQ text, quoted as a JSON string.
+func (b *Bridge) format(m segment.Message) formatted {
+	f := formatted{array: segment.AppendJSON(nil, m), raw: segment.FormatCQ(m)}
+	if b.opts.PostFormat == "array" {
+		f.post = f.array
+	} else {
+		f.post = appendJSONString(nil, f.raw)
+	}
+	return f
+}
+
+// appendJSONString appends s as a JSON string without HTML escaping, as
+// the hub writes every other string.
+func appendJSONString(dst []byte, s string) []byte {
+	// A one-pair text segment's array form is [{"type":"text","data":{"text":<s>}}]:
+	// take the quoted value from there rather than keep a second escaper.
+	j := segment.AppendJSON(nil, segment.Message{segment.Text(s)})
+	const prefix = `[{"type":"text","data":{"text":`
+	return append(dst, j[len(prefix):len(j)-3]...)
+}
+
+// roleOf maps a Yunhu permission level to a OneBot role.
+func roleOf(level int32) string {
+	switch {
+	case level >= yunhu.PermissionOwner:
+		return roleOwner
+	case level >= yunhu.PermissionAdmin:
+		return roleAdmin
+	}
+	return roleMember
+}
+
+// itoa is strconv.FormatInt for ids in segment data.
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// recall reports a recall push. The recalled message keeps its message_id;
+// one never seen (sent and recalled while the bridge was away, or older
+// than the store) gets an id now, so that the notice carries a number.
+// A message already marked recalled is not reported again, e.g. when
+// delete_msg marked it before Yunhu echoed the recall.
+func (in *ingest) recall(ctx context.Context, key chatKey, p yunhu.RecallPush) {
+	st := in.b.store
+	id, err := st.MessageID(int32(key.Type), key.ID, p.MsgID)
+	var rec store.Message
+	switch {
+	case err == nil:
+		rec, err = st.Message(id)
+	case errors.Is(err, store.ErrNotFound):
+		rec = store.Message{
+			ChatType: int32(key.Type), ChatID: key.ID, MsgID: p.MsgID, Seq: p.Seq,
+			SenderID: p.Sender.ID, SenderName: p.Sender.Name, Time: p.Time, Recalled: true,
+		}
+		id, err = st.PutMessage(ctx, rec)
+		if err == nil {
+			in.publishRecall(ctx, key, id, rec.SenderID, p.Time)
+			return
+		}
+	}
+	if err != nil {
+		in.b.log.Error("recall: look up message", zap.String("msg_id", p.MsgID), zap.Error(err))
+		return
+	}
+	if rec.Recalled {
+		return
+	}
+	if rec.SenderID == "" {
+		rec.SenderID = p.Sender.ID
+	}
+	in.recallStored(ctx, key, id, rec, p.Time)
+}
+
+// recallStored marks a stored message recalled and reports it.
+func (in *ingest) recallStored(ctx context.Context, key chatKey, id int32, rec store.Message, at time.Time) {
+	err := in.b.store.UpdateMessage(ctx, id, func(m *store.Message) error {
+		m.Recalled = true
+		if m.SenderID == "" {
+			m.SenderID = rec.SenderID
+		}
+		return nil
+	})
+	if err != nil {
+		in.b.log.Error("recall: mark message", zap.Int32("message_id", id), zap.Error(err))
+		return
+	}
+	in.publishRecall(ctx, key, id, rec.SenderID, at)
+}
+
+// publishRecall publishes group_recall or friend_recall. The operator is
+// taken to be the author: the push does not say who recalled.
+func (in *ingest) publishRecall(ctx context.Context, key chatKey, id int32, author string, at time.Time) {
+	if at.IsZero() {
+		at = in.b.now()
+	}
+	peer, err := in.b.oneBotID(ctx, key.ID)
+	if err != nil {
+		in.b.log.Error("recall notice", zap.Error(err))
+		return
+	}
+	var ev any
+	if key.Type == yunhu.ChatTypeGroup {
+		uid := int64(0)
+		if author != "" {
+			if uid, err = in.b.oneBotID(ctx, author); err != nil {
+				in.b.log.Error("recall notice", zap.Error(err))
+				return
+			}
+		}
+		ev = &groupRecallNotice{
+			Time: at.Unix(), SelfID: in.b.selfNumber.Load(), PostType: postNotice, NoticeType: noticeGroupRecall,
+			GroupID: peer, UserID: uid, OperatorID: uid, MessageID: id,
+		}
+	} else {
+		ev = &friendRecallNotice{
+			Time: at.Unix(), SelfID: in.b.selfNumber.Load(), PostType: postNotice, NoticeType: noticeFriendRecall,
+			UserID: peer, MessageID: id,
+		}
+	}
+	if err := in.b.hub.Publish(ev); err != nil {
+		in.b.log.Error("publish recall notice", zap.Error(err))
+	}
+}
+
+// edit reports an edit push and replaces the stored body. An edit of a
+// message the store does not know cannot be placed (the push may not say
+// which conversation it is in) and is only logged.
+func (in *ingest) edit(ctx context.Context, key chatKey, found bool, p yunhu.EditPush) {
+	var id int32
+	var err error
+	if found {
+		id, err = in.b.store.MessageID(int32(key.Type), key.ID, p.MsgID)
+	}
+	if !found || errors.Is(err, store.ErrNotFound) {
+		in.b.log.Debug("edit of an unknown message", zap.String("msg_id", p.MsgID))
+		return
+	}
+	var rec store.Message
+	if err == nil {
+		rec, err = in.b.store.Message(id)
+	}
+	if err != nil {
+		in.b.log.Error("edit: look up message", zap.String("msg_id", p.MsgID), zap.Error(err))
+		return
+	}
+	var names mentionNames
+	if key.Type == yunhu.ChatTypeGroup {
+		names = func(uid string) []string { return in.members.names(key.ID, uid) }
+	}
+	segs, err := in.b.contentSegments(ctx, p.ContentType, &p.Content, names)
+	if err != nil {
+		in.b.log.Error("edit: convert message", zap.String("msg_id", p.MsgID), zap.Error(err))
+		return
+	}
+	if p.QuoteID != "" {
+		if q, err := in.b.store.MessageID(int32(key.Type), key.ID, p.QuoteID); err == nil {
+			segs = append(segment.Message{segment.Reply(itoa(int64(q)))}, segs...)
+		}
+	}
+	f := in.b.format(segs)
+	err = in.b.store.UpdateMessage(ctx, id, func(m *store.Message) error {
+		m.Body = f.array
+		return nil
+	})
+	if err != nil {
+		in.b.log.Error("edit: store message", zap.Int32("message_id", id), zap.Error(err))
+		return
+	}
+	ev := &messageEditNotice{
+		Time: p.EditTime.Unix(), SelfID: in.b.selfNumber.Load(), PostType: postNotice, NoticeType: noticeMessageEdit,
+		MessageType: messagePrivate, MessageID: id, Message: f.post, RawMessage: f.raw,
+	}
+	if p.EditTime.IsZero() {
+		ev.Time = in.b.now().Unix()
+	}
+	if rec.SenderID != "" {
+		if ev.UserID, err = in.b.oneBotID(ctx, rec.SenderID); err != nil {
+			in.b.log.Error("edit notice", zap.Error(err))
+			return
+		}
+	}
+	if key.Type == yunhu.ChatTypeGroup {
+		ev.MessageType = messageGroup
+		if ev.GroupID, err = in.b.oneBotID(ctx, key.ID); err != nil {
+			in.b.log.Error("edit notice", zap.Error(err))
+			return
+		}
+	}
+	if err := in.b.hub.Publish(ev); err != nil {
+		in.b.log.Error("publish edit notice", zap.Error(err))
+	}
+}
+
+// streamAppend is text a bot streamed onto one of its messages.
+type streamAppend struct {
+	key   chatKey
+	msgID string
+	text  string
+}
+
+// addStream queues a stream chunk. Chunks are not reported (a bot may
+// stream dozens per second and frameworks know no such event); they only
+// grow the stored body, so get_msg returns the text so far. The chunks of
+// one batch are written together.
+func (in *ingest) addStream(key chatKey, p yunhu.StreamPush) {
+	for i := range in.streams {
+		if s := &in.streams[i]; s.key == key && s.msgID == p.MsgID {
+			s.text += p.Text
+			return
+		}
+	}
+	in.streams = append(in.streams, streamAppend{key: key, msgID: p.MsgID, text: p.Text})
+}
+
+// applyStreams appends the queued chunks to the stored bodies: to the
+// last text, markdown or html segment, or as a new text segment.
+func (in *ingest) applyStreams(ctx context.Context) {
+	for _, s := range in.streams {
+		id, err := in.b.store.MessageID(int32(s.key.Type), s.key.ID, s.msgID)
+		if err != nil {
+			in.b.log.Debug("stream chunk for an unknown message", zap.String("msg_id", s.msgID), zap.Error(err))
+			continue
+		}
+		err = in.b.store.UpdateMessage(ctx, id, func(m *store.Message) error {
+			body, err := segment.DecodeJSON(m.Body, false)
+			if err != nil {
+				return fmt.Errorf("decode stored body: %w", err)
+			}
+			m.Body = segment.AppendJSON(nil, appendStream(body, s.text))
+			return nil
+		})
+		if err != nil {
+			in.b.log.Error("stream: store message", zap.Int32("message_id", id), zap.Error(err))
+		}
+	}
+	clear(in.streams)
+	in.streams = in.streams[:0]
+}
+
+// appendStream adds streamed text to a message body.
+func appendStream(body segment.Message, text string) segment.Message {
+	for i := len(body) - 1; i >= 0; i-- {
+		s := &body[i]
+		switch s.Type {
+		case segment.TypeText:
+			*s = segment.Text(s.Value("text") + text)
+			return body
+		case segment.TypeMarkdown, segment.TypeHTML:
+			s.Set("content", s.Value("content")+text)
+			return body
+		case segment.TypeButton:
+			continue // buttons come last; the text is before them
+		}
+		break
+	}
+	return appendText(body, text)
+}

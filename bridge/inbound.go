@@ -1,0 +1,306 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/yunhu-onebot/yunhu-onebot/segment"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+)
+
+// Yunhu content → OneBot segments (YUNHU-WIRE §2.1, §2.2.1). The mapping,
+// type by type, is a public contract (README "Segments"):
+//
+//	text (1)        text, with each mention as an at segment where its
+//	                "@name" stands in the text (mentions that cannot be
+//	                placed lead the message)
+//	image (2)       image{file, url} = the Yunhu URL; a caption follows as text
+//	markdown (3)    markdown{content}; html (8) html{content}
+//	file (4)        file{file, name, url, file_size}
+//	form (5)        form{form} = the form JSON
+//	post (6)        share{url "", title, content, post_id, post_type}: Yunhu
+//	                community posts have no public URL
+//	sticker (7)     image{file, url, sub_type "sticker" (pack sticker) or
+//	                "expression" (personal expression), path, and
+//	                sticker_item_id + sticker_pack_id or expression_id}, so
+//	                it can be sent back as the same sticker
+//	video (10)      video{file, url}; audio (11) record{file, url}
+//	calls (12, 13)  text "[语音通话] status" / "[视频通话] status"
+//	A2UI (14)       a2ui{content} = the A2UI JSON
+//	other           the tip or text if any, else "[unsupported message type N]"
+//
+// Buttons of any message follow as a button segment carrying their JSON;
+// the quote becomes a leading reply segment (added by the caller, which
+// knows the quoted message's id).
+
+// Segment keys and values the bridge adds beyond segment.md.
+const (
+	typeA2UI = "a2ui"
+
+	subTypeSticker    = "sticker"
+	subTypeExpression = "expression"
+)
+
+// mentionNames returns the names user id may be written as after "@" in
+// the message's chat (group nickname, real name); nil when unknown.
+type mentionNames func(userID string) []string
+
+// contentSegments converts a message body to segments, without the reply.
+// names may be nil.
+func (b *Bridge) contentSegments(ctx context.Context, ct yunhu.ContentType, c *yunhu.Content, names mentionNames) (segment.Message, error) {
+	if names == nil {
+		names = func(string) []string { return nil }
+	}
+	var out segment.Message
+	switch ct {
+	case yunhu.ContentText:
+		m, err := b.textSegments(ctx, c.Text, c.Mentions, names)
+		if err != nil {
+			return nil, err
+		}
+		out = m
+	case yunhu.ContentMarkdown, yunhu.ContentHTML:
+		m, err := b.leadingMentions(ctx, c.Mentions)
+		if err != nil {
+			return nil, err
+		}
+		if ct == yunhu.ContentMarkdown {
+			out = append(m, segment.Markdown(c.Text))
+		} else {
+			out = append(m, segment.HTML(c.Text))
+		}
+	case yunhu.ContentImage:
+		u := firstNonEmpty(c.ImageURL, c.Image)
+		s := segment.Image(u)
+		s.Set("url", u)
+		out = append(out, s)
+		out = appendText(out, c.Text)
+	case yunhu.ContentSticker:
+		out = append(out, stickerSegment(c))
+	case yunhu.ContentFile:
+		s := segment.File(c.FileURL, c.FileName)
+		s.Set("url", c.FileURL)
+		if c.FileSize > 0 {
+			s.Set("file_size", itoa(c.FileSize))
+		}
+		out = append(out, s)
+	case yunhu.ContentVideo:
+		s := segment.Video(c.VideoURL)
+		s.Set("url", c.VideoURL)
+		out = append(out, s)
+		out = appendText(out, c.Text)
+	case yunhu.ContentAudio:
+		s := segment.Record(c.AudioURL)
+		s.Set("url", c.AudioURL)
+		out = append(out, s)
+	case yunhu.ContentForm:
+		out = appendText(out, c.Text)
+		out = append(out, segment.Form(c.Form))
+	case yunhu.ContentPost:
+		s := segment.Share("", c.PostTitle)
+		s.Set("content", c.PostContent)
+		s.Set("post_id", c.PostID)
+		s.Set("post_type", c.PostType)
+		out = append(out, s)
+	case yunhu.ContentVoiceCall, yunhu.ContentVideoCall:
+		kind := "[语音通话]"
+		if ct == yunhu.ContentVideoCall {
+			kind = "[视频通话]"
+		}
+		status := firstNonEmpty(c.CallStatusText, c.CallText, c.Tip)
+		out = appendText(out, strings.TrimSpace(kind+" "+status))
+	case yunhu.ContentA2UI:
+		out = append(out, segment.Segment{Type: typeA2UI, Data: []segment.Pair{{Key: "content", Value: c.Text}}})
+	default:
+		text := firstNonEmpty(c.Tip, c.Text)
+		if text == "" {
+			text = fmt.Sprintf("[unsupported message type %d]", ct)
+		}
+		out = appendText(out, text)
+	}
+	if c.Buttons != "" {
+		out = append(out, segment.Button(c.Buttons))
+	}
+	return out, nil
+}
+
+// stickerSegment is an image with a sub_type telling a pack sticker from a
+// personal expression, and what it takes to send the same one back (the
+// relative path and its ids, §2.2.1 type 7).
+func stickerSegment(c *yunhu.Content) segment.Segment {
+	u := firstNonEmpty(c.ImageURL, c.Image)
+	s := segment.Image(u)
+	s.Set("url", u)
+	if c.StickerPackID != 0 || c.StickerItemID != 0 || strings.HasPrefix(c.Image, yunhu.KeyPrefixSticker) {
+		s.Set("sub_type", subTypeSticker)
+		s.Set("path", c.Image)
+		s.Set("sticker_item_id", itoa(c.StickerItemID))
+		s.Set("sticker_pack_id", itoa(c.StickerPackID))
+		return s
+	}
+	s.Set("sub_type", subTypeExpression)
+	s.Set("path", c.Image)
+	s.Set("expression_id", c.ExpressionID)
+	return s
+}
+
+// textSegments splits text at its mentions. The official clients write
+// "@<name> " into the text and the ids into mentioned_id, in order, and the
+// server checks neither (§2.2.2): so each id is looked for as "@" + one of
+// its names after the previous mention, or failing that as the next
+// "@word", and becomes an at segment in that place; the one space the
+// clients write after the name goes with it, so that a message sent as
+// "[CQ:at,qq=1]hi" comes back the same. An id that cannot be placed is
+// put at the start, where frameworks look for "to me".
+func (b *Bridge) textSegments(ctx context.Context, text string, mentions []string, names mentionNames) (segment.Message, error) {
+	var lead, body segment.Message
+	pos := 0
+	seen := make(map[string]bool, len(mentions))
+	for _, id := range mentions {
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		at, err := b.mentionSegment(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		cands := names(id)
+		if id == segment.AtAllQQ {
+			cands = append(cands, "全体成员", "所有人", "all")
+		}
+		start, end := findMention(text, pos, cands)
+		if start < 0 {
+			lead = append(lead, at)
+			continue
+		}
+		body = appendText(body, text[pos:start])
+		body = append(body, at)
+		pos = end
+		if pos < len(text) && text[pos] == ' ' {
+			pos++ // the separator the clients (and send_msg) put after "@name"
+		}
+	}
+	body = appendText(body, text[pos:])
+	return append(lead, body...), nil
+}
+
+// leadingMentions returns an at segment per mentioned id, for content
+// whose text cannot be split (markdown, html).
+func (b *Bridge) leadingMentions(ctx context.Context, mentions []string) (segment.Message, error) {
+	var out segment.Message
+	seen := make(map[string]bool, len(mentions))
+	for _, id := range mentions {
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		at, err := b.mentionSegment(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, at)
+	}
+	return out, nil
+}
+
+// mentionSegment is the at segment for a mentioned Yunhu id; "all" (how
+// an @everyone would be addressed) stays qq=all.
+func (b *Bridge) mentionSegment(ctx context.Context, id string) (segment.Segment, error) {
+	if id == segment.AtAllQQ {
+		return segment.AtAll(), nil
+	}
+	n, err := b.oneBotID(ctx, id)
+	if err != nil {
+		return segment.Segment{}, fmt.Errorf("mention: %w", err)
+	}
+	return segment.At(itoa(n)), nil
+}
+
+// findMention finds the first "@name" at or after from for one of names,
+// preferring the earliest and then the longest; failing that, the next
+// "@" followed by a word (up to white space). It returns the span, or
+// -1, -1.
+func findMention(text string, from int, names []string) (start, end int) {
+	start, end = -1, -1
+	rest := text[from:]
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		for off := 0; ; {
+			i := strings.Index(rest[off:], "@"+n)
+			if i < 0 {
+				break
+			}
+			i += off
+			e := i + 1 + len(n)
+			if !boundary(rest[e:]) { // "@Bob" is not a mention of Bob in "@Bobby"
+				off = i + 1
+				continue
+			}
+			if start < 0 || from+i < start || (from+i == start && from+e > end) {
+				start, end = from+i, from+e
+			}
+			break
+		}
+	}
+	if start >= 0 {
+		return start, end
+	}
+	for i := 0; i < len(rest); {
+		j := strings.IndexByte(rest[i:], '@')
+		if j < 0 {
+			break
+		}
+		at := i + j
+		w := at + 1
+		for w < len(rest) {
+			r, size := utf8.DecodeRuneInString(rest[w:])
+			if unicode.IsSpace(r) || r == '@' {
+				break
+			}
+			w += size
+		}
+		if w > at+1 {
+			return from + at, from + w
+		}
+		i = at + 1
+	}
+	return -1, -1
+}
+
+// boundary says whether a mention may end where rest begins: at the end,
+// white space or another mention.
+func boundary(rest string) bool {
+	if rest == "" {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(rest)
+	return unicode.IsSpace(r) || r == '@'
+}
+
+// appendText appends a text segment unless s is empty, merging it into a
+// text segment already at the end.
+func appendText(m segment.Message, s string) segment.Message {
+	if s == "" {
+		return m
+	}
+	if n := len(m); n > 0 && m[n-1].Type == segment.TypeText {
+		m[n-1] = segment.Text(m[n-1].Value("text") + s)
+		return m
+	}
+	return append(m, segment.Text(s))
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
