@@ -2,20 +2,28 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/yunhu-onebot/yunhu-onebot/store"
 	"go.uber.org/zap"
+
+	"github.com/yunhu-onebot/yunhu-onebot/store"
 )
 
+// benchMessage returns message n of a realistic stream: 50 busy chats, and
+// msg_ids that look like Yunhu's (uuid4 hex), random in key order.
 func benchMessage(n int64) store.Message {
+	h := sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(n)))
 	return store.Message{
 		ChatType:   2,
 		ChatID:     fmt.Sprintf("group-%d", n%50),
-		MsgID:      fmt.Sprintf("%032x", n),
+		MsgID:      hex.EncodeToString(h[:16]),
 		Seq:        n,
 		SenderID:   "7058262",
 		SenderName: "alice",
@@ -43,13 +51,37 @@ func BenchmarkPutMessage(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
-// BenchmarkPutMessageParallel is about 64 concurrent callers, as when many
-// chats are busy at once; group commit should turn them into large batches.
+// BenchmarkPutMessageParallel is 64 concurrent callers, as when many chats
+// are busy at once; group commit turns them into large batches.
 func BenchmarkPutMessageParallel(b *testing.B) {
+	benchParallel(b, openBench(b), 0)
+}
+
+// BenchmarkPutMessageParallelPrefilled is BenchmarkPutMessageParallel on a
+// store that already holds 100,000 messages, all merged into the key index.
+func BenchmarkPutMessageParallelPrefilled(b *testing.B) {
 	s := openBench(b)
+	const prefill = 100_000
+	msgs := make([]store.Message, prefill)
+	for i := range msgs {
+		msgs[i] = benchMessage(int64(i))
+	}
 	ctx := context.Background()
-	var n atomic.Int64
-	b.SetParallelism(32) // 32 × GOMAXPROCS goroutines: 64 on two cores
+	if _, err := s.PutMessages(ctx, msgs); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.MergeIndex(ctx); err != nil {
+		b.Fatal(err)
+	}
+	benchParallel(b, s, prefill)
+}
+
+func benchParallel(b *testing.B, s *store.Store, first int64) {
+	ctx := context.Background()
+	n := atomic.Int64{}
+	n.Store(first)
+	// RunParallel starts parallelism × GOMAXPROCS goroutines.
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -82,10 +114,43 @@ func BenchmarkPutMessages(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
-// BenchmarkMessage is get_msg: a read of a stored record.
+// BenchmarkMessageID is the lookup done for every reply and recall, against
+// 20,000 messages of which half are merged into the key index.
+func BenchmarkMessageID(b *testing.B) {
+	s := openBench(b)
+	ctx := context.Background()
+	const n = 20_000
+	msgs := make([]store.Message, n)
+	for i := range msgs {
+		msgs[i] = benchMessage(int64(i))
+	}
+	if _, err := s.PutMessages(ctx, msgs[:n/2]); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.MergeIndex(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.PutMessages(ctx, msgs[n/2:]); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m := &msgs[next.Add(1)%n]
+			if _, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkMessage is get_msg: reading a stored record by id.
 func BenchmarkMessage(b *testing.B) {
 	s := openBench(b)
-	const n = 10000
+	const n = 10_000
 	msgs := make([]store.Message, n)
 	for i := range msgs {
 		msgs[i] = benchMessage(int64(i))

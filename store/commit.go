@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -12,17 +13,18 @@ import (
 // Bucket names. Keys and values are big-endian so that bbolt's byte order is
 // numeric order.
 var (
-	bucketMeta     = []byte("meta")      // schema version and counters
-	bucketMsgs     = []byte("msgs")      // id (4) -> message record
-	bucketMsgKeys  = []byte("msg_keys")  // chat key + msg_id -> id (4)
-	bucketMsgTimes = []byte("msg_times") // time (8) + id (4) -> empty
-	bucketAliases  = []byte("aliases")   // platform id -> alias (8)
-	bucketAliasIDs = []byte("alias_ids") // alias (8) -> platform id
-	bucketCursors  = []byte("cursors")   // chat key -> seq (8)
-	bucketKV       = []byte("kv")        // key -> value
+	bucketMeta       = []byte("meta")        // schema version and counters
+	bucketMsgs       = []byte("msgs")        // id (4) -> message record
+	bucketMsgKeys    = []byte("msg_keys")    // hash (8) of chat key + msg_id -> ids (4 each)
+	bucketMsgPending = []byte("msg_pending") // id (4) -> empty, key not merged yet
+	bucketMsgTimes   = []byte("msg_times")   // time (8) + id (4) -> empty
+	bucketAliases    = []byte("aliases")     // platform id -> alias (8)
+	bucketAliasIDs   = []byte("alias_ids")   // alias (8) -> platform id
+	bucketCursors    = []byte("cursors")     // chat key -> seq (8)
+	bucketKV         = []byte("kv")          // key -> value
 
 	allBuckets = [][]byte{
-		bucketMeta, bucketMsgs, bucketMsgKeys, bucketMsgTimes,
+		bucketMeta, bucketMsgs, bucketMsgKeys, bucketMsgPending, bucketMsgTimes,
 		bucketAliases, bucketAliasIDs, bucketCursors, bucketKV,
 	}
 
@@ -131,34 +133,75 @@ func (s *Store) enqueue(r *request) error {
 }
 
 // commitLoop is the group commit. It blocks for one request, takes whatever
-// else is queued without waiting, and commits the batch in one transaction.
-// There is deliberately no delay to gather more: an idle caller pays one
-// fsync, and under load requests pile up while the previous fsync runs.
+// else is queued and commits the batch in one transaction. There is
+// deliberately no wait to gather more: a lone caller pays one fsync and
+// nothing else, and under load requests pile up by themselves while the
+// previous fsync runs. Between batches it merges pending message keys, see
+// index.go.
 func (s *Store) commitLoop() {
 	batch := make([]*request, 0, maxBatch)
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
+	defer idle.Stop()
+	var idleC <-chan time.Time // nil while there is too little to merge
 	for {
-		r, ok := <-s.reqs
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], r)
-		weight := r.op.weight()
-	drain:
-		for weight < maxBatch {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					break drain
+		select {
+		case r, ok := <-s.reqs:
+			if !ok {
+				return
+			}
+			batch = s.gather(append(batch[:0], r))
+			s.commit(batch)
+			clear(batch) // drop references so finished requests can be collected
+			s.zeroAhead()
+			if len(s.pending) >= s.mergeHigh {
+				s.merge()
+			}
+		case <-idleC:
+			for len(s.pending) >= s.mergeLow && len(s.reqs) == 0 && !s.isClosing() {
+				if s.merge() == 0 {
+					break
 				}
-				batch = append(batch, r)
-				weight += r.op.weight()
-			default:
-				break drain
 			}
 		}
-		s.commit(batch)
-		clear(batch) // drop references so finished requests can be collected
+		if len(s.pending) >= s.mergeLow {
+			idle.Reset(s.mergeIdle)
+			idleC = idle.C
+		} else {
+			idle.Stop()
+			idleC = nil
+		}
 	}
+}
+
+// isClosing reports whether Close has begun; background work stops early
+// rather than delay it.
+func (s *Store) isClosing() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// gather adds queued requests to batch without blocking, up to maxBatch
+// messages.
+func (s *Store) gather(batch []*request) []*request {
+	weight := batch[0].op.weight()
+	for weight < maxBatch {
+		select {
+		case r, ok := <-s.reqs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+			weight += r.op.weight()
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (s *Store) commit(batch []*request) {
@@ -172,11 +215,7 @@ func (s *Store) commit(batch []*request) {
 		live++
 	}
 	if live > 0 {
-		err := s.db.Update(func(tx *bbolt.Tx) error {
-			w, err := newWriteTx(tx)
-			if err != nil {
-				return err
-			}
+		err := s.update(func(w *writeTx) error {
 			for i, r := range batch {
 				if errs[i] != nil {
 					continue
@@ -191,7 +230,7 @@ func (s *Store) commit(batch []*request) {
 					return err
 				}
 			}
-			return w.flush()
+			return nil
 		})
 		if err != nil {
 			err = fmt.Errorf("commit: %w", err)
@@ -207,28 +246,58 @@ func (s *Store) commit(batch []*request) {
 	}
 }
 
+// update runs fn in a write transaction and, once it has committed,
+// publishes its changes to the pending key map. Only commitLoop calls it.
+func (s *Store) update(fn func(w *writeTx) error) error {
+	var w *writeTx
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		var err error
+		if w, err = s.newWriteTx(tx); err != nil {
+			return err
+		}
+		if err := fn(w); err != nil {
+			return err
+		}
+		return w.flush()
+	})
+	if err != nil {
+		return err
+	}
+	s.publish(w.overlay)
+	return nil
+}
+
 // writeTx is a write transaction with its buckets and counters loaded once
 // per batch. Counters are written back by flush.
 type writeTx struct {
-	tx                                  *bbolt.Tx
-	meta, msgs, msgKeys, msgTimes       *bbolt.Bucket
-	aliases, aliasIDs, cursors, kv      *bbolt.Bucket
-	lastID                              uint32
-	lastAlias, count                    uint64
-	lastIDDirty, aliasDirty, countDirty bool
+	meta, msgs, msgKeys, msgPending      *bbolt.Bucket
+	msgTimes, aliases, aliasIDs, cursors *bbolt.Bucket
+	kv                                   *bbolt.Bucket
+	lastID                               uint32
+	lastAlias, count                     uint64
+	lastIDDirty, aliasDirty, countDirty  bool
+
+	// pending is Store.pending, read without a lock: only commitLoop
+	// writes it. overlay holds this transaction's changes to it, applied
+	// by publish after the commit.
+	pending map[string]uint32
+	overlay map[string]uint32
+	hashKey func([]byte) uint64
 }
 
-func newWriteTx(tx *bbolt.Tx) (*writeTx, error) {
+func (s *Store) newWriteTx(tx *bbolt.Tx) (*writeTx, error) {
 	w := &writeTx{
-		tx:       tx,
-		meta:     tx.Bucket(bucketMeta),
-		msgs:     tx.Bucket(bucketMsgs),
-		msgKeys:  tx.Bucket(bucketMsgKeys),
-		msgTimes: tx.Bucket(bucketMsgTimes),
-		aliases:  tx.Bucket(bucketAliases),
-		aliasIDs: tx.Bucket(bucketAliasIDs),
-		cursors:  tx.Bucket(bucketCursors),
-		kv:       tx.Bucket(bucketKV),
+		pending:    s.pending,
+		hashKey:    s.hashKey,
+		meta:       tx.Bucket(bucketMeta),
+		msgs:       tx.Bucket(bucketMsgs),
+		msgKeys:    tx.Bucket(bucketMsgKeys),
+		msgPending: tx.Bucket(bucketMsgPending),
+		msgTimes:   tx.Bucket(bucketMsgTimes),
+		aliases:    tx.Bucket(bucketAliases),
+		aliasIDs:   tx.Bucket(bucketAliasIDs),
+		cursors:    tx.Bucket(bucketCursors),
+		kv:         tx.Bucket(bucketKV),
 	}
 	if v := w.meta.Get(metaLastID); v != nil {
 		if len(v) != 4 {

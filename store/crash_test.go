@@ -32,6 +32,11 @@ func TestHelperWriter(t *testing.T) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	// Merge often, so the kill also lands during merges.
+	if err := s.SetMergeThresholds(context.Background(), 0, 64, 256, 50); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	var mu sync.Mutex // serializes lines on stdout
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -119,6 +124,7 @@ func TestKillDurability(t *testing.T) {
 	t.Logf("writer killed after %d acknowledged puts", len(acks))
 
 	s := openAt(t, store.Options{Path: path})
+	t.Logf("%d keys were pending at the kill", s.PendingKeys())
 	var maxID int32
 	for id, a := range acks {
 		got, err := s.MessageID(a.chatType, a.chatID, a.msgID)

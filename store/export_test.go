@@ -5,8 +5,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-
-	"go.etcd.io/bbolt"
+	"maps"
+	"math"
+	"time"
 )
 
 // SetLastMessageID makes id the last allocated message id, so tests can
@@ -35,39 +36,95 @@ func (s *Store) SetPruneChunk(n int) { s.chunk = n }
 // LockTimeout is how long Open waits for the file lock.
 const LockTimeout = lockTimeout
 
-// Check verifies that the message buckets and the message counter agree.
+// MergeIndex merges every pending message key into msg_keys.
+func (s *Store) MergeIndex(ctx context.Context) error {
+	return s.do(ctx, funcOp(func(w *writeTx) error {
+		_, err := w.merge(math.MaxInt)
+		return err
+	}))
+}
+
+// SetHashKey replaces the hash of msg_keys. Call it on a new store only:
+// keys already merged would no longer be found.
+func (s *Store) SetHashKey(ctx context.Context, hash func([]byte) uint64) error {
+	return s.do(ctx, funcOp(func(*writeTx) error {
+		s.hashKey = hash
+		return nil
+	}))
+}
+
+// PendingKeys returns how many message keys are not merged yet.
+func (s *Store) PendingKeys() int {
+	s.pmu.RLock()
+	defer s.pmu.RUnlock()
+	return len(s.pending)
+}
+
+// SetMergeThresholds replaces mergeIdle, mergeLow, mergeHigh and
+// mergeChunk.
+func (s *Store) SetMergeThresholds(ctx context.Context, idle time.Duration, low, high, chunk int) error {
+	return s.do(ctx, funcOp(func(*writeTx) error {
+		s.mergeIdle, s.mergeLow, s.mergeHigh, s.mergeChunk = idle, low, high, chunk
+		return nil
+	}))
+}
+
+// Check verifies that the message buckets, the pending key map and the
+// message counter agree. It runs on the committer, between merges, so call
+// it while no other write is in flight.
 func (s *Store) Check() error {
-	return s.view(func(tx *bbolt.Tx) error {
-		msgs, keys, times := tx.Bucket(bucketMsgs), tx.Bucket(bucketMsgKeys), tx.Bucket(bucketMsgTimes)
+	return s.do(context.Background(), funcOp(func(w *writeTx) error {
+		pending := maps.Clone(w.pending)
+		for k, id := range w.overlay {
+			if id == 0 {
+				delete(pending, k)
+			} else {
+				pending[k] = id
+			}
+		}
 		n := 0
-		err := msgs.ForEach(func(ik, rec []byte) error {
+		err := w.msgs.ForEach(func(ik, rec []byte) error {
 			n++
 			m, err := decodeRecord(rec)
 			if err != nil {
 				return fmt.Errorf("message %x: %w", ik, err)
 			}
-			key := append(appendChatKey(nil, m.ChatType, m.ChatID), m.MsgID...)
-			if v := keys.Get(key); !bytes.Equal(v, ik) {
-				return fmt.Errorf("message %x: key maps to %x", ik, v)
-			}
 			id := binary.BigEndian.Uint32(ik)
+			key := append(appendChatKey(nil, m.ChatType, m.ChatID), m.MsgID...)
+			memPend := pending[string(key)]
+			pk, _ := w.msgPending.Cursor().Seek(ik)
+			diskPend := bytes.Equal(pk, ik)
+			merged, err := findKey(w.msgKeys, w.msgs, w.hashKey, key)
+			if err != nil {
+				return err
+			}
+			switch {
+			case merged != 0 && (memPend != 0 || diskPend):
+				return fmt.Errorf("message %d: key both merged and pending", id)
+			case merged != 0 && merged != id:
+				return fmt.Errorf("message %d: key maps to %d", id, merged)
+			case merged == 0 && (!diskPend || memPend != id):
+				return fmt.Errorf("message %d: key not mapped (pending on disk %v, in memory %d)", id, diskPend, memPend)
+			}
 			tk := timeKey(m.Time, id)
-			if k, _ := times.Cursor().Seek(tk); !bytes.Equal(k, tk) {
+			if k, _ := w.msgTimes.Cursor().Seek(tk); !bytes.Equal(k, tk) {
 				return fmt.Errorf("message %d: no time entry %x", id, tk)
 			}
 			return nil
 		})
 		if err != nil {
-			return err
+			return reject(err)
 		}
-		nk, nt := keys.Stats().KeyN, times.Stats().KeyN
-		var count uint64
-		if v := tx.Bucket(bucketMeta).Get(metaMsgCount); v != nil {
-			count = binary.BigEndian.Uint64(v)
-		}
-		if nk != n || nt != n || count != uint64(n) {
-			return fmt.Errorf("%d messages, %d keys, %d times, count %d", n, nk, nt, count)
+		nk := 0
+		_ = w.msgKeys.ForEach(func(_, ids []byte) error {
+			nk += len(ids) / 4
+			return nil
+		})
+		np, nt := w.msgPending.Stats().KeyN, w.msgTimes.Stats().KeyN
+		if nk+np != n || np != len(pending) || nt != n || w.count != uint64(n) {
+			return reject(fmt.Errorf("%d messages, %d merged keys, %d pending keys (%d in memory), %d times, count %d",
+				n, nk, np, len(pending), nt, w.count))
 		}
 		return nil
-	})
+	}))
 }

@@ -149,23 +149,25 @@ func (s *Store) PutMessages(ctx context.Context, msgs []Message) ([]int32, error
 
 // putMessage writes p under its existing id or a new one.
 func (w *writeTx) putMessage(p *pending) (int32, error) {
-	v := w.msgKeys.Get(p.key)
-	if v == nil {
-		id, err := w.allocID()
-		if err != nil {
+	id, _, err := w.lookup(p.key)
+	if err != nil {
+		return 0, err
+	}
+	if id == 0 {
+		if id, err = w.allocID(); err != nil {
 			return 0, err
 		}
-		return int32(id), w.insert(id, p)
+		p.setID(id)
+		if err := w.mapKey(p.key, p.idKey); err != nil {
+			return 0, err
+		}
+		return int32(id), w.insertRecord(p)
 	}
-	if len(v) != 4 {
-		return 0, fmt.Errorf("message key %q: %w", p.key, errCorrupt)
-	}
-	id := binary.BigEndian.Uint32(v)
 	p.setID(id)
 	old := w.msgs.Get(p.idKey)
 	if old == nil {
-		// The index outlived its record; put the record back.
-		return int32(id), w.insert(id, p)
+		// The mapping outlived its record; put the record back.
+		return int32(id), w.insertRecord(p)
 	}
 	if len(old) >= 2 {
 		p.rec[1] |= old[1] & flagRecalled
@@ -208,13 +210,11 @@ func (w *writeTx) allocID() (uint32, error) {
 	return id, nil
 }
 
-func (w *writeTx) insert(id uint32, p *pending) error {
-	p.setID(id)
-	if err := w.msgKeys.Put(p.key, p.idKey); err != nil {
-		return fmt.Errorf("put message key: %w", err)
-	}
+// insertRecord writes the record of p, whose id is set, and its time
+// index entry.
+func (w *writeTx) insertRecord(p *pending) error {
 	if err := w.msgs.Put(p.idKey, p.rec); err != nil {
-		return fmt.Errorf("put message %d: %w", id, err)
+		return fmt.Errorf("put message %d: %w", binary.BigEndian.Uint32(p.idKey), err)
 	}
 	if err := w.msgTimes.Put(p.timeKey, nil); err != nil {
 		return fmt.Errorf("put message time: %w", err)
@@ -257,16 +257,28 @@ func timeKey(t time.Time, id uint32) []byte {
 // ErrNotFound.
 func (s *Store) MessageID(chatType int32, chatID, msgID string) (int32, error) {
 	key := append(appendChatKey(nil, chatType, chatID), msgID...)
+	// Read pending before the transaction starts: a merge commits the key
+	// to msg_keys before it leaves pending, so one of the two has it.
+	s.pmu.RLock()
+	pid := s.pending[string(key)]
+	s.pmu.RUnlock()
 	var id int32
 	err := s.view(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketMsgKeys).Get(key)
-		if v == nil {
+		msgs := tx.Bucket(bucketMsgs)
+		// Check the record: the message may have been pruned since, and its
+		// id reused.
+		if pid != 0 && recordHasKey(msgs.Get(idKey(pid)), key) {
+			id = int32(pid)
+			return nil
+		}
+		found, err := findKey(tx.Bucket(bucketMsgKeys), msgs, s.hashKey, key)
+		if err != nil {
+			return err
+		}
+		if found == 0 {
 			return ErrNotFound
 		}
-		if len(v) != 4 {
-			return errCorrupt
-		}
-		id = int32(binary.BigEndian.Uint32(v))
+		id = int32(found)
 		return nil
 	})
 	if err != nil {

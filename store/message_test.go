@@ -16,58 +16,62 @@ import (
 )
 
 func TestPutMessageSequence(t *testing.T) {
-	s, _ := openTemp(t)
-	for want := int32(1); want <= 3; want++ {
-		if id := mustPut(t, s, testMessage(int(want))); id != want {
-			t.Errorf("id = %d, want %d", id, want)
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		s := im.temp(t)
+		for want := int32(1); want <= 3; want++ {
+			if id := mustPut(t, s, testMessage(int(want))); id != want {
+				t.Errorf("id = %d, want %d", id, want)
+			}
 		}
-	}
-	mustCheck(t, s)
+		mustCheck(t, s)
+	})
 }
 
 func TestMessageLookup(t *testing.T) {
-	s, _ := openTemp(t)
-	in := testMessage(7)
-	in.Self = true
-	in.Time = time.Unix(1700000123, 456789)
-	in.Body = []byte{0, 1, 2, 255}
-	id := mustPut(t, s, in)
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		s := im.temp(t)
+		in := testMessage(7)
+		in.Self = true
+		in.Time = time.Unix(1700000123, 456789)
+		in.Body = []byte{0, 1, 2, 255}
+		id := mustPut(t, s, in)
 
-	got, err := s.MessageID(in.ChatType, in.ChatID, in.MsgID)
-	if err != nil || got != id {
-		t.Errorf("MessageID = %d, %v; want %d", got, err, id)
-	}
-	m, err := s.Message(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !m.Time.Equal(in.Time) {
-		t.Errorf("Time = %v, want %v", m.Time, in.Time)
-	}
-	m.Time = in.Time
-	if fmt.Sprintf("%+v", m) != fmt.Sprintf("%+v", in) {
-		t.Errorf("Message = %+v\nwant      %+v", m, in)
-	}
+		got, err := s.MessageID(in.ChatType, in.ChatID, in.MsgID)
+		if err != nil || got != id {
+			t.Errorf("MessageID = %d, %v; want %d", got, err, id)
+		}
+		m, err := s.Message(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !m.Time.Equal(in.Time) {
+			t.Errorf("Time = %v, want %v", m.Time, in.Time)
+		}
+		m.Time = in.Time
+		if fmt.Sprintf("%+v", m) != fmt.Sprintf("%+v", in) {
+			t.Errorf("Message = %+v\nwant      %+v", m, in)
+		}
 
-	for _, tc := range []struct {
-		name          string
-		chatType      int32
-		chatID, msgID string
-	}{
-		{"other chat type", 1, in.ChatID, in.MsgID},
-		{"other chat", in.ChatType, "group-2", in.MsgID},
-		{"other msg", in.ChatType, in.ChatID, "nope"},
-		{"empty", 0, "", ""},
-	} {
-		if _, err := s.MessageID(tc.chatType, tc.chatID, tc.msgID); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("MessageID(%s) error = %v, want ErrNotFound", tc.name, err)
+		for _, tc := range []struct {
+			name          string
+			chatType      int32
+			chatID, msgID string
+		}{
+			{"other chat type", 1, in.ChatID, in.MsgID},
+			{"other chat", in.ChatType, "group-2", in.MsgID},
+			{"other msg", in.ChatType, in.ChatID, "nope"},
+			{"empty", 0, "", ""},
+		} {
+			if _, err := s.MessageID(tc.chatType, tc.chatID, tc.msgID); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("MessageID(%s) error = %v, want ErrNotFound", tc.name, err)
+			}
 		}
-	}
-	for _, id := range []int32{-1, 0, id + 1} {
-		if _, err := s.Message(id); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("Message(%d) error = %v, want ErrNotFound", id, err)
+		for _, id := range []int32{-1, 0, id + 1} {
+			if _, err := s.Message(id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Message(%d) error = %v, want ErrNotFound", id, err)
+			}
 		}
-	}
+	})
 }
 
 func TestZeroTimeIsReplaced(t *testing.T) {
@@ -85,61 +89,65 @@ func TestZeroTimeIsReplaced(t *testing.T) {
 }
 
 func TestPutMessageIdempotent(t *testing.T) {
-	s, _ := openTemp(t)
-	m := testMessage(1)
-	id := mustPut(t, s, m)
-	mustPut(t, s, testMessage(2))
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		s := im.temp(t)
+		m := testMessage(1)
+		id := mustPut(t, s, m)
+		mustPut(t, s, testMessage(2))
 
-	m.SenderName = "alice (renamed)"
-	m.Time = m.Time.Add(time.Hour)
-	if again := mustPut(t, s, m); again != id {
-		t.Fatalf("second put id = %d, want %d", again, id)
-	}
-	got, err := s.Message(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.SenderName != m.SenderName || !got.Time.Equal(m.Time) {
-		t.Errorf("record not updated: %+v", got)
-	}
+		m.SenderName = "alice (renamed)"
+		m.Time = m.Time.Add(time.Hour)
+		if again := mustPut(t, s, m); again != id {
+			t.Fatalf("second put id = %d, want %d", again, id)
+		}
+		got, err := s.Message(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.SenderName != m.SenderName || !got.Time.Equal(m.Time) {
+			t.Errorf("record not updated: %+v", got)
+		}
 
-	// A recall is permanent on the platform; a later re-put of the original
-	// content must not undo it.
-	m.Recalled = true
-	mustPut(t, s, m)
-	m.Recalled = false
-	m.Body = []byte("refetched")
-	mustPut(t, s, m)
-	if got, _ := s.Message(id); !got.Recalled || string(got.Body) != "refetched" {
-		t.Errorf("after re-put of a recalled message: %+v", got)
-	}
-	if next := mustPut(t, s, testMessage(3)); next != 3 {
-		t.Errorf("next id = %d, want 3", next)
-	}
-	mustCheck(t, s)
+		// A recall is permanent on the platform; a later re-put of the original
+		// content must not undo it.
+		m.Recalled = true
+		mustPut(t, s, m)
+		m.Recalled = false
+		m.Body = []byte("refetched")
+		mustPut(t, s, m)
+		if got, _ := s.Message(id); !got.Recalled || string(got.Body) != "refetched" {
+			t.Errorf("after re-put of a recalled message: %+v", got)
+		}
+		if next := mustPut(t, s, testMessage(3)); next != 3 {
+			t.Errorf("next id = %d, want 3", next)
+		}
+		mustCheck(t, s)
+	})
 }
 
 func TestChatKeysAreSeparate(t *testing.T) {
-	s, _ := openTemp(t)
-	// The same numeric id as a user and as a group, and ids that would run
-	// together if chat id and msg id were simply concatenated.
-	msgs := []store.Message{
-		{ChatType: 1, ChatID: "123", MsgID: "m"},
-		{ChatType: 2, ChatID: "123", MsgID: "m"},
-		{ChatType: 2, ChatID: "12", MsgID: "3m"},
-		{ChatType: 2, ChatID: "123m", MsgID: "m"},
-	}
-	seen := map[int32]bool{}
-	for _, m := range msgs {
-		id := mustPut(t, s, m)
-		if seen[id] {
-			t.Errorf("%+v got id %d twice", m, id)
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		s := im.temp(t)
+		// The same numeric id as a user and as a group, and ids that would run
+		// together if chat id and msg id were simply concatenated.
+		msgs := []store.Message{
+			{ChatType: 1, ChatID: "123", MsgID: "m"},
+			{ChatType: 2, ChatID: "123", MsgID: "m"},
+			{ChatType: 2, ChatID: "12", MsgID: "3m"},
+			{ChatType: 2, ChatID: "123m", MsgID: "m"},
 		}
-		seen[id] = true
-		if got, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID); err != nil || got != id {
-			t.Errorf("MessageID(%+v) = %d, %v; want %d", m, got, err, id)
+		seen := map[int32]bool{}
+		for _, m := range msgs {
+			id := mustPut(t, s, m)
+			if seen[id] {
+				t.Errorf("%+v got id %d twice", m, id)
+			}
+			seen[id] = true
+			if got, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID); err != nil || got != id {
+				t.Errorf("MessageID(%+v) = %d, %v; want %d", m, got, err, id)
+			}
 		}
-	}
+	})
 }
 
 func TestPutMessageInvalid(t *testing.T) {
@@ -164,146 +172,152 @@ func TestPutMessageInvalid(t *testing.T) {
 }
 
 func TestPutMessages(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := context.Background()
-	msgs := []store.Message{testMessage(1), testMessage(2), testMessage(1), testMessage(3)}
-	ids, err := s.PutMessages(ctx, msgs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []int32{1, 2, 1, 3}; !slices.Equal(ids, want) {
-		t.Errorf("ids = %v, want %v", ids, want)
-	}
-
-	// One invalid message fails the call before anything is written.
-	bad := []store.Message{testMessage(4), {ChatType: 2, ChatID: "c"}}
-	if _, err := s.PutMessages(ctx, bad); !errors.Is(err, store.ErrInvalid) {
-		t.Errorf("PutMessages with an invalid message = %v", err)
-	}
-	if _, err := s.MessageID(2, "group-1", testMessage(4).MsgID); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("message of a failed batch was written: %v", err)
-	}
-
-	// More than one commit's worth.
-	many := make([]store.Message, 5000)
-	for i := range many {
-		many[i] = testMessage(100 + i)
-	}
-	ids, err = s.PutMessages(ctx, many)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, id := range ids {
-		if id != int32(4+i) {
-			t.Fatalf("ids[%d] = %d, want %d", i, id, 4+i)
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		s := im.temp(t)
+		ctx := context.Background()
+		msgs := []store.Message{testMessage(1), testMessage(2), testMessage(1), testMessage(3)}
+		ids, err := s.PutMessages(ctx, msgs)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	mustCheck(t, s)
+		if want := []int32{1, 2, 1, 3}; !slices.Equal(ids, want) {
+			t.Errorf("ids = %v, want %v", ids, want)
+		}
+
+		// One invalid message fails the call before anything is written.
+		bad := []store.Message{testMessage(4), {ChatType: 2, ChatID: "c"}}
+		if _, err := s.PutMessages(ctx, bad); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("PutMessages with an invalid message = %v", err)
+		}
+		if _, err := s.MessageID(2, "group-1", testMessage(4).MsgID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("message of a failed batch was written: %v", err)
+		}
+
+		// More than one commit's worth.
+		many := make([]store.Message, 5000)
+		for i := range many {
+			many[i] = testMessage(100 + i)
+		}
+		ids, err = s.PutMessages(ctx, many)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range ids {
+			if id != int32(4+i) {
+				t.Fatalf("ids[%d] = %d, want %d", i, id, 4+i)
+			}
+		}
+		mustCheck(t, s)
+	})
 }
 
 // TestConcurrentPuts checks that ids from many concurrent callers are unique
 // and leave no gaps.
 func TestConcurrentPuts(t *testing.T) {
-	s, _ := openTemp(t)
-	const (
-		workers = 32
-		each    = 100
-	)
-	ids := make([][]int32, workers)
-	var wg sync.WaitGroup
-	for g := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				m := testMessage(g*each + i)
-				if g%4 == 0 {
-					// Some callers batch, and some repeat themselves.
-					got, err := s.PutMessages(context.Background(), []store.Message{m, m})
-					if err != nil || got[0] != got[1] {
-						t.Errorf("PutMessages = %v, %v", got, err)
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		s := im.temp(t)
+		const (
+			workers = 32
+			each    = 100
+		)
+		ids := make([][]int32, workers)
+		var wg sync.WaitGroup
+		for g := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					m := testMessage(g*each + i)
+					if g%4 == 0 {
+						// Some callers batch, and some repeat themselves.
+						got, err := s.PutMessages(context.Background(), []store.Message{m, m})
+						if err != nil || got[0] != got[1] {
+							t.Errorf("PutMessages = %v, %v", got, err)
+							return
+						}
+						ids[g] = append(ids[g], got[0])
+						continue
+					}
+					id, err := s.PutMessage(context.Background(), m)
+					if err != nil {
+						t.Errorf("PutMessage: %v", err)
 						return
 					}
-					ids[g] = append(ids[g], got[0])
-					continue
+					ids[g] = append(ids[g], id)
 				}
-				id, err := s.PutMessage(context.Background(), m)
-				if err != nil {
-					t.Errorf("PutMessage: %v", err)
-					return
-				}
-				ids[g] = append(ids[g], id)
-			}
-		}()
-	}
-	wg.Wait()
+			}()
+		}
+		wg.Wait()
 
-	all := slices.Concat(ids...)
-	slices.Sort(all)
-	if len(all) != workers*each {
-		t.Fatalf("got %d ids, want %d", len(all), workers*each)
-	}
-	for i, id := range all {
-		if id != int32(i+1) {
-			t.Fatalf("sorted ids[%d] = %d: ids are not 1..%d without repeats", i, id, workers*each)
+		all := slices.Concat(ids...)
+		slices.Sort(all)
+		if len(all) != workers*each {
+			t.Fatalf("got %d ids, want %d", len(all), workers*each)
 		}
-	}
-	for g := range workers {
-		for i, id := range ids[g] {
-			m := testMessage(g*each + i)
-			if got, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID); err != nil || got != id {
-				t.Fatalf("MessageID(%s) = %d, %v; want %d", m.MsgID, got, err, id)
+		for i, id := range all {
+			if id != int32(i+1) {
+				t.Fatalf("sorted ids[%d] = %d: ids are not 1..%d without repeats", i, id, workers*each)
 			}
 		}
-	}
-	mustCheck(t, s)
+		for g := range workers {
+			for i, id := range ids[g] {
+				m := testMessage(g*each + i)
+				if got, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID); err != nil || got != id {
+					t.Fatalf("MessageID(%s) = %d, %v; want %d", m.MsgID, got, err, id)
+				}
+			}
+		}
+		mustCheck(t, s)
+	})
 }
 
 func TestWrapAround(t *testing.T) {
-	ctx := context.Background()
-	s := openAt(t, store.Options{
-		Path:      t.TempDir() + "/store.db",
-		Retention: 24 * time.Hour,
-	})
-	now := time.Unix(1700000000, 0)
-	for i := 1; i <= 4; i++ {
-		m := testMessage(i)
-		m.Time = now
-		if i == 2 {
-			m.Time = now.Add(-48 * time.Hour) // pruned below, freeing id 2
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		ctx := context.Background()
+		s := im.open(t, store.Options{
+			Path:      t.TempDir() + "/store.db",
+			Retention: 24 * time.Hour,
+		})
+		now := time.Unix(1700000000, 0)
+		for i := 1; i <= 4; i++ {
+			m := testMessage(i)
+			m.Time = now
+			if i == 2 {
+				m.Time = now.Add(-48 * time.Hour) // pruned below, freeing id 2
+			}
+			mustPut(t, s, m)
 		}
-		mustPut(t, s, m)
-	}
-	if n, err := s.Prune(ctx, now); err != nil || n != 1 {
-		t.Fatalf("Prune = %d, %v; want 1", n, err)
-	}
+		if n, err := s.Prune(ctx, now); err != nil || n != 1 {
+			t.Fatalf("Prune = %d, %v; want 1", n, err)
+		}
 
-	if err := s.SetLastMessageID(ctx, math.MaxInt32-2); err != nil {
-		t.Fatal(err)
-	}
-	// 1, 3 and 4 are live and skipped; 2 was pruned and is free again.
-	want := []int32{math.MaxInt32 - 1, math.MaxInt32, 2, 5, 6}
-	for i, w := range want {
-		m := testMessage(100 + i)
-		m.Time = now
-		if id := mustPut(t, s, m); id != w {
-			t.Errorf("put %d: id = %d, want %d", i, id, w)
-		}
-	}
-	for id := int32(1); id <= 4; id++ {
-		m, err := s.Message(id)
-		if err != nil {
+		if err := s.SetLastMessageID(ctx, math.MaxInt32-2); err != nil {
 			t.Fatal(err)
 		}
-		wantMsg := testMessage(int(id))
-		if id == 2 {
-			wantMsg = testMessage(102)
+		// 1, 3 and 4 are live and skipped; 2 was pruned and is free again.
+		want := []int32{math.MaxInt32 - 1, math.MaxInt32, 2, 5, 6}
+		for i, w := range want {
+			m := testMessage(100 + i)
+			m.Time = now
+			if id := mustPut(t, s, m); id != w {
+				t.Errorf("put %d: id = %d, want %d", i, id, w)
+			}
 		}
-		if m.MsgID != wantMsg.MsgID {
-			t.Errorf("message %d = %s, want %s", id, m.MsgID, wantMsg.MsgID)
+		for id := int32(1); id <= 4; id++ {
+			m, err := s.Message(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantMsg := testMessage(int(id))
+			if id == 2 {
+				wantMsg = testMessage(102)
+			}
+			if m.MsgID != wantMsg.MsgID {
+				t.Errorf("message %d = %s, want %s", id, m.MsgID, wantMsg.MsgID)
+			}
 		}
-	}
-	mustCheck(t, s)
+		mustCheck(t, s)
+	})
 }
 
 func TestUpdateMessage(t *testing.T) {

@@ -78,16 +78,12 @@ func (o *pruneOp) apply(w *writeTx) error {
 func (w *writeTx) deleteMessage(tk []byte) error {
 	ik := tk[8:12]
 	if rec := w.msgs.Get(ik); rec != nil {
-		m, err := decodeRecord(rec)
+		key, err := appendRecordKey(nil, rec)
 		if err != nil {
 			return fmt.Errorf("message %d: %w", binary.BigEndian.Uint32(ik), err)
 		}
-		key := append(appendChatKey(nil, m.ChatType, m.ChatID), m.MsgID...)
-		// Only drop the mapping if it still points here.
-		if v := w.msgKeys.Get(key); bytes.Equal(v, ik) {
-			if err := w.msgKeys.Delete(key); err != nil {
-				return fmt.Errorf("delete message key: %w", err)
-			}
+		if err := w.unmapKey(key, binary.BigEndian.Uint32(ik)); err != nil {
+			return err
 		}
 		if err := w.msgs.Delete(ik); err != nil {
 			return fmt.Errorf("delete message: %w", err)

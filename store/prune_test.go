@@ -52,85 +52,91 @@ func keptCount(k []bool) (n int) {
 }
 
 func TestPruneByAge(t *testing.T) {
-	ctx := context.Background()
-	s := openAt(t, store.Options{Path: filepath.Join(t.TempDir(), "store.db"), Retention: 5 * time.Hour})
-	base := time.Unix(1700000000, 0)
-	ids := putAt(t, s, 10, base)
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		ctx := context.Background()
+		s := im.open(t, store.Options{Path: filepath.Join(t.TempDir(), "store.db"), Retention: 5 * time.Hour})
+		base := time.Unix(1700000000, 0)
+		ids := putAt(t, s, 10, base)
 
-	// At base+9h the cutoff is base+4h: messages 0..3 are older.
-	n, err := s.Prune(ctx, base.Add(9*time.Hour))
-	if err != nil || n != 4 {
-		t.Fatalf("Prune = %d, %v; want 4", n, err)
-	}
-	for i, k := range kept(t, s, ids) {
-		if k != (i >= 4) {
-			t.Errorf("message %d kept = %v", i, k)
+		// At base+9h the cutoff is base+4h: messages 0..3 are older.
+		n, err := s.Prune(ctx, base.Add(9*time.Hour))
+		if err != nil || n != 4 {
+			t.Fatalf("Prune = %d, %v; want 4", n, err)
 		}
-	}
-	if n, err := s.Prune(ctx, base.Add(9*time.Hour)); err != nil || n != 0 {
-		t.Errorf("second Prune = %d, %v; want 0", n, err)
-	}
-	mustCheck(t, s)
+		for i, k := range kept(t, s, ids) {
+			if k != (i >= 4) {
+				t.Errorf("message %d kept = %v", i, k)
+			}
+		}
+		if n, err := s.Prune(ctx, base.Add(9*time.Hour)); err != nil || n != 0 {
+			t.Errorf("second Prune = %d, %v; want 0", n, err)
+		}
+		mustCheck(t, s)
+	})
 }
 
 func TestPruneByCount(t *testing.T) {
-	ctx := context.Background()
-	s := openAt(t, store.Options{Path: filepath.Join(t.TempDir(), "store.db"), MaxMessages: 3})
-	base := time.Unix(1700000000, 0)
-	// Insert out of time order: the oldest by time go first, not the
-	// lowest ids.
-	for _, i := range []int{5, 1, 9, 0, 7, 3, 2, 8, 6, 4} {
-		m := testMessage(i)
-		m.Time = base.Add(time.Duration(i) * time.Hour)
-		mustPut(t, s, m)
-	}
-	n, err := s.Prune(ctx, time.Now())
-	if err != nil || n != 7 {
-		t.Fatalf("Prune = %d, %v; want 7", n, err)
-	}
-	for i := range 10 {
-		m := testMessage(i)
-		_, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID)
-		if k := err == nil; k != (i >= 7) {
-			t.Errorf("message at +%dh kept = %v", i, k)
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		ctx := context.Background()
+		s := im.open(t, store.Options{Path: filepath.Join(t.TempDir(), "store.db"), MaxMessages: 3})
+		base := time.Unix(1700000000, 0)
+		// Insert out of time order: the oldest by time go first, not the
+		// lowest ids.
+		for _, i := range []int{5, 1, 9, 0, 7, 3, 2, 8, 6, 4} {
+			m := testMessage(i)
+			m.Time = base.Add(time.Duration(i) * time.Hour)
+			mustPut(t, s, m)
 		}
-	}
-	mustCheck(t, s)
+		n, err := s.Prune(ctx, time.Now())
+		if err != nil || n != 7 {
+			t.Fatalf("Prune = %d, %v; want 7", n, err)
+		}
+		for i := range 10 {
+			m := testMessage(i)
+			_, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID)
+			if k := err == nil; k != (i >= 7) {
+				t.Errorf("message at +%dh kept = %v", i, k)
+			}
+		}
+		mustCheck(t, s)
+	})
 }
 
 func TestPruneInChunks(t *testing.T) {
-	ctx := context.Background()
-	s := openAt(t, store.Options{
-		Path:        filepath.Join(t.TempDir(), "store.db"),
-		Retention:   time.Hour,
-		MaxMessages: 8,
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		ctx := context.Background()
+		s := im.open(t, store.Options{
+			Path:        filepath.Join(t.TempDir(), "store.db"),
+			Retention:   time.Hour,
+			MaxMessages: 8,
+		})
+		s.SetPruneChunk(3)
+		base := time.Unix(1700000000, 0)
+		ids := putAt(t, s, 20, base)
+
+		// The count limit alone removes 12. Age alone, at base+19.5h with a cutoff
+		// of base+18.5h, would remove 19: the larger of the two wins.
+		n, err := s.Prune(ctx, base.Add(19*time.Hour+30*time.Minute))
+		if err != nil || n != 19 {
+			t.Fatalf("Prune = %d, %v; want 19", n, err)
+		}
+		if k := kept(t, s, ids); keptCount(k) != 1 || !k[19] {
+			t.Errorf("kept = %v, want only the newest", k)
+		}
+		mustCheck(t, s)
+
+		// Count alone, across chunk boundaries.
+		s2 := im.open(t, store.Options{Path: filepath.Join(t.TempDir(), "store.db"), MaxMessages: 8})
+		s2.SetPruneChunk(3)
+		ids = putAt(t, s2, 20, base)
+		if n, err := s2.Prune(ctx, base); err != nil || n != 12 {
+			t.Fatalf("Prune = %d, %v; want 12", n, err)
+		}
+		if k := kept(t, s2, ids); keptCount(k) != 8 || !k[12] || k[11] {
+			t.Errorf("kept = %v, want the newest 8", k)
+		}
+		mustCheck(t, s2)
 	})
-	s.SetPruneChunk(3)
-	base := time.Unix(1700000000, 0)
-	ids := putAt(t, s, 20, base)
-
-	// The count limit alone removes 12. Age alone, at base+19.5h with a cutoff
-	// of base+18.5h, would remove 19: the larger of the two wins.
-	n, err := s.Prune(ctx, base.Add(19*time.Hour+30*time.Minute))
-	if err != nil || n != 19 {
-		t.Fatalf("Prune = %d, %v; want 19", n, err)
-	}
-	if k := kept(t, s, ids); keptCount(k) != 1 || !k[19] {
-		t.Errorf("kept = %v, want only the newest", k)
-	}
-	mustCheck(t, s)
-
-	// Count alone, across chunk boundaries.
-	s2 := openAt(t, store.Options{Path: filepath.Join(t.TempDir(), "store.db"), MaxMessages: 8})
-	s2.SetPruneChunk(3)
-	ids = putAt(t, s2, 20, base)
-	if n, err := s2.Prune(ctx, base); err != nil || n != 12 {
-		t.Fatalf("Prune = %d, %v; want 12", n, err)
-	}
-	if k := kept(t, s2, ids); keptCount(k) != 8 || !k[12] || k[11] {
-		t.Errorf("kept = %v, want the newest 8", k)
-	}
-	mustCheck(t, s2)
 }
 
 func TestPruneDisabled(t *testing.T) {

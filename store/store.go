@@ -26,7 +26,9 @@
 // owned by the Store takes a request, drains whatever else is already queued
 // and applies the lot in one bbolt transaction, paying for one fsync. An idle
 // caller waits for a single commit; under load the batches grow by
-// themselves.
+// themselves. New msg_id mappings are kept in memory as well until they are
+// merged into their on-disk index in bulk (see index.go); Open reloads the
+// unmerged ones, at most some 65,000.
 //
 // # Retention
 //
@@ -102,7 +104,8 @@ type Options struct {
 	// which tests use to call Prune themselves.
 	PruneInterval time.Duration
 
-	// Log receives pruning reports. Optional; nil means no logging.
+	// Log receives pruning reports and warnings about background work.
+	// Optional; nil means no logging.
 	Log *zap.Logger
 }
 
@@ -114,6 +117,24 @@ type Store struct {
 	reqs  chan *request  // read by commitLoop only
 	wg    sync.WaitGroup // tracks commitLoop
 	chunk int            // messages per pruning transaction; changed by tests
+
+	// pending maps chat key + msg_id to id for messages whose key is not
+	// merged into msg_keys yet; see index.go. Only commitLoop writes it,
+	// holding pmu; readers hold pmu for reading.
+	pmu     sync.RWMutex
+	pending map[string]uint32
+	hashKey func([]byte) uint64 // hashes keys for msg_keys; replaced by tests
+
+	// Merge tuning, see index.go; owned by commitLoop.
+	mergeIdle                       time.Duration
+	mergeLow, mergeHigh, mergeChunk int
+	mergeErrLogged                  time.Time
+
+	// File preallocation, see prealloc.go; owned by commitLoop.
+	zeroFile      *os.File
+	zeros         []byte
+	zeroedTo      int64
+	zeroErrLogged time.Time
 
 	// mu guards closed. Senders hold it for reading while they hand a
 	// request to commitLoop, so Close can close reqs without racing them.
@@ -141,30 +162,43 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("create store directory: %w", err)
 	}
 
-	db, err := bbolt.Open(opts.Path, 0o600, &bbolt.Options{
+	bo := &bbolt.Options{
 		Timeout: lockTimeout,
 		// The hashmap freelist stays fast when pruning has left many free
 		// pages; the default array freelist degrades with fragmentation.
 		FreelistType: bbolt.FreelistMapType,
-		// Not writing the freelist saves pages on every commit. The price
-		// is a scan of the file at Open, which is small for this database.
+		// Not writing the freelist saves pages on every commit, many of
+		// them once pruning has freed a lot. The price is that Open
+		// rebuilds the freelist by walking the whole tree.
 		NoFreelistSync: true,
-	})
+	}
+	db, err := bbolt.Open(opts.Path, 0o600, bo)
 	if err != nil {
 		return nil, openError(opts.Path, err)
 	}
-	if err := db.Update(initSchema); err != nil {
+	s := &Store{
+		db:         db,
+		log:        opts.Log,
+		opts:       opts,
+		reqs:       make(chan *request, maxBatch),
+		chunk:      defaultPruneChunk,
+		pending:    make(map[string]uint32),
+		hashKey:    hashKey,
+		mergeIdle:  mergeIdle,
+		mergeLow:   mergeLow,
+		mergeHigh:  mergeHigh,
+		mergeChunk: mergeChunk,
+		closing:    make(chan struct{}),
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		if err := initSchema(tx); err != nil {
+			return err
+		}
+		return s.loadPending(tx)
+	})
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
-	}
-
-	s := &Store{
-		db:      db,
-		log:     opts.Log,
-		opts:    opts,
-		reqs:    make(chan *request, maxBatch),
-		chunk:   defaultPruneChunk,
-		closing: make(chan struct{}),
 	}
 	s.wg.Add(1)
 	go func() {
@@ -243,7 +277,12 @@ func (s *Store) Close() error {
 		// commitLoop drains what is left and returns.
 		close(s.reqs)
 		s.wg.Wait()
-		if err := s.db.Close(); err != nil {
+		var errs []error
+		if s.zeroFile != nil {
+			errs = append(errs, s.zeroFile.Close())
+		}
+		errs = append(errs, s.db.Close())
+		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("close store: %w", err)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,6 +41,41 @@ func openAt(t testing.TB, opts store.Options) *store.Store {
 		}
 	})
 	return s
+}
+
+// indexMode is a setting of the key index merge thresholds, so that tests
+// run against keys that are still pending as well as merged ones.
+type indexMode struct {
+	name             string
+	low, high, chunk int
+}
+
+var indexModes = []indexMode{
+	{"pending", math.MaxInt, math.MaxInt, 1}, // never merge
+	{"merged", 1, 1, 16},                     // merge in small chunks after every batch
+}
+
+// forIndexModes runs f as a subtest in each index mode.
+func forIndexModes(t *testing.T, f func(t *testing.T, m indexMode)) {
+	for _, m := range indexModes {
+		t.Run(m.name, func(t *testing.T) { f(t, m) })
+	}
+}
+
+// open opens a store at opts.Path in mode m, closed when the test ends.
+func (m indexMode) open(t testing.TB, opts store.Options) *store.Store {
+	t.Helper()
+	s := openAt(t, opts)
+	if err := s.SetMergeThresholds(context.Background(), 0, m.low, m.high, m.chunk); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// temp opens a store in a new directory in mode m.
+func (m indexMode) temp(t testing.TB) *store.Store {
+	t.Helper()
+	return m.open(t, store.Options{Path: filepath.Join(t.TempDir(), "store.db")})
 }
 
 func openTemp(t testing.TB) (*store.Store, string) {
@@ -79,58 +115,57 @@ func mustCheck(t testing.TB, s *store.Store) {
 }
 
 func TestReopenKeepsEverything(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "sub", "dir", "store.db")
-	s, err := store.Open(store.Options{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i <= 3; i++ {
-		mustPut(t, s, testMessage(i))
-	}
-	big, err := s.Alias(ctx, "big")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetCursor(ctx, 2, "big", 42); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Set(ctx, "device-id", []byte("dev-1")); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	fi, err := os.Stat(filepath.Dir(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if perm := fi.Mode().Perm(); perm != 0o700 {
-		t.Errorf("directory mode = %o, want 700", perm)
-	}
-
-	s = openAt(t, store.Options{Path: path})
-	for i := 1; i <= 3; i++ {
-		m := testMessage(i)
-		id, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID)
-		if err != nil || id != int32(i) {
-			t.Errorf("MessageID(%d) = %d, %v; want %d", i, id, err, i)
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		ctx := context.Background()
+		path := filepath.Join(t.TempDir(), "sub", "dir", "store.db")
+		s := im.open(t, store.Options{Path: path})
+		for i := 1; i <= 3; i++ {
+			mustPut(t, s, testMessage(i))
 		}
-	}
-	if id := mustPut(t, s, testMessage(4)); id != 4 {
-		t.Errorf("id after reopen = %d, want 4", id)
-	}
-	if n, err := s.Alias(ctx, "big"); err != nil || n != big {
-		t.Errorf("Alias(big) after reopen = %d, %v; want %d", n, err, big)
-	}
-	if seq, err := s.Cursor(2, "big"); err != nil || seq != 42 {
-		t.Errorf("Cursor after reopen = %d, %v; want 42", seq, err)
-	}
-	if v, err := s.Get("device-id"); err != nil || string(v) != "dev-1" {
-		t.Errorf("Get after reopen = %q, %v", v, err)
-	}
-	mustCheck(t, s)
+		big, err := s.Alias(ctx, "big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetCursor(ctx, 2, "big", 42); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Set(ctx, "device-id", []byte("dev-1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		fi, err := os.Stat(filepath.Dir(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o700 {
+			t.Errorf("directory mode = %o, want 700", perm)
+		}
+
+		s = im.open(t, store.Options{Path: path})
+		for i := 1; i <= 3; i++ {
+			m := testMessage(i)
+			id, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID)
+			if err != nil || id != int32(i) {
+				t.Errorf("MessageID(%d) = %d, %v; want %d", i, id, err, i)
+			}
+		}
+		if id := mustPut(t, s, testMessage(4)); id != 4 {
+			t.Errorf("id after reopen = %d, want 4", id)
+		}
+		if n, err := s.Alias(ctx, "big"); err != nil || n != big {
+			t.Errorf("Alias(big) after reopen = %d, %v; want %d", n, err, big)
+		}
+		if seq, err := s.Cursor(2, "big"); err != nil || seq != 42 {
+			t.Errorf("Cursor after reopen = %d, %v; want 42", seq, err)
+		}
+		if v, err := s.Get("device-id"); err != nil || string(v) != "dev-1" {
+			t.Errorf("Get after reopen = %q, %v", v, err)
+		}
+		mustCheck(t, s)
+	})
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -341,60 +376,59 @@ func TestClose(t *testing.T) {
 // TestCloseDuringPuts checks that Close lets queued writes finish: every put
 // either fails with ErrClosed or is durable.
 func TestCloseDuringPuts(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "store.db")
-	s, err := store.Open(store.Options{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const writers = 16
-	acked := make([][]int32, writers)
-	var wg sync.WaitGroup
-	started := make(chan struct{}, writers)
-	for g := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			signaled := false
-			defer func() {
-				if !signaled {
-					started <- struct{}{}
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		path := filepath.Join(t.TempDir(), "store.db")
+		s := im.open(t, store.Options{Path: path})
+		const writers = 16
+		acked := make([][]int32, writers)
+		var wg sync.WaitGroup
+		started := make(chan struct{}, writers)
+		for g := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				signaled := false
+				defer func() {
+					if !signaled {
+						started <- struct{}{}
+					}
+				}()
+				for i := 0; ; i++ {
+					id, err := s.PutMessage(context.Background(), testMessage(g*1_000_000+i))
+					if errors.Is(err, store.ErrClosed) {
+						return
+					}
+					if err != nil {
+						t.Errorf("PutMessage: %v", err)
+						return
+					}
+					acked[g] = append(acked[g], id)
+					if i == 10 {
+						signaled = true
+						started <- struct{}{}
+					}
 				}
 			}()
-			for i := 0; ; i++ {
-				id, err := s.PutMessage(context.Background(), testMessage(g*1_000_000+i))
-				if errors.Is(err, store.ErrClosed) {
-					return
-				}
-				if err != nil {
-					t.Errorf("PutMessage: %v", err)
-					return
-				}
-				acked[g] = append(acked[g], id)
-				if i == 10 {
-					signaled = true
-					started <- struct{}{}
-				}
-			}
-		}()
-	}
-	for range writers {
-		<-started
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
+		}
+		for range writers {
+			<-started
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
 
-	s = openAt(t, store.Options{Path: path})
-	for g, ids := range acked {
-		for i, id := range ids {
-			m, err := s.Message(id)
-			if err != nil || m.MsgID != testMessage(g*1_000_000+i).MsgID {
-				t.Fatalf("acked id %d: %+v, %v", id, m, err)
+		s = im.open(t, store.Options{Path: path})
+		for g, ids := range acked {
+			for i, id := range ids {
+				m, err := s.Message(id)
+				if err != nil || m.MsgID != testMessage(g*1_000_000+i).MsgID {
+					t.Fatalf("acked id %d: %+v, %v", id, m, err)
+				}
 			}
 		}
-	}
-	mustCheck(t, s)
+		mustCheck(t, s)
+	})
 }
 
 func TestCanceledContext(t *testing.T) {
@@ -452,6 +486,35 @@ func TestRunPrunes(t *testing.T) {
 		if kept := err == nil; kept != (i > 3) {
 			t.Errorf("message %d: kept = %v, err %v", i, kept, err)
 		}
+	}
+	mustCheck(t, s)
+}
+
+func TestRunPrunesEveryInterval(t *testing.T) {
+	logs := make(chan string, 16)
+	s := openAt(t, store.Options{
+		Path:          filepath.Join(t.TempDir(), "store.db"),
+		MaxMessages:   1,
+		PruneInterval: time.Millisecond,
+		Log:           hookLogger(t, logs),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	// Each round leaves work that only a later tick can do.
+	for round := range 3 {
+		for i := range 3 {
+			mustPut(t, s, testMessage(round*10+i))
+		}
+		for msg := range logs {
+			if msg == "pruned messages" {
+				break
+			}
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v, want nil", err)
 	}
 	mustCheck(t, s)
 }

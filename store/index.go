@@ -1,0 +1,281 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.etcd.io/bbolt"
+	"go.uber.org/zap"
+)
+
+// The key index maps chat key + msg_id to a message id. Yunhu msg_ids are
+// random (uuid4 hex), so inserting one into a B+tree dirties a random leaf
+// page, and writing and fsyncing that page costs more than the rest of a put
+// together: it halved the throughput of concurrent puts. So a new mapping is
+// first recorded only as its id in msg_pending, an append at the tail like
+// the record itself, and kept in memory in Store.pending. Later, when the
+// committer is idle or pending has grown large, merge moves a chunk of
+// pending mappings into msg_keys in one transaction, sorted, so that keys
+// landing on the same leaf share its write.
+//
+// msg_keys is keyed by 8 bytes of the key's SHA-256 rather than the key
+// itself: at 12 instead of some 50 bytes an entry, a leaf holds more than
+// twice as many, and a merge dirties fewer than half as many pages. Its value lists the ids
+// whose keys share the hash, nearly always one; lookups compare the key
+// stored in each id's record.
+//
+// A key is in exactly one of msg_pending and msg_keys. Store.pending always
+// equals the committed msg_pending, because only commitLoop changes either,
+// and it publishes a transaction's changes to the map right after the
+// commit, before it answers any caller.
+const (
+	// mergeIdle is how long no write may arrive before the committer
+	// counts as idle and merges. Merely finding the queue empty after a
+	// commit is no sign of idleness: the callers just answered are about
+	// to come back.
+	mergeIdle = 100 * time.Millisecond
+
+	// mergeLow is the number of pending keys worth merging when idle.
+	// Smaller merges cost more per key, and a caller that arrives during
+	// one waits for it.
+	mergeLow = 1024
+
+	// mergeHigh bounds the memory held by pending (some 100 bytes a key).
+	// Under load, one chunk is merged whenever pending reaches it, that is
+	// once per mergeChunk new keys, so a busy store spends a bounded share
+	// of its time merging and never stalls for long.
+	mergeHigh = 1 << 16
+
+	// mergeChunk is how many mappings one merge transaction moves.
+	mergeChunk = 4096
+
+	// mergeErrorLogInterval rate-limits merge failure logs; a broken disk
+	// would otherwise log after every batch.
+	mergeErrorLogInterval = time.Minute
+)
+
+// lookup resolves key inside w's transaction. inPending tells where it was
+// found, which is where a deletion has to remove it.
+func (w *writeTx) lookup(key []byte) (id uint32, inPending bool, err error) {
+	v, ok := w.overlay[string(key)]
+	if !ok {
+		v = w.pending[string(key)]
+	}
+	if v != 0 {
+		return v, true, nil
+	}
+	id, err = findKey(w.msgKeys, w.msgs, w.hashKey, key)
+	return id, false, err
+}
+
+// findKey looks key up in msg_keys, checking candidates against their
+// records in msgs.
+func findKey(msgKeys, msgs *bbolt.Bucket, hash func([]byte) uint64, key []byte) (uint32, error) {
+	var hk [8]byte
+	binary.BigEndian.PutUint64(hk[:], hash(key))
+	ids := msgKeys.Get(hk[:])
+	if len(ids)%4 != 0 {
+		return 0, fmt.Errorf("message key %x: %w", hk, errCorrupt)
+	}
+	for i := 0; i < len(ids); i += 4 {
+		if recordHasKey(msgs.Get(ids[i:i+4]), key) {
+			return binary.BigEndian.Uint32(ids[i:]), nil
+		}
+	}
+	return 0, nil
+}
+
+// hashKey is the default Store.hashKey.
+func hashKey(key []byte) uint64 {
+	h := sha256.Sum256(key)
+	return binary.BigEndian.Uint64(h[:8])
+}
+
+// mapKey records a new mapping as pending. ik must stay untouched until the
+// transaction ends.
+func (w *writeTx) mapKey(key, ik []byte) error {
+	if err := w.msgPending.Put(ik, nil); err != nil {
+		return fmt.Errorf("put pending message key: %w", err)
+	}
+	w.setOverlay(key, binary.BigEndian.Uint32(ik))
+	return nil
+}
+
+// unmapKey removes the mapping of key if it points at id.
+func (w *writeTx) unmapKey(key []byte, id uint32) error {
+	cur, inPending, err := w.lookup(key)
+	if err != nil || cur != id {
+		return err
+	}
+	if inPending {
+		if err := w.msgPending.Delete(idKey(id)); err != nil {
+			return fmt.Errorf("delete pending message key: %w", err)
+		}
+		w.setOverlay(key, 0)
+		return nil
+	}
+	hk := binary.BigEndian.AppendUint64(nil, w.hashKey(key))
+	ids := w.msgKeys.Get(hk)
+	var rest []byte
+	for i := 0; i+4 <= len(ids); i += 4 {
+		if binary.BigEndian.Uint32(ids[i:]) != id {
+			rest = append(rest, ids[i:i+4]...)
+		}
+	}
+	if len(rest) > 0 {
+		err = w.msgKeys.Put(hk, rest)
+	} else {
+		err = w.msgKeys.Delete(hk)
+	}
+	if err != nil {
+		return fmt.Errorf("delete message key: %w", err)
+	}
+	return nil
+}
+
+// setOverlay notes a change to pending made by this transaction: an id, or
+// 0 for "no longer pending".
+func (w *writeTx) setOverlay(key []byte, id uint32) {
+	if w.overlay == nil {
+		w.overlay = make(map[string]uint32)
+	}
+	w.overlay[string(key)] = id
+}
+
+// merge moves up to n pending mappings, in id order, into msg_keys.
+func (w *writeTx) merge(n int) (int, error) {
+	type entry struct {
+		hash    uint64
+		key, ik []byte
+	}
+	var entries []entry
+	var orphans [][]byte
+	c := w.msgPending.Cursor()
+	for k, _ := c.First(); k != nil && len(entries) < n; k, _ = c.Next() {
+		ik := bytes.Clone(k)
+		rec := w.msgs.Get(ik)
+		if rec == nil {
+			orphans = append(orphans, ik)
+			continue
+		}
+		key, err := appendRecordKey(nil, rec)
+		if err != nil {
+			return 0, fmt.Errorf("message %x: %w", ik, err)
+		}
+		entries = append(entries, entry{w.hashKey(key), key, ik})
+	}
+	// Sorted puts walk the tree once, left to right.
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.hash, b.hash) })
+	for _, e := range entries {
+		hk := binary.BigEndian.AppendUint64(nil, e.hash)
+		ids := append(bytes.Clone(w.msgKeys.Get(hk)), e.ik...)
+		if err := w.msgKeys.Put(hk, ids); err != nil {
+			return 0, fmt.Errorf("put message key: %w", err)
+		}
+		if err := w.msgPending.Delete(e.ik); err != nil {
+			return 0, fmt.Errorf("delete pending message key: %w", err)
+		}
+		w.setOverlay(e.key, 0)
+	}
+	for _, ik := range orphans {
+		if err := w.msgPending.Delete(ik); err != nil {
+			return 0, fmt.Errorf("delete pending message key: %w", err)
+		}
+	}
+	return len(entries), nil
+}
+
+// publish applies a committed transaction's overlay to pending.
+func (s *Store) publish(overlay map[string]uint32) {
+	if len(overlay) == 0 {
+		return
+	}
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	for k, id := range overlay {
+		if id == 0 {
+			delete(s.pending, k)
+		} else {
+			s.pending[k] = id
+		}
+	}
+}
+
+// loadPending fills pending from msg_pending at Open, dropping entries
+// whose record is gone.
+func (s *Store) loadPending(tx *bbolt.Tx) error {
+	msgs, pend := tx.Bucket(bucketMsgs), tx.Bucket(bucketMsgPending)
+	var orphans [][]byte
+	err := pend.ForEach(func(ik, _ []byte) error {
+		rec := msgs.Get(ik)
+		if rec == nil || len(ik) != 4 {
+			orphans = append(orphans, bytes.Clone(ik))
+			return nil
+		}
+		key, err := appendRecordKey(nil, rec)
+		if err != nil {
+			return fmt.Errorf("message %x: %w", ik, err)
+		}
+		s.pending[string(key)] = binary.BigEndian.Uint32(ik)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load pending message keys: %w", err)
+	}
+	for _, ik := range orphans {
+		if err := pend.Delete(ik); err != nil {
+			return fmt.Errorf("delete pending message key: %w", err)
+		}
+	}
+	return nil
+}
+
+// merge moves one chunk of pending keys into msg_keys and returns how many
+// it moved. It runs on commitLoop. A failure is logged, rate-limited, and
+// left for the next attempt: the keys stay pending and correct meanwhile.
+func (s *Store) merge() int {
+	var merged int
+	err := s.update(func(w *writeTx) error {
+		var err error
+		merged, err = w.merge(s.mergeChunk)
+		return err
+	})
+	if err != nil {
+		if now := time.Now(); now.Sub(s.mergeErrLogged) >= mergeErrorLogInterval {
+			s.mergeErrLogged = now
+			s.log.Warn("merge message keys", zap.Int("pending", len(s.pending)), zap.Error(err))
+		}
+		return 0
+	}
+	return merged
+}
+
+// recordHasKey reports whether rec is the record of key.
+func recordHasKey(rec, key []byte) bool {
+	var buf [2 * (maxIDLen + binary.MaxVarintLen32)]byte
+	k, err := appendRecordKey(buf[:0], rec)
+	return err == nil && bytes.Equal(k, key)
+}
+
+// appendRecordKey appends the chat key + msg_id of an encoded record.
+func appendRecordKey(b []byte, rec []byte) ([]byte, error) {
+	if len(rec) < recordHeader || rec[0] != recordVersion {
+		return nil, errCorrupt
+	}
+	d := decoder{b: rec[recordHeader:]}
+	chatType := d.varint()
+	chatID := d.bytes()
+	msgID := d.bytes()
+	if d.bad || int64(int32(chatType)) != chatType {
+		return nil, errCorrupt
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(chatType))
+	b = binary.AppendUvarint(b, uint64(len(chatID)))
+	b = append(b, chatID...)
+	return append(b, msgID...), nil
+}
