@@ -1,0 +1,105 @@
+package bridge
+
+import (
+	"context"
+
+	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+)
+
+// Friend actions (api/public.md).
+
+// strangerInfo is get_stranger_info's data. Yunhu profiles have no age;
+// the rest are Yunhu's own profile fields, under go-cqhttp's names where
+// it has one.
+type strangerInfo struct {
+	UserID    int64  `json:"user_id"`
+	Nickname  string `json:"nickname"`
+	Sex       string `json:"sex"`
+	Age       int32  `json:"age"`
+	Remark    string `json:"remark"`
+	Sign      string `json:"sign"`
+	Avatar    string `json:"avatar"`
+	LoginDays int64  `json:"login_days"`
+	Area      string `json:"area"`
+	VIP       bool   `json:"is_vip"`
+}
+
+// sexOf maps Yunhu's gender (1 male, 2 female, else unknown) to OneBot's.
+func sexOf(gender int32) string {
+	switch gender {
+	case 1:
+		return "male"
+	case 2:
+		return "female"
+	}
+	return sexUnknown
+}
+
+func (b *Bridge) getStrangerInfo(ctx context.Context, req *onebot.Request) (any, error) {
+	var p struct {
+		UserID onebot.Int64 `json:"user_id" onebot:"required"`
+	}
+	if err := req.Decode(&p); err != nil {
+		return nil, err
+	}
+	id, err := b.yunhuID("user_id", int64(p.UserID))
+	if err != nil {
+		return nil, err
+	}
+	u, err := b.platform.GetUser(ctx, id)
+	if err != nil {
+		return nil, platformError("read user profile", err)
+	}
+	return strangerInfo{
+		UserID: int64(p.UserID), Nickname: u.Name, Sex: sexOf(u.Gender), Remark: u.Remark,
+		Sign: u.Introduction, Avatar: u.AvatarURL, LoginDays: u.OnlineDays, Area: u.City, VIP: u.VIP,
+	}, nil
+}
+
+type friendInfo struct {
+	UserID   int64  `json:"user_id"`
+	Nickname string `json:"nickname"`
+	Remark   string `json:"remark"`
+}
+
+// getFriendList lists the friends and then the bots of the address book:
+// a chat with a bot is a private chat (user_id = the bot), so bots are
+// reachable exactly as friends are.
+func (b *Bridge) getFriendList(ctx context.Context, _ *onebot.Request) (any, error) {
+	book, err := b.platform.AddressBook(ctx)
+	if err != nil {
+		return nil, platformError("read address book", err)
+	}
+	out := make([]friendInfo, 0, len(book.Friends)+len(book.Bots))
+	for i, c := range append(book.Friends[:len(book.Friends):len(book.Friends)], book.Bots...) {
+		if i >= len(book.Friends) {
+			b.rememberBot(c.ID)
+		}
+		n, err := b.oneBotID(ctx, c.ID)
+		if err != nil {
+			return nil, onebot.ErrFailed("map user id", err)
+		}
+		out = append(out, friendInfo{UserID: n, Nickname: c.Name, Remark: c.Remark})
+	}
+	return out, nil
+}
+
+// setFriendAddRequest decides a friend request by the flag of its request
+// event (requests.go). remark is not applied: agree-apply has no remark.
+func (b *Bridge) setFriendAddRequest(ctx context.Context, req *onebot.Request) (any, error) {
+	var p struct {
+		Flag    onebot.String `json:"flag" onebot:"required"`
+		Approve *onebot.Bool  `json:"approve"`
+	}
+	if err := req.Decode(&p); err != nil {
+		return nil, err
+	}
+	id, kind, err := parseRequestFlag(string(p.Flag))
+	if err != nil {
+		return nil, err
+	}
+	if kind != requestFriend {
+		return nil, onebot.ErrBadParams("flag: %q is a group request; use set_group_add_request", string(p.Flag))
+	}
+	return nil, b.decideRequest(ctx, id, p.Approve)
+}

@@ -1,0 +1,148 @@
+package bridge_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
+)
+
+type historyData struct {
+	Messages []getMsgData `json:"messages"`
+}
+
+func texts(t *testing.T, h historyData) []string {
+	t.Helper()
+	var out []string
+	for _, m := range h.Messages {
+		out = append(out, m.RawMessage)
+	}
+	return out
+}
+
+func TestGroupMsgHistory(t *testing.T) {
+	e := newActEnv(t)
+	g := e.groupN(sim.GroupOwnedID)
+	var recs []string
+	for i := 1; i <= 6; i++ {
+		rec, err := e.sim.Inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: fmt.Sprint("m", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec.MsgID)
+	}
+	// m7 is already known to the bridge; m4 is recalled.
+	_, seen := e.inject(sim.Message{From: sim.BobID, ChatID: sim.GroupOwnedID, Text: "m7"})
+	if err := e.sim.Recall(sim.AliceID, recs[3]); err != nil {
+		t.Fatal(err)
+	}
+
+	h := decode[historyData](t, e.ok("get_group_msg_history", map[string]any{"group_id": g, "count": 4}))
+	if got := strings.Join(texts(t, h), ","); got != "m5,m6,m7" {
+		t.Fatalf("newest 4 minus the recalled: %s", got)
+	}
+	last := h.Messages[len(h.Messages)-1]
+	if last.MessageID != seen || last.Sender.UserID != userN(t, sim.BobID) || last.GroupID == nil || *last.GroupID != g {
+		t.Errorf("entry %+v, want message_id %d", last, seen)
+	}
+	// Every entry has a message_id that get_msg knows.
+	for _, m := range h.Messages {
+		got := decode[getMsgData](t, e.ok("get_msg", map[string]any{"message_id": m.MessageID}))
+		if got.RawMessage != m.RawMessage {
+			t.Errorf("get_msg %d: %q, history said %q", m.MessageID, got.RawMessage, m.RawMessage)
+		}
+	}
+	// message_seq: the page ends with that message (go-cqhttp).
+	h = decode[historyData](t, e.ok("get_group_msg_history", map[string]any{"group_id": g, "message_seq": h.Messages[0].MessageID, "count": 3}))
+	if got := strings.Join(texts(t, h), ","); got != "m3,m5" {
+		t.Errorf("before m5: %s", got)
+	}
+	// Shamrock's action, and the whole history by default.
+	h = decode[historyData](t, e.ok("get_history_msg", map[string]any{"message_type": "group", "group_id": g}))
+	if got := strings.Join(texts(t, h), ","); got != "m1,m2,m3,m5,m6,m7" {
+		t.Errorf("default count: %s", got)
+	}
+
+	_, elsewhere := e.inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupAdminID, Text: "x"})
+	if r := e.fail("get_group_msg_history", map[string]any{"group_id": g, "message_seq": elsewhere}, 1400); !strings.Contains(r.Message, "message_seq") {
+		t.Errorf("other chat: %s", r.Message)
+	}
+	e.fail("get_group_msg_history", map[string]any{}, 1400)
+	e.fail("get_history_msg", map[string]any{"message_type": "group"}, 1400)
+}
+
+func TestPrivateHistory(t *testing.T) {
+	e := newActEnv(t)
+	alice := userN(t, sim.AliceID)
+	e.send("send_private_msg", map[string]any{"user_id": alice, "message": "q [CQ:at,qq=1000002]"})
+	rec, err := e.sim.Inject(sim.Message{From: sim.AliceID, ChatID: sim.SelfID, Text: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := decode[historyData](t, e.ok("get_history_msg", map[string]any{"message_type": "private", "user_id": alice, "count": 10}))
+	if got := strings.Join(texts(t, h), ","); got != "q [CQ:at,qq=1000002],a" {
+		t.Fatalf("history %s", got)
+	}
+	if h.Messages[0].Sender.UserID != userN(t, sim.SelfID) || h.Messages[1].Sender.UserID != alice || h.Messages[1].MessageType != "private" {
+		t.Errorf("senders %+v", h.Messages)
+	}
+	// The listed message got its id in the chat's key, as ingest would.
+	id, err := e.store.MessageID(yunhu.ChatTypeUser, sim.AliceID, rec.MsgID)
+	if err != nil || id != h.Messages[1].MessageID {
+		t.Errorf("stored as %d (%v), listed as %d", id, err, h.Messages[1].MessageID)
+	}
+	// The same call again maps to the same ids.
+	h2 := decode[historyData](t, e.ok("get_history_msg", map[string]any{"user_id": alice}))
+	if len(h2.Messages) != 2 || h2.Messages[1].MessageID != id {
+		t.Errorf("second call %+v", h2.Messages)
+	}
+}
+
+func TestSendForwardMsg(t *testing.T) {
+	e := newActEnv(t)
+	owned, admin := e.groupN(sim.GroupOwnedID), e.groupN(sim.GroupAdminID)
+	_, src := e.inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupAdminID, Text: "worth forwarding"})
+	before := len(e.sim.History(sim.SelfID, sim.GroupOwnedID, yunhu.ChatTypeGroup))
+
+	data := e.ok("send_group_forward_msg", map[string]any{"group_id": owned, "messages": []any{
+		seg("node", map[string]any{"name": "Alice", "uin": "1000002", "content": "line one\nline two"}),
+		seg("node", map[string]any{"name": "Bob", "uin": "1000003", "content": []any{seg("text", map[string]any{"text": "pic: "}), seg("image", map[string]any{"file": "https://example.com/a.png"})}}),
+		seg("node", map[string]any{"id": src}),
+		seg("node", map[string]any{"name": "Carol", "content": "[CQ:face,id=1]"}),
+	}})
+	hist := e.sim.History(sim.SelfID, sim.GroupOwnedID, yunhu.ChatTypeGroup)[before:]
+	if len(hist) != 3 {
+		t.Fatalf("%d messages in the target, want markdown, forwarded copy, markdown", len(hist))
+	}
+	want0 := "> **Alice**: line one\n> line two\n\n> **Bob**: pic: ![图片](https://example.com/a.png)"
+	if hist[0].ContentType != yunhu.ContentMarkdown || hist[0].Content.GetText() != want0 {
+		t.Errorf("rendered nodes %d %q", hist[0].ContentType, hist[0].Content.GetText())
+	}
+	if hist[1].Content.GetText() != "worth forwarding" || hist[1].SenderID != sim.SelfID {
+		t.Errorf("forwarded copy %+v", hist[1])
+	}
+	if hist[2].Content.GetText() != "> **Carol**: [表情]" {
+		t.Errorf("last node %q", hist[2].Content.GetText())
+	}
+	res := decode[struct {
+		MessageID int32 `json:"message_id"`
+	}](t, data)
+	if rec, err := e.store.Message(res.MessageID); err != nil || rec.MsgID != hist[0].MsgID {
+		t.Errorf("message_id %d is not the first rendered message", res.MessageID)
+	}
+
+	// Private, id nodes only: forwarded, message_id 0.
+	data = e.ok("send_private_forward_msg", map[string]any{"user_id": userN(t, sim.BobID), "messages": []any{seg("node", map[string]any{"id": src})}})
+	if string(data) != `{"message_id":0}` {
+		t.Errorf("id-only forward answered %s", data)
+	}
+	e.fail("send_group_forward_msg", map[string]any{"group_id": admin, "messages": []any{seg("text", map[string]any{"text": "x"})}}, 1400)
+	e.fail("send_group_forward_msg", map[string]any{"group_id": admin, "messages": []any{seg("node", map[string]any{"id": 99999})}}, 1400)
+	e.fail("send_group_forward_msg", map[string]any{"group_id": admin}, 1400)
+	r := e.fail("get_forward_msg", map[string]any{"id": "x"}, 1404)
+	if !strings.Contains(r.Wording, "merged-forward") {
+		t.Errorf("get_forward_msg wording %q", r.Wording)
+	}
+}

@@ -1,0 +1,74 @@
+package bridge
+
+import (
+	"context"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+)
+
+// Account and implementation info (api/public.md).
+
+// appName is get_version_info's app_name.
+const appName = "yunhu-onebot"
+
+type loginInfo struct {
+	UserID   int64  `json:"user_id"`
+	Nickname string `json:"nickname"`
+}
+
+// getLoginInfo is the first call Koishi and ZeroBot make. Transports may
+// serve before Run has logged in, so an unknown account logs in here.
+func (b *Bridge) getLoginInfo(ctx context.Context, _ *onebot.Request) (any, error) {
+	if b.self() == "" {
+		if err := b.login(ctx); err != nil {
+			return nil, platformError("log in", err)
+		}
+	}
+	return loginInfo{UserID: b.selfNumber.Load(), Nickname: b.selfName.Load().(string)}, nil
+}
+
+func (b *Bridge) getStatus(context.Context, *onebot.Request) (any, error) {
+	online, good := b.Status()
+	return onebot.Status{Online: online, Good: good}, nil
+}
+
+type versionInfo struct {
+	AppName         string `json:"app_name"`
+	AppVersion      string `json:"app_version"`
+	ProtocolVersion string `json:"protocol_version"`
+	RuntimeVersion  string `json:"runtime_version"`
+	RuntimeOS       string `json:"runtime_os"`
+}
+
+func (b *Bridge) getVersionInfo(context.Context, *onebot.Request) (any, error) {
+	return versionInfo{
+		AppName: appName, AppVersion: appVersion(), ProtocolVersion: "v11",
+		RuntimeVersion: runtime.Version(), RuntimeOS: runtime.GOOS,
+	}, nil
+}
+
+// appVersion is the module version the binary was built from, as the
+// daemon's -version prints it when no version was stamped in.
+func appVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}
+
+type yesResult struct {
+	Yes bool `json:"yes"`
+}
+
+// canSend answers can_send_image and can_send_record: Yunhu takes both
+// (record: any audio file, uploaded as a voice message).
+func canSend(context.Context, *onebot.Request) (any, error) {
+	return yesResult{Yes: true}, nil
+}
+
+// cleanCache succeeds: the bridge keeps no media or other cache files.
+func cleanCache(context.Context, *onebot.Request) (any, error) {
+	return nil, nil
+}

@@ -1,0 +1,322 @@
+package bridge
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+)
+
+// Media for outgoing image, record, video and file segments is named by
+// their file parameter in one of three forms (message/segment.md):
+//
+//	http:// or https://  fetched, at most Options.MaxMediaBytes within
+//	                     Options.FetchTimeout; redirects only to http(s)
+//	base64://<data>      standard or URL-safe base64, padding optional
+//	file:///abs/path     a regular file on this host, absolute path only
+//
+// Every failure to obtain the bytes is the client's to fix (a dead link, a
+// typo, a file too large), so it is a 1400 naming the parameter. The bot is
+// trusted with file:// as it is in go-cqhttp: whoever holds the access token
+// can make the bridge read any file its user can.
+
+// maxMediaRedirects bounds a redirect chain when fetching media.
+const maxMediaRedirects = 10
+
+// loadMedia returns the bytes that ref names and a file name for them (the
+// last path element, or "" when the form has none). param names the
+// parameter in errors, e.g. "image.file".
+func (b *Bridge) loadMedia(ctx context.Context, param, ref string) ([]byte, string, error) {
+	lower := strings.ToLower(ref)
+	switch {
+	case strings.HasPrefix(lower, "http://"), strings.HasPrefix(lower, "https://"):
+		return b.fetchMedia(ctx, param, ref)
+	case strings.HasPrefix(lower, "base64://"):
+		data, err := b.decodeBase64(param, ref[len("base64://"):])
+		return data, "", err
+	case strings.HasPrefix(lower, "file:"):
+		return b.readLocalMedia(param, ref)
+	case ref == "":
+		return nil, "", onebot.ErrBadParams("%s: required", param)
+	}
+	return nil, "", onebot.ErrBadParams("%s: %q is not an http(s):// URL, base64:// data or a file:/// absolute path", param, clipParam(ref, 80))
+}
+
+// tooLarge is the error for media beyond the cap.
+func (b *Bridge) tooLarge(param string, n int64) error {
+	return onebot.ErrBadParams("%s: media too large: %d bytes, the limit is %d", param, n, b.opts.MaxMediaBytes)
+}
+
+// decodeBase64 accepts what bots produce: standard or URL-safe alphabet,
+// with or without padding, and line breaks (some encoders wrap at 76).
+func (b *Bridge) decodeBase64(param, s string) ([]byte, error) {
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.TrimRight(s, "=")
+	if s == "" {
+		return nil, onebot.ErrBadParams("%s: empty base64 data", param)
+	}
+	if n := int64(base64.RawStdEncoding.DecodedLen(len(s))); n > b.opts.MaxMediaBytes {
+		return nil, b.tooLarge(param, n)
+	}
+	enc := base64.RawStdEncoding
+	if strings.ContainsAny(s, "-_") {
+		enc = base64.RawURLEncoding
+	}
+	data, err := enc.DecodeString(s)
+	if err != nil {
+		return nil, onebot.ErrBadParams("%s: bad base64 data: %v", param, err)
+	}
+	return data, nil
+}
+
+// readLocalMedia reads a file:/// URI. Relative paths are refused: the
+// daemon's working directory is not something a bot can know.
+func (b *Bridge) readLocalMedia(param, ref string) ([]byte, string, error) {
+	u, err := url.Parse(ref)
+	if err != nil {
+		return nil, "", onebot.ErrBadParams("%s: bad file URI: %v", param, err)
+	}
+	if u.Host != "" && u.Host != "localhost" {
+		return nil, "", onebot.ErrBadParams("%s: %q is not an absolute path: use file:///absolute/path", param, clipParam(ref, 80))
+	}
+	p := u.Path
+	if p == "" {
+		p = u.Opaque // file:relative/path
+	}
+	if !filepath.IsAbs(p) {
+		return nil, "", onebot.ErrBadParams("%s: %q is not an absolute path: use file:///absolute/path", param, clipParam(ref, 80))
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, "", onebot.ErrBadParams("%s: %v", param, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, "", onebot.ErrBadParams("%s: %v", param, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, "", onebot.ErrBadParams("%s: %s is not a regular file", param, p)
+	}
+	if st.Size() > b.opts.MaxMediaBytes {
+		return nil, "", b.tooLarge(param, st.Size())
+	}
+	data, err := readMediaCapped(f, b.opts.MaxMediaBytes)
+	if err != nil {
+		if errors.Is(err, errMediaTooLarge) {
+			return nil, "", b.tooLarge(param, int64(len(data)))
+		}
+		return nil, "", onebot.ErrBadParams("%s: read %s: %v", param, p, err)
+	}
+	return data, filepath.Base(p), nil
+}
+
+var errMediaTooLarge = errors.New("too large")
+
+// readMediaCapped reads r to the end, failing with errMediaTooLarge past max bytes.
+func readMediaCapped(r io.Reader, max int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return data, errMediaTooLarge
+	}
+	return data, nil
+}
+
+// fetchMedia downloads an http(s) URL. A 403 is retried once with the
+// Referer of Yunhu's web app: Yunhu's CDN refuses requests without it
+// (§1.1), and bots commonly send back the url of an image they received.
+func (b *Bridge) fetchMedia(ctx context.Context, param, rawURL string) ([]byte, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.FetchTimeout)
+	defer cancel()
+	// A transport of its own that keeps no idle connections: media fetches
+	// are rare, and nothing must outlive the call.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true
+	defer tr.CloseIdleConnections()
+	client := &http.Client{
+		Transport: tr,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if s := req.URL.Scheme; s != "http" && s != "https" {
+				return fmt.Errorf("redirect to a %s: URL refused", s)
+			}
+			if len(via) >= maxMediaRedirects {
+				return errors.New("too many redirects")
+			}
+			return nil
+		},
+	}
+	data, name, status, err := b.fetchOnce(ctx, client, param, rawURL, false)
+	if err == nil && status == http.StatusForbidden {
+		data, name, status, err = b.fetchOnce(ctx, client, param, rawURL, true)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if status != http.StatusOK {
+		return nil, "", onebot.ErrBadParams("%s: fetch %s: HTTP %d %s", param, clipParam(rawURL, 120), status, http.StatusText(status))
+	}
+	return data, name, nil
+}
+
+// fetchOnce makes one GET. A non-200 status is returned without error and
+// without data.
+func (b *Bridge) fetchOnce(ctx context.Context, client *http.Client, param, rawURL string, referer bool) ([]byte, string, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, "", 0, onebot.ErrBadParams("%s: bad URL: %v", param, err)
+	}
+	if referer {
+		req.Header.Set(yunhu.HeaderReferer, yunhu.Referer)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: no answer within %s", param, clipParam(rawURL, 120), b.opts.FetchTimeout)
+		}
+		return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %v", param, clipParam(rawURL, 120), unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return nil, "", resp.StatusCode, nil
+	}
+	if resp.ContentLength > b.opts.MaxMediaBytes {
+		return nil, "", 0, b.tooLarge(param, resp.ContentLength)
+	}
+	data, err := readMediaCapped(resp.Body, b.opts.MaxMediaBytes)
+	if errors.Is(err, errMediaTooLarge) {
+		return nil, "", 0, onebot.ErrBadParams("%s: media too large: more than %d bytes", param, b.opts.MaxMediaBytes)
+	}
+	if err != nil {
+		return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %v", param, clipParam(rawURL, 120), err)
+	}
+	return data, responseName(resp), http.StatusOK, nil
+}
+
+// unwrapURLError drops the *url.Error wrapper, whose text repeats the URL.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// responseName is the file name a download suggests: Content-Disposition,
+// else the last element of the final URL's path.
+func responseName(resp *http.Response) string {
+	if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil && params["filename"] != "" {
+		return path.Base(params["filename"])
+	}
+	if base := path.Base(resp.Request.URL.Path); base != "/" && base != "." {
+		return base
+	}
+	return ""
+}
+
+// clipParam shortens s for an error message (base64 data can be
+// megabytes), cutting at a character boundary.
+func clipParam(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// uploadError classifies a failed upload: too large is the client's to
+// fix, anything else is Yunhu's.
+func uploadError(param string, err error) error {
+	if errors.Is(err, yunhu.ErrTooLarge) {
+		return onebot.ErrBadParams("%s: media too large for Yunhu", param)
+	}
+	return onebot.ErrFailed("upload "+param+": "+yunhuMessage(err), err)
+}
+
+// mediaDuration reads the length in seconds, rounded up, of an MP4/M4A (the
+// movie header) or a WAV file (data size over byte rate); 0 when the format
+// is another or the header is not where it should be.
+func mediaDuration(data []byte) int64 {
+	if len(data) >= 12 && string(data[0:4]) == "RIFF" && string(data[8:12]) == "WAVE" {
+		return wavDuration(data[12:])
+	}
+	return mp4Duration(data)
+}
+
+func wavDuration(chunks []byte) int64 {
+	var byteRate uint32
+	for len(chunks) >= 8 {
+		id, size := string(chunks[:4]), binary.LittleEndian.Uint32(chunks[4:8])
+		body := chunks[8:]
+		switch {
+		case id == "fmt " && len(body) >= 12:
+			byteRate = binary.LittleEndian.Uint32(body[8:12])
+		case id == "data" && byteRate > 0:
+			return int64((uint64(size) + uint64(byteRate) - 1) / uint64(byteRate))
+		}
+		if uint64(size) > uint64(len(body)) {
+			return 0
+		}
+		chunks = body[size+size%2:]
+	}
+	return 0
+}
+
+// mp4Duration walks the top-level boxes to moov/mvhd.
+func mp4Duration(data []byte) int64 {
+	for box := data; len(box) >= 8; {
+		size, typ := uint64(binary.BigEndian.Uint32(box[:4])), string(box[4:8])
+		hdr := uint64(8)
+		if size == 1 && len(box) >= 16 {
+			size, hdr = binary.BigEndian.Uint64(box[8:16]), 16
+		}
+		if size == 0 {
+			size = uint64(len(box))
+		}
+		if size < hdr || size > uint64(len(box)) {
+			return 0
+		}
+		body := box[hdr:size]
+		switch typ {
+		case "moov":
+			return mp4Duration(body)
+		case "mvhd":
+			var scale, dur uint64
+			switch {
+			case len(body) >= 20 && body[0] == 0:
+				scale, dur = uint64(binary.BigEndian.Uint32(body[12:16])), uint64(binary.BigEndian.Uint32(body[16:20]))
+			case len(body) >= 32 && body[0] == 1:
+				scale, dur = uint64(binary.BigEndian.Uint32(body[20:24])), binary.BigEndian.Uint64(body[24:32])
+			}
+			if scale == 0 {
+				return 0
+			}
+			return int64((dur + scale - 1) / scale)
+		}
+		box = box[size:]
+	}
+	return 0
+}

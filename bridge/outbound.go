@@ -1,0 +1,488 @@
+package bridge
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+	"github.com/yunhu-onebot/yunhu-onebot/segment"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+)
+
+// Outgoing messages (README "Sending"). A OneBot message is a list of
+// segments; a Yunhu message has exactly one content type. So one OneBot
+// message becomes one or more Yunhu messages, sent in segment order:
+//
+//	text, at            one text message per run of adjacent text and at
+//	                    segments; at fills mentioned_id and writes "@name "
+//	image/record/video/file
+//	                    one media message each (uploaded first)
+//	markdown, html, a2ui
+//	                    one message each, content types 3, 8 and 14
+//	form                one form message (content type 5)
+//	share with a post id
+//	                    one post message (content type 6)
+//	image with sub_type sticker or expression (as received)
+//	                    one sticker message (content type 7)
+//	reply               quotes, on the first message
+//	button              rows of buttons, on the last message
+//
+// The send_* response's message_id is the first message's; delete_msg on it
+// recalls every message the OneBot message became (the others are recorded
+// under partsKey). Every segment is checked and every medium uploaded before
+// the first message goes out, so a bad segment fails the whole action with
+// 1400 and nothing half-sent.
+
+// outPart is one Yunhu message of an outgoing OneBot message.
+type outPart struct {
+	out  yunhu.Outgoing
+	segs segment.Message // the OneBot segments it carries: its stored body
+}
+
+// outBuilder accumulates the parts of one outgoing message.
+type outBuilder struct {
+	b    *Bridge
+	ctx  context.Context
+	chat yunhu.Chat
+
+	parts []outPart
+
+	// The pending text run.
+	text     strings.Builder
+	mentions []string
+	textSegs segment.Message
+
+	quote   *yunhu.Content // quote fields for the first part
+	quoteID string
+	buttons []json.RawMessage // rows, from every button segment
+}
+
+// buildOutgoing converts msg into the Yunhu messages that carry it into
+// chat, uploading media on the way. Nothing is sent.
+func (b *Bridge) buildOutgoing(ctx context.Context, chat yunhu.Chat, msg segment.Message) ([]outPart, error) {
+	ob := &outBuilder{b: b, ctx: ctx, chat: chat}
+	for i, seg := range msg {
+		if err := ob.add(i, seg); err != nil {
+			return nil, err
+		}
+	}
+	ob.flushText()
+	if len(ob.parts) == 0 {
+		return nil, onebot.ErrBadParams("message: nothing to send (no text or media)")
+	}
+	first := &ob.parts[0].out
+	if ob.quoteID != "" {
+		first.QuoteID = ob.quoteID
+		q := ob.quote
+		first.Content.QuoteText, first.Content.QuoteImageURL, first.Content.QuoteImageName = q.QuoteText, q.QuoteImageURL, q.QuoteImageName
+		first.Content.QuoteVideoURL, first.Content.QuoteVideoSeconds = q.QuoteVideoURL, q.QuoteVideoSeconds
+	}
+	if len(ob.buttons) > 0 {
+		rows, _ := json.Marshal(ob.buttons) // RawMessages checked in add
+		last := &ob.parts[len(ob.parts)-1].out
+		last.Content.Buttons = string(rows)
+	}
+	for i := range ob.parts {
+		ob.parts[i].out.Chat = chat
+	}
+	return ob.parts, nil
+}
+
+func (ob *outBuilder) add(i int, seg segment.Segment) error {
+	switch seg.Type {
+	case segment.TypeText:
+		ob.text.WriteString(seg.Value("text"))
+		ob.textSegs = append(ob.textSegs, seg)
+	case segment.TypeAt:
+		return ob.addAt(seg)
+	case segment.TypeReply:
+		return ob.addReply(seg)
+	case segment.TypeImage, segment.TypeRecord, segment.TypeVideo, segment.TypeFile:
+		if isStickerSegment(seg) {
+			return ob.addSticker(seg)
+		}
+		ob.flushText()
+		out, err := ob.b.mediaOutgoing(ob.ctx, seg)
+		if err != nil {
+			return err
+		}
+		ob.parts = append(ob.parts, outPart{out: out, segs: segment.Message{seg}})
+	case segment.TypeFace:
+		return ob.addSticker(seg)
+	case segment.TypeMarkdown, segment.TypeHTML, typeA2UI:
+		content := seg.Value("content")
+		if strings.TrimSpace(content) == "" {
+			return onebot.ErrBadParams("%s.content: required", seg.Type)
+		}
+		ct := map[string]yunhu.ContentType{
+			segment.TypeMarkdown: yunhu.ContentMarkdown, segment.TypeHTML: yunhu.ContentHTML, typeA2UI: yunhu.ContentA2UI,
+		}[seg.Type]
+		ob.flushText()
+		ob.parts = append(ob.parts, outPart{
+			out:  yunhu.Outgoing{ContentType: ct, Content: yunhu.Content{Text: content}},
+			segs: segment.Message{seg},
+		})
+	case segment.TypeButton:
+		return ob.addButtons(seg)
+	case segment.TypeForm:
+		return ob.addForm(seg)
+	case segment.TypeShare:
+		return ob.addShare(seg)
+	case segment.TypeAnonymous:
+		// "ignore" asks to send normally when anonymity is impossible.
+		if v, ok := seg.Flag("ignore"); ok && v {
+			return nil
+		}
+		return onebot.ErrBadParams("anonymous: Yunhu has no anonymous messages (add ignore=1 to send normally)")
+	case segment.TypeNode, segment.TypeForward:
+		return onebot.ErrBadParams("%s: forward nodes go to send_group_forward_msg / send_private_forward_msg", seg.Type)
+	default:
+		return onebot.ErrBadParams("message[%d]: segment %q cannot be sent on Yunhu", i, seg.Type)
+	}
+	return nil
+}
+
+// flushText ends the pending text run as a text message. A run that is
+// only whitespace (the newline between two images, say) is not a message
+// of its own: Yunhu refuses empty text and a blank bubble helps nobody.
+func (ob *outBuilder) flushText() {
+	text := ob.text.String()
+	segs := ob.textSegs
+	mentions := ob.mentions
+	ob.text.Reset()
+	ob.textSegs, ob.mentions = nil, nil
+	if strings.TrimSpace(text) == "" && len(mentions) == 0 {
+		return
+	}
+	ob.parts = append(ob.parts, outPart{
+		out:  yunhu.Outgoing{ContentType: yunhu.ContentText, Content: yunhu.Content{Text: text, Mentions: mentions}},
+		segs: segs,
+	})
+}
+
+// addAt writes "@name " into the text and the id into mentioned_id, as the
+// official clients do (§2.2.2). Yunhu has no mention of everyone.
+func (ob *outBuilder) addAt(seg segment.Segment) error {
+	qq := seg.Value("qq")
+	if qq == segment.AtAllQQ {
+		return onebot.ErrBadParams("at: qq=all is not possible: Yunhu has no mention of everyone")
+	}
+	n, err := strconv.ParseInt(qq, 10, 64)
+	if err != nil {
+		return onebot.ErrBadParams("at.qq: expected a user id, got %q", clipParam(qq, 40))
+	}
+	id, err := ob.b.yunhuID("at.qq", n)
+	if err != nil {
+		return err
+	}
+	name := seg.Value("name")
+	if name == "" {
+		name = ob.b.mentionName(ob.ctx, ob.chat, id)
+	}
+	ob.text.WriteString("@" + name + " ")
+	if !slices.Contains(ob.mentions, id) {
+		ob.mentions = append(ob.mentions, id)
+	}
+	ob.textSegs = append(ob.textSegs, seg)
+	return nil
+}
+
+// mentionName is the name shown after "@": the member's name in a group,
+// else the user's profile name. A failed lookup is not fatal: the mention
+// itself travels in mentioned_id, so the id serves as the name.
+func (b *Bridge) mentionName(ctx context.Context, chat yunhu.Chat, id string) string {
+	if chat.Type == yunhu.ChatTypeGroup {
+		if members, err := b.platform.AllMembers(ctx, chat.ID); err == nil {
+			for _, m := range members {
+				if m.UserID == id && m.Name != "" {
+					return m.Name
+				}
+			}
+		}
+		if g, err := b.platform.GroupInfo(ctx, chat.ID); err == nil {
+			for _, bot := range g.Bots {
+				if bot.ID == id && bot.Name != "" {
+					return bot.Name
+				}
+			}
+		}
+	}
+	if u, err := b.platform.GetUser(ctx, id); err == nil && u.Name != "" {
+		return u.Name
+	}
+	b.log.Debug("mention: name lookup failed; using the id", zap.String("user_id", id))
+	return id
+}
+
+// addReply quotes a stored message of the same chat: quote_msg_id plus the
+// "name: text" preview the official clients show (§2.2.3).
+func (ob *outBuilder) addReply(seg segment.Segment) error {
+	if ob.quoteID != "" {
+		return onebot.ErrBadParams("reply: only one reply segment per message")
+	}
+	n, err := strconv.ParseInt(seg.Value("id"), 10, 32)
+	if err != nil {
+		return onebot.ErrBadParams("reply.id: expected a message_id, got %q", clipParam(seg.Value("id"), 40))
+	}
+	rec, err := ob.b.storedMessage(int32(n), "reply.id")
+	if err != nil {
+		return err
+	}
+	if rec.ChatType != int32(ob.chat.Type) || rec.ChatID != ob.chat.ID {
+		return onebot.ErrBadParams("reply.id: message %d is in another chat", n)
+	}
+	q := &yunhu.Content{}
+	body, _ := segment.DecodeJSON(rec.Body, false)
+	preview, img := quotePreview(body)
+	q.QuoteText = clipRunes(rec.SenderName+": "+preview, 100)
+	if img != "" {
+		q.QuoteImageURL = img
+		q.QuoteImageName = img[strings.LastIndexByte(img, '/')+1:]
+	}
+	ob.quote, ob.quoteID = q, rec.MsgID
+	return nil
+}
+
+// quotePreview is the text a quote shows for a message, with the URL of
+// its image when it has one. Media shows as the official clients' labels.
+func quotePreview(m segment.Message) (text, imageURL string) {
+	var sb strings.Builder
+	for _, s := range m {
+		switch s.Type {
+		case segment.TypeText:
+			sb.WriteString(s.Value("text"))
+		case segment.TypeAt:
+			sb.WriteString("@" + cmp.Or(s.Value("name"), s.Value("qq")) + " ")
+		case segment.TypeImage:
+			sb.WriteString("[图片]")
+			if u := s.Value("url"); imageURL == "" && strings.HasPrefix(u, "http") {
+				imageURL = u
+			}
+		case segment.TypeRecord:
+			sb.WriteString("[语音]")
+		case segment.TypeVideo:
+			sb.WriteString("[视频]")
+		case segment.TypeFile:
+			sb.WriteString("[文件]" + s.Value("name"))
+		case segment.TypeFace:
+			sb.WriteString("[表情]")
+		case segment.TypeMarkdown, segment.TypeHTML:
+			sb.WriteString(s.Value("content"))
+		default:
+			sb.WriteString("[" + s.Type + "]")
+		}
+	}
+	return sb.String(), imageURL
+}
+
+// addButtons collects the rows of a button segment (§2.2.4): the JSON of a
+// list of rows, each a list of buttons.
+func (ob *outBuilder) addButtons(seg segment.Segment) error {
+	raw := seg.Value("buttons")
+	var rows [][]map[string]any
+	if err := json.Unmarshal([]byte(raw), &rows); err != nil || len(rows) == 0 {
+		return onebot.ErrBadParams("button.buttons: expected the JSON of rows of buttons, e.g. [[{\"text\":\"Open\",\"actionType\":1,\"url\":\"https://…\"}]]")
+	}
+	var list []json.RawMessage
+	_ = json.Unmarshal([]byte(raw), &list) // valid: it decoded above
+	ob.buttons = append(ob.buttons, list...)
+	return nil
+}
+
+// addForm sends a bot form (content type 5). command_id names the bot's
+// form command when the form answers one.
+func (ob *outBuilder) addForm(seg segment.Segment) error {
+	form := seg.Value("form")
+	if !json.Valid([]byte(form)) {
+		return onebot.ErrBadParams("form.form: expected the form's JSON")
+	}
+	var cmd int64
+	if v := seg.Value("command_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return onebot.ErrBadParams("form.command_id: expected an integer, got %q", clipParam(v, 40))
+		}
+		cmd = n
+	}
+	ob.flushText()
+	ob.parts = append(ob.parts, outPart{
+		out:  yunhu.Outgoing{ContentType: yunhu.ContentForm, Content: yunhu.Content{Form: form}, CommandID: cmd},
+		segs: segment.Message{seg},
+	})
+	return nil
+}
+
+// addShare shares a Yunhu community post. Yunhu cannot show a card for an
+// arbitrary link, so a share without a post id is refused rather than
+// turned into something else.
+func (ob *outBuilder) addShare(seg segment.Segment) error {
+	id := cmp.Or(seg.Value("post_id"), seg.Value("id"))
+	if id == "" {
+		return onebot.ErrBadParams("share: Yunhu can only share its own community posts (data.post_id); send a link as text instead")
+	}
+	typ := cmp.Or(seg.Value("post_type"), "1")
+	if typ != "1" && typ != "2" {
+		return onebot.ErrBadParams("share.post_type: expected 1 (text) or 2 (markdown), got %q", clipParam(typ, 20))
+	}
+	ob.flushText()
+	ob.parts = append(ob.parts, outPart{
+		out: yunhu.Outgoing{ContentType: yunhu.ContentPost, Content: yunhu.Content{
+			PostID: id, PostTitle: seg.Value("title"), PostContent: seg.Value("content"), PostType: typ,
+		}},
+		segs: segment.Message{seg},
+	})
+	return nil
+}
+
+// mediaKey matches the object keys Yunhu hands out (§5.3): md5 hex plus an
+// extension, files under disk/. A received medium's file name is its key,
+// and sending the key again needs no upload (§5.4).
+var mediaKey = regexp.MustCompile(`^(disk/)?[0-9a-f]{32}\.[0-9A-Za-z]{1,8}$`)
+
+// mediaOutgoing prepares an image, record, video or file segment: the
+// medium is uploaded (or its key reused) and the message built.
+func (b *Bridge) mediaOutgoing(ctx context.Context, seg segment.Segment) (yunhu.Outgoing, error) {
+	kind := map[string]yunhu.UploadKind{
+		segment.TypeImage: yunhu.UploadImage, segment.TypeRecord: yunhu.UploadAudio,
+		segment.TypeVideo: yunhu.UploadVideo, segment.TypeFile: yunhu.UploadFile,
+	}[seg.Type]
+	param := seg.Type + ".file"
+	ref := seg.Value("file")
+	if !hasMediaScheme(ref) && !mediaKey.MatchString(ref) {
+		// A received segment sent back: file is a name, url the source.
+		if u := seg.Value("url"); hasMediaScheme(u) {
+			ref, param = u, seg.Type+".url"
+		}
+	}
+	name := seg.Value("name")
+	if mediaKey.MatchString(ref) {
+		return reuseMedia(kind, ref, name, seg), nil
+	}
+	data, fetchedName, err := b.loadMedia(ctx, param, ref)
+	if err != nil {
+		return yunhu.Outgoing{}, err
+	}
+	if name == "" {
+		name = fetchedName
+	}
+	if kind == yunhu.UploadFile && name == "" {
+		name = "file"
+	}
+	up, err := b.platform.Upload(ctx, kind, name, data)
+	if err != nil {
+		return yunhu.Outgoing{}, uploadError(param, err)
+	}
+	out := up.Outgoing(yunhu.Chat{})
+	if kind == yunhu.UploadAudio {
+		out.Content.AudioSeconds = audioSeconds(seg, data)
+	}
+	return out, nil
+}
+
+// reuseMedia sends an already hosted medium by its key.
+func reuseMedia(kind yunhu.UploadKind, key, name string, seg segment.Segment) yunhu.Outgoing {
+	var o yunhu.Outgoing
+	switch kind {
+	case yunhu.UploadImage:
+		o.ContentType, o.Content = yunhu.ContentImage, yunhu.Content{Image: key}
+	case yunhu.UploadAudio:
+		o.ContentType, o.Content = yunhu.ContentAudio, yunhu.Content{AudioURL: key, AudioSeconds: audioSeconds(seg, nil)}
+	case yunhu.UploadVideo:
+		o.ContentType, o.Content = yunhu.ContentVideo, yunhu.Content{VideoURL: key}
+	case yunhu.UploadFile:
+		if !strings.HasPrefix(key, yunhu.KeyPrefixFile) {
+			key = yunhu.KeyPrefixFile + key
+		}
+		o.ContentType, o.Content = yunhu.ContentFile, yunhu.Content{FileURL: key, FileName: cmp.Or(name, strings.TrimPrefix(key, yunhu.KeyPrefixFile))}
+	}
+	return o
+}
+
+// audioSeconds is a voice message's length: data.duration when the bot
+// gives it, else read from the file when its format tells (m4a, mp4, wav),
+// else 1 — Yunhu shows the number and does not check it.
+func audioSeconds(seg segment.Segment, data []byte) int64 {
+	if n, ok := seg.Int("duration"); ok && n > 0 {
+		return n
+	}
+	if s := mediaDuration(data); s > 0 {
+		return s
+	}
+	return 1
+}
+
+func hasMediaScheme(ref string) bool {
+	l := strings.ToLower(ref)
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") ||
+		strings.HasPrefix(l, "base64://") || strings.HasPrefix(l, "file:")
+}
+
+// isStickerSegment reports an image segment that is a Yunhu sticker or
+// personal expression rather than a picture (see inbound.go).
+func isStickerSegment(seg segment.Segment) bool {
+	if seg.Type != segment.TypeImage {
+		return false
+	}
+	switch seg.Value("sub_type") {
+	case subTypeSticker, subTypeExpression:
+		return true
+	}
+	return false
+}
+
+// addSticker sends a sticker or personal expression (content type 7) from
+// an image segment with sub_type sticker or expression as inbound.go
+// produces it (or a face segment carrying the same data): data.path (or
+// file) is the expression/… or sticker/… path Yunhu gave, with
+// expression_id, or sticker_item_id and sticker_pack_id. A QQ face id has
+// no Yunhu counterpart.
+func (ob *outBuilder) addSticker(seg segment.Segment) error {
+	p := cmp.Or(seg.Value("path"), seg.Value("file"))
+	if i := strings.Index(p, yunhu.KeyPrefixExpression); i >= 0 {
+		p = p[i:]
+	} else if i := strings.Index(p, yunhu.KeyPrefixSticker); i >= 0 {
+		p = p[i:]
+	}
+	if !strings.HasPrefix(p, yunhu.KeyPrefixExpression) && !strings.HasPrefix(p, yunhu.KeyPrefixSticker) {
+		return onebot.ErrBadParams("%s: not a Yunhu sticker (needs data.path expression/… or sticker/…); QQ face ids have no Yunhu counterpart", seg.Type)
+	}
+	c := yunhu.Content{Image: p, ExpressionID: seg.Value("expression_id")}
+	if n, ok := seg.Int("sticker_item_id"); ok {
+		c.StickerItemID = n
+	}
+	if n, ok := seg.Int("sticker_pack_id"); ok {
+		c.StickerPackID = n
+	}
+	ob.flushText()
+	ob.parts = append(ob.parts, outPart{
+		out:  yunhu.Outgoing{ContentType: yunhu.ContentSticker, Content: c},
+		segs: segment.Message{seg},
+	})
+	return nil
+}
+
+// clipRunes shortens s to n characters.
+func clipRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
+
+// logInvalidCQ reports malformed CQ codes of an outgoing message; they were
+// sent as text or dropped as Options.IgnoreInvalidCQCode says.
+func (b *Bridge) logInvalidCQ(action string, inv []segment.Invalid) {
+	for _, v := range inv {
+		b.log.Debug("malformed CQ code", zap.String("action", action), zap.String("code", v.String()),
+			zap.Bool("dropped", b.opts.IgnoreInvalidCQCode))
+	}
+}
