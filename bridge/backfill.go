@@ -196,7 +196,7 @@ func (in *ingest) onFill(ctx context.Context, f *fill) {
 		in.release(ctx, func(k chatKey) bool { return !in.pending[k] })
 	case fillChat:
 		if !in.pending[f.chat] {
-			in.emit(ctx, f.msgs) // released early (maxHeld): just dedupe
+			in.emit(ctx, f.msgs, false) // released early (maxHeld): just dedupe
 			return
 		}
 		msgs := f.msgs
@@ -218,7 +218,7 @@ func (in *ingest) onFill(ctx context.Context, f *fill) {
 		in.held = keep
 		slices.SortStableFunc(msgs, func(a, b yunhu.Message) int { return cmp.Compare(a.Seq, b.Seq) })
 		delete(in.pending, f.chat)
-		in.emit(ctx, msgs)
+		in.emit(ctx, msgs, false)
 		for _, h := range others {
 			in.dispatch(ctx, h.it)
 		}
@@ -464,6 +464,16 @@ func (t *tracker) advance(key chatKey, seq int64, at time.Time) {
 			t.indexDirty = true
 		}
 	}
+}
+
+// reported is the last seq reported in a chat by this run; 0 if none.
+func (t *tracker) reported(key chatKey) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if st := t.chats[key]; st != nil {
+		return st.seq
+	}
+	return 0
 }
 
 // cursor is the last seq reported in a chat, by this run or an earlier one.

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -38,9 +39,12 @@ const (
 	// ingestQueue bounds the pushes waiting for the ingest goroutine.
 	// When it is full, onPush waits, which stops the socket reader: the
 	// push socket is the only producer that can be slowed down.
-	ingestQueue = 4096
-	// maxIngestBatch bounds what one round of the ingest goroutine takes.
-	maxIngestBatch = 1024
+	ingestQueue = 16384
+	// maxIngestBatch bounds what one round of the ingest goroutine takes,
+	// and so one PutMessages: the store's own commit limit. Batches grow
+	// with the store's latency, so that a slow disk costs latency, not
+	// throughput.
+	maxIngestBatch = 4096
 	// recentMessages is how many message ids the ingest goroutine
 	// remembers the chat of, for edit and stream pushes, which do not
 	// always say which conversation they belong to (§6.5).
@@ -73,6 +77,7 @@ type ingest struct {
 	tracker  *tracker
 
 	chunk   []yunhu.Message // live messages not yet stored
+	buf     []byte          // event encoding buffer (the hub copies)
 	streams []streamAppend  // stream chunks not yet stored
 	recent  recentIndex
 
@@ -244,7 +249,7 @@ func (in *ingest) dispatch(ctx context.Context, it item) {
 // chunks (which may refer to messages of the chunk).
 func (in *ingest) flush(ctx context.Context) {
 	if len(in.chunk) > 0 {
-		in.emit(ctx, in.chunk)
+		in.emit(ctx, in.chunk, true)
 		clear(in.chunk)
 		in.chunk = in.chunk[:0]
 	}
@@ -293,7 +298,13 @@ type entry struct {
 // in the order given. A message quoting one stored in the same call is
 // stored after it, in a later PutMessages, so its reply segment can name
 // the quoted message's id.
-func (in *ingest) emit(ctx context.Context, msgs []yunhu.Message) {
+//
+// live says the messages come from the socket (not from history). A live
+// message from someone else whose seq is above the last one reported in
+// its chat by this run is new without asking the store: duplicates come
+// from history, which is only read (and merged in seq order) before the
+// chat's live pushes, and from the account's own sends.
+func (in *ingest) emit(ctx context.Context, msgs []yunhu.Message, live bool) {
 	entries := make([]entry, 0, len(msgs))
 	seen := make(map[string]bool, len(msgs))
 	for i := range msgs {
@@ -304,7 +315,8 @@ func (in *ingest) emit(ctx context.Context, msgs []yunhu.Message) {
 		seen[m.ID] = true
 		key := keyOf(in.b.chatOf(m))
 		in.recent.put(m.ID, key)
-		if in.reported(ctx, key, m) {
+		fresh := live && m.Sender.ID != in.b.self() && m.Seq > 0 && m.Seq > in.tracker.reported(key)
+		if !fresh && in.reported(ctx, key, m) {
 			in.tracker.advance(key, m.Seq, m.Time)
 			continue
 		}
@@ -397,7 +409,7 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 		if e.m.Recalled() {
 			continue // sent and recalled while we were away: nothing to show
 		}
-		ev, err := in.messageEvent(ctx, e, ids[i], forms[i])
+		ev, err := in.messageEvent(ctx, e, ids[i], forms[i], in.buf[:0])
 		if err != nil {
 			in.b.log.Error("build message event", zap.String("msg_id", e.m.ID), zap.Error(err))
 			continue
@@ -405,7 +417,8 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 		if ev == nil {
 			continue
 		}
-		if err := in.b.hub.Publish(ev); err != nil {
+		in.buf = ev
+		if err := in.b.hub.Publish(json.RawMessage(ev)); err != nil {
 			in.b.log.Error("publish message event", zap.Error(err))
 		}
 	}
@@ -471,9 +484,9 @@ func (in *ingest) privateNames(m *yunhu.Message) mentionNames {
 	}
 }
 
-// messageEvent builds the event of a stored message; nil means none (the
-// account's own message while ReportSelfMessage is off).
-func (in *ingest) messageEvent(ctx context.Context, e *entry, id int32, f formatted) (any, error) {
+// messageEvent appends the JSON of a stored message's event to dst; nil
+// means none (the account's own message while ReportSelfMessage is off).
+func (in *ingest) messageEvent(ctx context.Context, e *entry, id int32, f formatted, dst []byte) ([]byte, error) {
 	m := e.m
 	post := postMessage
 	if m.Sender.ID == in.b.self() {
@@ -502,20 +515,22 @@ func (in *ingest) messageEvent(ctx context.Context, e *entry, id int32, f format
 			s.Card = in.members.learnCard(e.key.ID, m.Sender.ID, m.Sender.Name, e.member, e.known)
 			s.Role = roleOf(e.member.level)
 		}
-		return &groupMessageEvent{
+		ev := groupMessageEvent{
 			Time: t.Unix(), SelfID: selfID, PostType: post, MessageType: messageGroup, SubType: subNormal,
 			MessageID: id, GroupID: peer, UserID: uid, Message: f.post, RawMessage: f.raw, Sender: s,
-		}, nil
+		}
+		return ev.appendJSON(dst), nil
 	}
 	target := selfID
 	if post == postMessageSent {
 		target = peer
 	}
-	return &privateMessageEvent{
+	ev := privateMessageEvent{
 		Time: t.Unix(), SelfID: selfID, PostType: post, MessageType: messagePrivate, SubType: subFriend,
 		MessageID: id, UserID: uid, TargetID: target, Message: f.post, RawMessage: f.raw,
 		Sender: privateSender{UserID: uid, Nickname: m.Sender.Name, Sex: sexUnknown},
-	}, nil
+	}
+	return ev.appendJSON(dst), nil
 }
 
 // title is the member tag shown next to the sender's name, Yunhu's
