@@ -6,14 +6,15 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
-	"github.com/yunhu-onebot/yunhu-onebot/segment"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
@@ -78,8 +79,12 @@ func newActEnv(t *testing.T, mod ...func(*bridge.Options)) *actEnv {
 		_ = st.Close()
 	})
 	e := &actEnv{t: t, sim: s, urls: urls, store: st, router: router, hub: hub, bridge: b, ctx: ctx}
-	// Log in the way frameworks start: get_login_info first.
+	// Log in the way frameworks start: get_login_info first; then wait for
+	// the push socket, so that injected messages reach the bridge.
 	e.ok("get_login_info", nil)
+	if err := s.WaitOnline(ctx, sim.SelfID, 1); err != nil {
+		t.Fatalf("push socket: %v", err)
+	}
 	return e
 }
 
@@ -190,39 +195,70 @@ func userN(t *testing.T, id string) int64 {
 	return n
 }
 
-// inject makes another user send a message and returns its message_id once
-// the bridge has stored it... or, since storing pushes is the ingest's job,
-// maps it through the store directly (the same call ingest makes).
+// inject makes another user send a message and returns its record and
+// the message_id the bridge gave it on receiving the push.
 func (e *actEnv) inject(m sim.Message) (sim.Record, int32) {
 	e.t.Helper()
 	rec, err := e.sim.Inject(m)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return rec, e.mapRecord(rec)
-}
-
-// mapRecord gives a simulator record its message_id: the one the bridge
-// stored if it has, else a new one with the message's text as body.
-func (e *actEnv) mapRecord(rec sim.Record) int32 {
-	e.t.Helper()
 	chatID := rec.ChatID
 	if rec.ChatType != yunhu.ChatTypeGroup && rec.SenderID != sim.SelfID {
-		chatID = rec.SenderID // private chats are keyed by the peer
+		chatID = rec.SenderID // private and bot chats are keyed by the peer
 	}
-	if id, err := e.store.MessageID(rec.ChatType, chatID, rec.MsgID); err == nil {
-		return id
-	}
-	body := segment.AppendJSON(nil, segment.Message{segment.Text(rec.Content.GetText())})
-	id, err := e.store.PutMessage(e.ctx, store.Message{
-		ChatType: rec.ChatType, ChatID: chatID, MsgID: rec.MsgID, Seq: rec.Seq,
-		SenderID: rec.SenderID, SenderName: e.sim.User(rec.SenderID).Name,
-		Time: time.UnixMilli(rec.SendTime), Body: body,
+	var id int32
+	waitFor(e.t, "the bridge to store message "+rec.MsgID, func() bool {
+		id, err = e.store.MessageID(rec.ChatType, chatID, rec.MsgID)
+		return err == nil
 	})
+	return rec, id
+}
+
+// events connects a forward WebSocket client to the bridge's hub and
+// returns the events it receives (meta events left out), decoded.
+func (e *actEnv) events() <-chan map[string]any {
+	e.t.Helper()
+	ws := onebot.NewWSServer(onebot.WSOptions{Router: e.router, Hub: e.hub, Conn: onebot.ConnOptions{PingInterval: -1}})
+	srv := httptest.NewServer(ws)
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/", nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return id
+	out := make(chan map[string]any, 1024)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			_, raw, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			var m map[string]any
+			if json.Unmarshal(raw, &m) == nil && m["post_type"] != "meta_event" {
+				out <- m
+			}
+		}
+	}()
+	e.t.Cleanup(func() {
+		_ = conn.Close()
+		<-done
+		_ = ws.Close()
+		srv.Close()
+	})
+	return out
+}
+
+// nextEvent returns the next event, failing after a bound.
+func nextEvent(t *testing.T, events <-chan map[string]any) map[string]any {
+	t.Helper()
+	select {
+	case ev := <-events:
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s")
+		return nil
+	}
 }
 
 // waitFor polls cond until it holds or the bound passes.

@@ -100,6 +100,38 @@ func TestPrivateHistory(t *testing.T) {
 	}
 }
 
+// TestHistoryBeforeEvent: a message the bot reads in history before the
+// bridge has received it (the push socket was down) still arrives as an
+// event after the reconnect, once, with the message_id history gave it.
+func TestHistoryBeforeEvent(t *testing.T) {
+	e := newActEnv(t)
+	events := e.events()
+	g := e.groupN(sim.GroupOwnedID)
+	e.inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: "before"})
+	if ev := nextEvent(t, events); ev["raw_message"] != "before" {
+		t.Fatalf("event %v", ev)
+	}
+	e.sim.SilenceAll()
+	if _, err := e.sim.Inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: "missed"}); err != nil {
+		t.Fatal(err)
+	}
+	h := decode[historyData](t, e.ok("get_group_msg_history", map[string]any{"group_id": g, "count": 1}))
+	if len(h.Messages) != 1 || h.Messages[0].RawMessage != "missed" {
+		t.Fatalf("history %+v", h)
+	}
+	logins := e.sim.Logins(sim.SelfID)
+	e.sim.DropAll()
+	waitFor(t, "reconnect", func() bool { return e.sim.Logins(sim.SelfID) > logins })
+	ev := nextEvent(t, events)
+	if ev["raw_message"] != "missed" || ev["message_id"] != float64(h.Messages[0].MessageID) {
+		t.Fatalf("event %v, want message_id %d", ev, h.Messages[0].MessageID)
+	}
+	e.inject(sim.Message{From: sim.AliceID, ChatID: sim.SelfID, Text: "marker"})
+	if ev := nextEvent(t, events); ev["raw_message"] != "marker" {
+		t.Fatalf("event before the marker: %v", ev)
+	}
+}
+
 func TestSendForwardMsg(t *testing.T) {
 	e := newActEnv(t)
 	owned, admin := e.groupN(sim.GroupOwnedID), e.groupN(sim.GroupAdminID)

@@ -198,14 +198,9 @@ func (b *Bridge) sendPart(ctx context.Context, part outPart) (int32, error) {
 		return 0, onebot.ErrFailed("record the message", err)
 	}
 	if _, err := b.platform.SendMessage(ctx, part.out); err != nil {
-		// The id stays allocated to a message that never reached the chat;
-		// mark it withdrawn so that it reads as what it is.
-		if uerr := b.store.UpdateMessage(context.WithoutCancel(ctx), id, func(m *store.Message) error {
-			m.Recalled = true
-			return nil
-		}); uerr != nil {
-			b.log.Warn("mark an unsent message", zap.Int32("message_id", id), zap.Error(uerr))
-		}
+		// The record stays: nobody learns its id, and should the message
+		// have reached Yunhu after all (a reply lost on the way back), its
+		// echo completes the record as for any other send.
 		return 0, platformError("send message", err)
 	}
 	return id, nil

@@ -138,6 +138,7 @@ func TestGetMsg(t *testing.T) {
 // Yunhu.
 func TestGetMsgFetchesMissingBody(t *testing.T) {
 	e := newActEnv(t)
+	e.sim.SilenceAll() // the push never reaches the bridge
 	rec, err := e.sim.Inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: "fetched"})
 	if err != nil {
 		t.Fatal(err)
