@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,7 @@ import (
 	"github.com/yunhu-onebot/yunhu-onebot/config"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
 )
 
@@ -676,15 +678,25 @@ func TestRealAccountWiring(t *testing.T) {
 		onSandbox: func(*sim.Server, string) { t.Error("a sandbox started without -sandbox") }}
 	startDaemon(t, d)
 
-	var sawToken bool
+	// The push socket logs in with the token (in its login frame), and
+	// every REST call carries it.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitOnline(ctx, sim.SelfID, 1); err != nil {
+		t.Fatalf("the push socket did not log in: %v", err)
+	}
+	var rest int
 	for _, r := range s.Requests() {
+		if !strings.HasPrefix(r.Path, "/v1/") {
+			continue
+		}
+		rest++
 		if r.Token != sim.DefaultToken {
 			t.Errorf("request %s %s with token %q, want account.token", r.Method, r.Path, r.Token)
 		}
-		sawToken = true
 	}
-	if !sawToken {
-		t.Error("the daemon made no request to the configured Yunhu")
+	if rest == 0 {
+		t.Error("the daemon made no REST call to the configured Yunhu")
 	}
 	if _, err := os.Stat(cfg.Database.Path); err != nil {
 		t.Errorf("database.path not used as given: %v", err)
@@ -721,5 +733,253 @@ func TestRejectedTokenStopsTheDaemon(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the daemon kept running with a rejected token")
+	}
+}
+
+// frames reads OneBot frames from a WebSocket, skipping heartbeats; numbers
+// stay json.Number so the test sees exactly what was sent.
+type frames struct {
+	t *testing.T
+	c *websocket.Conn
+}
+
+func (f frames) next(what string) map[string]any {
+	f.t.Helper()
+	for {
+		_ = f.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, b, err := f.c.ReadMessage()
+		if err != nil {
+			f.t.Fatalf("waiting for %s: %v", what, err)
+		}
+		m := decodeJSON(f.t, b)
+		if m["meta_event_type"] == "heartbeat" {
+			continue
+		}
+		return m
+	}
+}
+
+// until returns the first frame matching key=value, failing on any other
+// message or notice in between (nothing may be lost or invented).
+func (f frames) until(key, value string) map[string]any {
+	f.t.Helper()
+	for {
+		m := f.next(key + "=" + value)
+		if m[key] == value {
+			return m
+		}
+		f.t.Errorf("unexpected frame while waiting for %s=%s: %v", key, value, m)
+	}
+}
+
+func decodeJSON(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		t.Fatalf("frame %s: %v", b, err)
+	}
+	return m
+}
+
+// wantNumber checks that m[key] is the JSON number want.
+func wantNumber(t *testing.T, where string, m map[string]any, key, want string) {
+	t.Helper()
+	if n, ok := m[key].(json.Number); !ok || n.String() != want {
+		t.Errorf("%s: %s = %#v, want the number %s", where, key, m[key], want)
+	}
+}
+
+// positiveID returns m[key] as a positive integer JSON number, failing
+// the test otherwise.
+func positiveID(t *testing.T, where string, m map[string]any, key string) int64 {
+	t.Helper()
+	n, ok := m[key].(json.Number)
+	i, err := n.Int64()
+	if !ok || err != nil || i <= 0 {
+		t.Fatalf("%s: %s = %#v, want a positive JSON number", where, key, m[key])
+	}
+	return i
+}
+
+// TestSandboxEndToEnd runs the whole daemon in sandbox mode as a user
+// would start it, and plays both sides: a OneBot framework on the forward
+// WebSocket and the HTTP API, and simulated Yunhu users on the sandbox's
+// control API. A user's message becomes an event with every field a
+// framework needs; the framework's reply, get_msg and delete_msg reach
+// Yunhu; a user's recall becomes a notice naming the original message.
+func TestSandboxEndToEnd(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Servers[0].HTTP.AccessToken = ""
+	cfg.Servers[1].WS.AccessToken = ""
+	cfg.Heartbeat.Interval = 1
+	var banner syncBuffer
+	var s *sim.Server
+	var base string
+	d := &daemon{cfg: cfg, log: zaptest.NewLogger(t), sandbox: true, banner: &banner,
+		onSandbox: func(sv *sim.Server, b string) { s, base = sv, b }}
+	bound := startDaemon(t, d)
+	httpBase, wsURL := "http://"+bound[0].String(), "ws://"+bound[1].String()+"/"
+	for _, want := range []string{httpBase + "/<action>", wsURL, base + "/sandbox/say?from=alice&group=" + sim.GroupOwnedID} {
+		if !strings.Contains(banner.String(), want) {
+			t.Errorf("the sandbox banner lacks %q:\n%s", want, banner.String())
+		}
+	}
+
+	c, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ws := frames{t, c}
+	hello := ws.next("lifecycle")
+	if hello["meta_event_type"] != "lifecycle" || hello["sub_type"] != "connect" {
+		t.Fatalf("first frame %v, want lifecycle connect", hello)
+	}
+	wantNumber(t, "lifecycle", hello, "self_id", sim.SelfID)
+
+	// The push socket must be up before a user talks, or the message is
+	// only found later by backfill.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitOnline(ctx, sim.SelfID, 1); err != nil {
+		t.Fatalf("the bridge's push socket did not log in: %v", err)
+	}
+
+	// Heartbeats say the platform is online once the push socket is up.
+	waitHeartbeat := func() map[string]any {
+		for {
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, b, err := c.ReadMessage()
+			if err != nil {
+				t.Fatalf("waiting for a heartbeat: %v", err)
+			}
+			m := decodeJSON(t, b)
+			if m["meta_event_type"] == "heartbeat" {
+				return m
+			}
+			t.Errorf("unexpected frame before any message: %v", m)
+		}
+	}
+	for hb := waitHeartbeat(); ; hb = waitHeartbeat() {
+		wantNumber(t, "heartbeat", hb, "self_id", sim.SelfID)
+		wantNumber(t, "heartbeat", hb, "interval", "1000")
+		if st, _ := hb["status"].(map[string]any); st["online"] == true && st["good"] == true {
+			break
+		}
+	}
+
+	// A user speaks in a group → one message event.
+	var said recordOut
+	if code, body := control(t, base, "/sandbox/say", url.Values{"from": {"alice"}, "group": {sim.GroupOwnedID}, "text": {"hello"}}, &said); code != http.StatusOK {
+		t.Fatalf("say: %d %s", code, body)
+	}
+	ev := ws.until("post_type", "message")
+	for k, v := range map[string]string{"message_type": "group", "sub_type": "normal", "message": "hello", "raw_message": "hello"} {
+		if ev[k] != v {
+			t.Errorf("group event %s = %#v, want %q", k, ev[k], v)
+		}
+	}
+	wantNumber(t, "group event", ev, "self_id", sim.SelfID)
+	wantNumber(t, "group event", ev, "group_id", sim.GroupOwnedID)
+	wantNumber(t, "group event", ev, "user_id", sim.AliceID)
+	wantNumber(t, "group event", ev, "font", "0")
+	groupMsgID := positiveID(t, "group event", ev, "message_id")
+	if sec := positiveID(t, "group event", ev, "time"); sec > time.Now().Unix()+1 || sec < time.Now().Unix()-60 {
+		t.Errorf("group event time = %d, want seconds near now", sec)
+	}
+	sender, _ := ev["sender"].(map[string]any)
+	if sender == nil || sender["nickname"] != "Alice" || sender["role"] != "admin" {
+		t.Errorf("group event sender = %#v, want Alice, admin", ev["sender"])
+	} else {
+		wantNumber(t, "sender", sender, "user_id", sim.AliceID)
+	}
+
+	// A private message → a private friend event.
+	if code, body := control(t, base, "/sandbox/say", url.Values{"from": {"bob"}, "private": {"1"}, "text": {"psst"}}, nil); code != http.StatusOK {
+		t.Fatalf("say: %d %s", code, body)
+	}
+	pev := ws.until("post_type", "message")
+	if pev["message_type"] != "private" || pev["sub_type"] != "friend" || pev["raw_message"] != "psst" {
+		t.Errorf("private event %v", pev)
+	}
+	wantNumber(t, "private event", pev, "user_id", sim.BobID)
+	if _, ok := pev["group_id"]; ok {
+		t.Errorf("private event has a group_id: %v", pev)
+	}
+	if id := positiveID(t, "private event", pev, "message_id"); id == groupMsgID {
+		t.Errorf("two messages share message_id %d", id)
+	}
+
+	// The framework answers over HTTP; Yunhu receives it.
+	call := func(action string, params any) map[string]any {
+		t.Helper()
+		body, _ := json.Marshal(params)
+		resp, err := http.Post(httpBase+"/"+action, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m := decodeJSON(t, b)
+		if m["status"] != "ok" || m["retcode"] != json.Number("0") {
+			t.Fatalf("%s %s: HTTP %d %s", action, body, resp.StatusCode, b)
+		}
+		data, _ := m["data"].(map[string]any)
+		return data
+	}
+	login := call("get_login_info", map[string]any{})
+	wantNumber(t, "get_login_info", login, "user_id", sim.SelfID)
+	if login["nickname"] != s.Self().Name {
+		t.Errorf("get_login_info nickname = %#v, want %q", login["nickname"], s.Self().Name)
+	}
+	data := call("send_group_msg", map[string]any{"group_id": json.Number(sim.GroupOwnedID), "message": "pong"})
+	sentID := positiveID(t, "send_group_msg", data, "message_id")
+	sent := s.Sent()
+	if len(sent) != 1 {
+		t.Fatalf("Yunhu received %d messages, want 1", len(sent))
+	}
+	req := sent[0].Request
+	if sent[0].Code != 1 || req.GetChatId() != sim.GroupOwnedID || req.GetChatType() != yunhu.ChatTypeGroup ||
+		req.GetContent().GetText() != "pong" || req.GetContentType() != yunhu.ContentText {
+		t.Errorf("Yunhu received %v (code %d)", req, sent[0].Code)
+	}
+
+	// get_msg answers from the store with the event's ids.
+	got := call("get_msg", map[string]any{"message_id": groupMsgID})
+	wantNumber(t, "get_msg", got, "message_id", strconv.FormatInt(groupMsgID, 10))
+	wantNumber(t, "get_msg", got, "real_id", strconv.FormatInt(groupMsgID, 10))
+	wantNumber(t, "get_msg", got, "group_id", sim.GroupOwnedID)
+	if sender, _ := got["sender"].(map[string]any); sender == nil {
+		t.Errorf("get_msg without a sender: %v", got)
+	} else {
+		wantNumber(t, "get_msg sender", sender, "user_id", sim.AliceID)
+	}
+
+	// delete_msg recalls the bot's message on Yunhu.
+	call("delete_msg", map[string]any{"message_id": sentID})
+	if rec, ok := s.Lookup(req.GetMsgId()); !ok || rec.RecallTime == 0 {
+		t.Errorf("the bot's message is not recalled on Yunhu: %+v", rec)
+	}
+
+	// Alice recalls her message → group_recall naming the original id.
+	if code, body := control(t, base, "/sandbox/recall", url.Values{"from": {"alice"}, "id": {said.MsgID}}, nil); code != http.StatusOK {
+		t.Fatalf("recall: %d %s", code, body)
+	}
+	for {
+		n := ws.next("group_recall")
+		if n["post_type"] == "notice" && n["notice_type"] == "group_recall" &&
+			n["message_id"] == json.Number(strconv.FormatInt(sentID, 10)) {
+			continue // the recall of the bot's own message, which delete_msg did
+		}
+		if n["notice_type"] != "group_recall" {
+			t.Fatalf("got %v, want the group_recall of Alice's message", n)
+		}
+		wantNumber(t, "group_recall", n, "message_id", strconv.FormatInt(groupMsgID, 10))
+		wantNumber(t, "group_recall", n, "group_id", sim.GroupOwnedID)
+		wantNumber(t, "group_recall", n, "user_id", sim.AliceID)
+		wantNumber(t, "group_recall", n, "operator_id", sim.AliceID)
+		break
 	}
 }
