@@ -72,9 +72,10 @@ const (
 	cursorFlushInterval = 500 * time.Millisecond
 	// chatsKey is the store key of the tracked chats.
 	chatsKey = "bridge/chats"
-	// maxTrackedChats bounds the tracked chats; the least recently
-	// active are forgotten first.
-	maxTrackedChats = 20000
+	// maxTrackedChats bounds the tracked chats (and keeps their JSON well
+	// below the store's 1 MiB value limit); the least recently active are
+	// forgotten first.
+	maxTrackedChats = 10000
 	// activityResolution: a chat's activity is rewritten in the store
 	// only when it moved by this much.
 	activityResolution = time.Hour
@@ -118,9 +119,9 @@ func (in *ingest) connected(ctx context.Context) {
 	if in.connects == 1 && in.tracker.empty() {
 		return // a first start: there is no "missed"
 	}
-	since := in.offlineSince
+	since := in.offlineSince // the first drop since the last completed round
 	if since.IsZero() {
-		since = in.tracker.lastActive()
+		since = in.tracker.lastActive() // a restart
 	}
 	since = since.Add(-sinceMargin)
 	if in.cancelRound != nil {
@@ -225,6 +226,7 @@ func (in *ingest) onFill(ctx context.Context, f *fill) {
 		in.flush(ctx)
 	case fillDone:
 		in.pending = nil
+		in.offlineSince = time.Time{}
 		in.release(ctx, func(chatKey) bool { return true })
 		if in.cancelRound != nil {
 			in.cancelRound()

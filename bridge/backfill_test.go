@@ -205,6 +205,11 @@ func TestBackfillAfterRestart(t *testing.T) {
 	for i := range 120 { // more than two list-message pages
 		add(sim.AliceID, sim.GroupOwnedID, "group:100000001", fmt.Sprint("g", i))
 	}
+	// Sent and recalled while away: nothing to report.
+	gone := w.inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: "gone"})
+	if err := w.sim.Recall(sim.AliceID, gone.MsgID); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 3 {
 		add(sim.AliceID, sim.SelfID, "private:1000002", fmt.Sprint("a", i))
 		add(sim.BobID, sim.SelfID, "private:1000003", fmt.Sprint("b", i))

@@ -239,7 +239,9 @@ func (in *ingest) dispatch(ctx context.Context, it item) {
 		in.flush(ctx)
 		in.connected(ctx)
 	case yunhu.Disconnected:
-		in.offlineSince = in.b.now()
+		if in.offlineSince.IsZero() { // since the last completed backfill
+			in.offlineSince = in.b.now()
+		}
 	case yunhu.InvitePush:
 		in.requests.poke()
 	}
@@ -360,8 +362,9 @@ func (in *ingest) reported(ctx context.Context, key chatKey, m *yunhu.Message) b
 }
 
 // put stores a run of new messages with one PutMessages and publishes
-// their events. If the store fails, nothing is published: the cursor does
-// not move either, so the next backfill tries again.
+// their events. If the store fails, nothing is published (an event must
+// not carry an id the store may not keep) and the cursor does not move;
+// only a backfill before the chat's next message can bring them back.
 func (in *ingest) put(ctx context.Context, run []entry) {
 	if len(run) == 0 {
 		return
