@@ -295,6 +295,9 @@ func (b *Bridge) setGroupCard(ctx context.Context, req *onebot.Request) (any, er
 	if err != nil {
 		return nil, err
 	}
+	if err := b.ensureLogin(ctx); err != nil {
+		return nil, err
+	}
 	if userID != b.self() {
 		return nil, unsupportedForm(req.Action, "Yunhu only lets a member set their own group nickname; user_id must be the account's own id")
 	}

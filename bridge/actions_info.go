@@ -21,12 +21,22 @@ type loginInfo struct {
 // getLoginInfo is the first call Koishi and ZeroBot make. Transports may
 // serve before Run has logged in, so an unknown account logs in here.
 func (b *Bridge) getLoginInfo(ctx context.Context, _ *onebot.Request) (any, error) {
-	if b.self() == "" {
-		if err := b.login(ctx); err != nil {
-			return nil, platformError("log in", err)
-		}
+	if err := b.ensureLogin(ctx); err != nil {
+		return nil, err
 	}
 	return loginInfo{UserID: b.selfNumber.Load(), Nickname: b.selfName.Load().(string)}, nil
+}
+
+// ensureLogin logs in unless Run has: an action that needs the account's
+// id may come before Run's login finished.
+func (b *Bridge) ensureLogin(ctx context.Context) error {
+	if b.self() != "" {
+		return nil
+	}
+	if err := b.login(ctx); err != nil {
+		return platformError("log in", err)
+	}
+	return nil
 }
 
 func (b *Bridge) getStatus(context.Context, *onebot.Request) (any, error) {

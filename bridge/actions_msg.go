@@ -138,7 +138,20 @@ func (b *Bridge) sendMessage(ctx context.Context, chat yunhu.Chat, msg segment.M
 	if err != nil {
 		return 0, err
 	}
+	if err := b.ensureLogin(ctx); err != nil {
+		return 0, err
+	}
 	ids := make([]int32, 0, len(parts))
+	defer func() {
+		// Recorded even when a later part failed, so that delete_msg on the
+		// first still takes back what went out.
+		if len(ids) > 1 {
+			rest, _ := json.Marshal(ids[1:])
+			if err := b.store.Set(context.WithoutCancel(ctx), partsKey(ids[0]), rest); err != nil {
+				b.log.Warn("record the parts of a sent message", zap.Int32("message_id", ids[0]), zap.Error(err))
+			}
+		}
+	}()
 	for i, part := range parts {
 		id, err := b.sendPart(ctx, part)
 		var ae *yunhu.APIError
@@ -160,13 +173,6 @@ func (b *Bridge) sendMessage(ctx context.Context, chat yunhu.Chat, msg segment.M
 			return 0, err
 		}
 		ids = append(ids, id)
-	}
-	if len(ids) > 1 {
-		rest, _ := json.Marshal(ids[1:])
-		if err := b.store.Set(ctx, partsKey(ids[0]), rest); err != nil {
-			// The messages are out; only recalling them together is lost.
-			b.log.Warn("record the parts of a sent message", zap.Int32("message_id", ids[0]), zap.Error(err))
-		}
 	}
 	return ids[0], nil
 }

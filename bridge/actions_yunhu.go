@@ -35,6 +35,9 @@ func (b *Bridge) editMsg(ctx context.Context, req *onebot.Request) (any, error) 
 	if err := req.Decode(&p); err != nil {
 		return nil, err
 	}
+	if err := b.ensureLogin(ctx); err != nil {
+		return nil, err
+	}
 	id := int32(p.MessageID)
 	rec, err := b.storedMessage(id, "message_id")
 	if err != nil {
@@ -162,6 +165,9 @@ func (b *Bridge) clickButton(ctx context.Context, req *onebot.Request) (any, err
 	}
 	rec, err := b.storedMessage(int32(p.MessageID), "message_id")
 	if err != nil {
+		return nil, err
+	}
+	if err := b.ensureLogin(ctx); err != nil {
 		return nil, err
 	}
 	if err := b.platform.ButtonReport(ctx, recordChat(rec), rec.MsgID, b.self(), string(p.Value)); err != nil {

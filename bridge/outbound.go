@@ -60,9 +60,13 @@ type outBuilder struct {
 	mentions []string
 	textSegs segment.Message
 
-	quote   *yunhu.Content // quote fields for the first part
-	quoteID string
-	buttons []json.RawMessage // rows, from every button segment
+	quote      *yunhu.Content // quote fields for the first part
+	quoteID    string
+	replySeg   segment.Segment   // stored in the first part's body
+	buttons    []json.RawMessage // rows, from every button segment
+	buttonSegs segment.Message   // stored in the last part's body
+
+	groupNames map[string]string // user or bot id → name; nil until a group mention needs it
 }
 
 // buildOutgoing converts msg into the Yunhu messages that carry it into
@@ -83,12 +87,13 @@ func (b *Bridge) buildOutgoing(ctx context.Context, chat yunhu.Chat, msg segment
 		first.QuoteID = ob.quoteID
 		q := ob.quote
 		first.Content.QuoteText, first.Content.QuoteImageURL, first.Content.QuoteImageName = q.QuoteText, q.QuoteImageURL, q.QuoteImageName
-		first.Content.QuoteVideoURL, first.Content.QuoteVideoSeconds = q.QuoteVideoURL, q.QuoteVideoSeconds
+		ob.parts[0].segs = append(segment.Message{ob.replySeg}, ob.parts[0].segs...)
 	}
 	if len(ob.buttons) > 0 {
 		rows, _ := json.Marshal(ob.buttons) // RawMessages checked in add
-		last := &ob.parts[len(ob.parts)-1].out
-		last.Content.Buttons = string(rows)
+		last := &ob.parts[len(ob.parts)-1]
+		last.out.Content.Buttons = string(rows)
+		last.segs = append(last.segs, ob.buttonSegs...)
 	}
 	for i := range ob.parts {
 		ob.parts[i].out.Chat = chat
@@ -185,7 +190,7 @@ func (ob *outBuilder) addAt(seg segment.Segment) error {
 	}
 	name := seg.Value("name")
 	if name == "" {
-		name = ob.b.mentionName(ob.ctx, ob.chat, id)
+		name = ob.mentionName(id)
 	}
 	ob.text.WriteString("@" + name + " ")
 	if !slices.Contains(ob.mentions, id) {
@@ -195,30 +200,34 @@ func (ob *outBuilder) addAt(seg segment.Segment) error {
 	return nil
 }
 
-// mentionName is the name shown after "@": the member's name in a group,
-// else the user's profile name. A failed lookup is not fatal: the mention
-// itself travels in mentioned_id, so the id serves as the name.
-func (b *Bridge) mentionName(ctx context.Context, chat yunhu.Chat, id string) string {
-	if chat.Type == yunhu.ChatTypeGroup {
-		if members, err := b.platform.AllMembers(ctx, chat.ID); err == nil {
-			for _, m := range members {
-				if m.UserID == id && m.Name != "" {
-					return m.Name
+// mentionName is the name shown after "@": the member's name in a group
+// (the list is read once per message, however many mentions it has), a
+// bot's name from the group's bot list, else the user's profile name. A
+// failed lookup is not fatal: the mention itself travels in mentioned_id,
+// so the id serves as the name.
+func (ob *outBuilder) mentionName(id string) string {
+	if ob.chat.Type == yunhu.ChatTypeGroup {
+		if ob.groupNames == nil {
+			ob.groupNames = map[string]string{}
+			if members, err := ob.b.platform.AllMembers(ob.ctx, ob.chat.ID); err == nil {
+				for _, m := range members {
+					ob.groupNames[m.UserID] = m.Name
+				}
+			}
+			if g, err := ob.b.platform.GroupInfo(ob.ctx, ob.chat.ID); err == nil {
+				for _, bot := range g.Bots {
+					ob.groupNames[bot.ID] = bot.Name
 				}
 			}
 		}
-		if g, err := b.platform.GroupInfo(ctx, chat.ID); err == nil {
-			for _, bot := range g.Bots {
-				if bot.ID == id && bot.Name != "" {
-					return bot.Name
-				}
-			}
+		if n := ob.groupNames[id]; n != "" {
+			return n
 		}
 	}
-	if u, err := b.platform.GetUser(ctx, id); err == nil && u.Name != "" {
+	if u, err := ob.b.platform.GetUser(ob.ctx, id); err == nil && u.Name != "" {
 		return u.Name
 	}
-	b.log.Debug("mention: name lookup failed; using the id", zap.String("user_id", id))
+	ob.b.log.Debug("mention: name lookup failed; using the id", zap.String("user_id", id))
 	return id
 }
 
@@ -247,7 +256,7 @@ func (ob *outBuilder) addReply(seg segment.Segment) error {
 		q.QuoteImageURL = img
 		q.QuoteImageName = img[strings.LastIndexByte(img, '/')+1:]
 	}
-	ob.quote, ob.quoteID = q, rec.MsgID
+	ob.quote, ob.quoteID, ob.replySeg = q, rec.MsgID, seg
 	return nil
 }
 
@@ -294,6 +303,7 @@ func (ob *outBuilder) addButtons(seg segment.Segment) error {
 	var list []json.RawMessage
 	_ = json.Unmarshal([]byte(raw), &list) // valid: it decoded above
 	ob.buttons = append(ob.buttons, list...)
+	ob.buttonSegs = append(ob.buttonSegs, seg)
 	return nil
 }
 

@@ -122,9 +122,13 @@ func TestOutboundReply(t *testing.T) {
 	e := newActEnv(t)
 	g := e.groupN(sim.GroupOwnedID)
 	rec, id := e.inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: "question?"})
-	e.send("send_group_msg", map[string]any{"group_id": g, "message": []any{
+	sent := e.send("send_group_msg", map[string]any{"group_id": g, "message": []any{
 		seg("reply", map[string]any{"id": id}), seg("text", map[string]any{"text": "answer"}),
 	}})
+	got := decode[getMsgData](t, e.ok("get_msg", map[string]any{"message_id": sent}))
+	if want := "[CQ:reply,id=" + itoa(int64(id)) + "]answer"; got.RawMessage != want {
+		t.Errorf("get_msg of the reply: %q, want %q", got.RawMessage, want)
+	}
 	r := e.lastSent().Request
 	if r.QuoteMsgId != rec.MsgID || r.Content.GetQuoteMsgText() != "Alice: question?" || r.Content.GetText() != "answer" {
 		t.Fatalf("sent %v", r)
