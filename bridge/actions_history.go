@@ -123,6 +123,10 @@ func (b *Bridge) history(ctx context.Context, chat yunhu.Chat, p historyParams) 
 		if err != nil {
 			return nil, err
 		}
+		if chat.Type == yunhu.ChatTypeUser && rec.ChatType == yunhu.ChatTypeBot && rec.ChatID == chat.ID {
+			chat.Type = yunhu.ChatTypeBot // a bot not met since the start
+			b.rememberBot(chat.ID)
+		}
 		if rec.ChatType != int32(chat.Type) || rec.ChatID != chat.ID {
 			return nil, onebot.ErrBadParams("message_seq: message %d is in another chat", anchorID)
 		}
@@ -133,6 +137,12 @@ func (b *Bridge) history(ctx context.Context, chat yunhu.Chat, p historyParams) 
 	if count > 0 {
 		var err error
 		msgs, err = b.platform.ListMessages(ctx, chat, before, int(count))
+		if (err != nil || len(msgs) == 0) && before == "" && chat.Type == yunhu.ChatTypeUser && b.lookupBot(ctx, chat.ID) {
+			// A private chat with a bot the bridge has not met since the
+			// start: the address book tells, as for sending.
+			chat.Type = yunhu.ChatTypeBot
+			msgs, err = b.platform.ListMessages(ctx, chat, before, int(count))
+		}
 		if err != nil {
 			return nil, platformError("list messages", err)
 		}

@@ -132,6 +132,20 @@ func TestHistoryBeforeEvent(t *testing.T) {
 	}
 }
 
+// TestBotHistory: the history of a private chat with a bot, asked for
+// before the bridge has met the bot.
+func TestBotHistory(t *testing.T) {
+	e := newActEnv(t)
+	e.sim.SilenceAll() // the bridge must learn about the bot elsewhere
+	if _, err := e.sim.Inject(sim.Message{From: sim.BotID, ChatID: sim.SelfID, ChatType: yunhu.ChatTypeBot, Text: "beep"}); err != nil {
+		t.Fatal(err)
+	}
+	h := decode[historyData](t, e.ok("get_history_msg", map[string]any{"message_type": "private", "user_id": userN(t, sim.BotID)}))
+	if len(h.Messages) != 1 || h.Messages[0].RawMessage != "beep" || h.Messages[0].Sender.UserID != userN(t, sim.BotID) {
+		t.Fatalf("bot history %+v", h)
+	}
+}
+
 func TestSendForwardMsg(t *testing.T) {
 	e := newActEnv(t)
 	owned, admin := e.groupN(sim.GroupOwnedID), e.groupN(sim.GroupAdminID)
