@@ -1,6 +1,7 @@
 package onebot
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -27,6 +28,9 @@ type HubOptions struct {
 type Hub struct {
 	log    *zap.Logger
 	selfID func() int64
+	// loginPending: a SelfID func was given, so an id of 0 means the
+	// platform has not logged in yet, rather than "no platform at all".
+	loginPending bool
 
 	mu   sync.Mutex                      // serialises changes to subs
 	subs atomic.Pointer[[]*subscription] // replaced whole, read without a lock by Publish
@@ -37,16 +41,42 @@ func NewHub(opts HubOptions) *Hub {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
+	pending := opts.SelfID != nil
 	if opts.SelfID == nil {
 		opts.SelfID = func() int64 { return 0 }
 	}
-	h := &Hub{log: opts.Log, selfID: opts.SelfID}
+	h := &Hub{log: opts.Log, selfID: opts.SelfID, loginPending: pending}
 	h.subs.Store(&[]*subscription{})
 	return h
 }
 
 // SelfID is the bot account's id, 0 while unknown.
 func (h *Hub) SelfID() int64 { return h.selfID() }
+
+// waitSelfID waits, at most max, for the account id when the platform has
+// not logged in yet, and reports whether an id is known (always true when
+// the Hub was built without a SelfID func, which stays 0).
+func (h *Hub) waitSelfID(ctx context.Context, max time.Duration) bool {
+	if !h.loginPending || h.selfID() != 0 {
+		return true
+	}
+	deadline := time.NewTimer(max)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return false
+		case <-tick.C:
+			if h.selfID() != 0 {
+				return true
+			}
+		}
+	}
+}
 
 // Publish delivers ev to every subscriber. ev is marshalled once; a
 // json.RawMessage or []byte is taken as the event's JSON (copied, so the

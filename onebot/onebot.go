@@ -62,6 +62,9 @@ const (
 	// DefaultPingInterval is how often a WebSocket is pinged, which keeps
 	// proxies (nginx closes idle upgrades after 60 s) from cutting it.
 	DefaultPingInterval = 30 * time.Second
+	// loginWait is how long a forward WebSocket client that connects
+	// before the platform has logged in waits for the account id.
+	loginWait = 10 * time.Second
 	// DefaultReconnectInterval is the reverse WebSocket's wait between
 	// connection attempts (communication/ws-reverse.md).
 	DefaultReconnectInterval = 3 * time.Second

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
@@ -21,6 +22,10 @@ type WSOptions struct {
 	// web page cannot drive a loopback bot.
 	AccessToken string
 	Conn        ConnOptions
+	// LoginWait is how long an event-carrying client that connects before
+	// the platform has logged in waits for the account id before it is
+	// answered 503; 0 means 10 s.
+	LoginWait time.Duration
 }
 
 // WSServer is the forward WebSocket server (communication/ws.md): "/"
@@ -48,6 +53,9 @@ func NewWSServer(opts WSOptions) *WSServer {
 		opts.Log = zap.NewNop()
 	}
 	opts.Conn = opts.Conn.withDefaults()
+	if opts.LoginWait <= 0 {
+		opts.LoginWait = loginWait
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &WSServer{opts: opts, token: newAccessToken(opts.AccessToken), ctx: ctx, cancel: cancel}
 	s.upgrader = websocket.Upgrader{HandshakeTimeout: handshakeTimeout}
@@ -89,6 +97,16 @@ func (s *WSServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
+
+	// ZeroBot takes self_id from the first frame and keys the bot by it, so
+	// a lifecycle frame with self_id 0 would register a phantom bot. A
+	// client that connects while the platform is still logging in waits for
+	// the id, and is asked to come back if the login takes too long.
+	if ro.events() && !s.opts.Hub.waitSelfID(r.Context(), s.opts.LoginWait) {
+		w.Header().Set("Retry-After", "3")
+		http.Error(w, "the platform account is not logged in yet; retry shortly", http.StatusServiceUnavailable)
+		return
+	}
 
 	hj := &hijacker{ResponseWriter: w}
 	conn, err := s.upgrader.Upgrade(hj, r, nil)

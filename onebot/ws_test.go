@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -424,4 +425,41 @@ func TestWSOrigin(t *testing.T) {
 	guarded := newWSFixture(t, nil, WSOptions{AccessToken: "t"})
 	c := dialWS(t, wsURL(guarded.srv, "/?access_token=t"), h)
 	readFrame(t, c)
+}
+
+// TestWSWaitsForLogin: a client that connects while the platform is still
+// logging in gets its lifecycle frame only once the account id is known,
+// never with self_id 0 (ZeroBot would key a phantom bot by it), and is told
+// to retry when the login takes too long.
+func TestWSWaitsForLogin(t *testing.T) {
+	log, _ := testLog(t)
+	var self atomic.Int64
+	hub := NewHub(HubOptions{Log: log, SelfID: self.Load})
+	ws := NewWSServer(WSOptions{Router: testRouter(t, log), Hub: hub, Log: log, LoginWait: 300 * time.Millisecond})
+	srv := httptest.NewServer(ws)
+	t.Cleanup(srv.Close)
+	start(t, ws.Run)
+
+	// Too slow a login: 503 with Retry-After, no upgrade.
+	_, resp, err := websocket.DefaultDialer.Dial(wsURL(srv, "/"), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("dial before login: err %v, resp %+v; want 503 with Retry-After", err, resp)
+	}
+	// /api carries no lifecycle, so it needs no id.
+	c := dialWS(t, wsURL(srv, "/api"), nil)
+	c.Close()
+
+	// The login completes while the client waits.
+	ws2 := NewWSServer(WSOptions{Router: testRouter(t, log), Hub: hub, Log: log, LoginWait: 10 * time.Second})
+	srv2 := httptest.NewServer(ws2)
+	t.Cleanup(srv2.Close)
+	start(t, ws2.Run)
+	timer := time.AfterFunc(200*time.Millisecond, func() { self.Store(424242) })
+	defer timer.Stop()
+	c = dialWS(t, wsURL(srv2, "/"), nil)
+	defer c.Close()
+	first := decode(t, readFrame(t, c))
+	if first["meta_event_type"] != "lifecycle" || first["self_id"] != 424242.0 {
+		t.Fatalf("first frame after login = %v, want lifecycle with self_id 424242", first)
+	}
 }
