@@ -175,6 +175,8 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		MaxMediaBytes:       d.cfg.Message.MaxMediaBytes(),
 		FetchTimeout:        d.cfg.Message.FetchTimeoutDuration(),
 		SetSelfID:           d.selfID.Store,
+		Version:             versionString(),
+		BackfillWindow:      d.cfg.Database.Retention(),
 	})
 	if err != nil {
 		return err

@@ -54,14 +54,14 @@ type versionInfo struct {
 
 func (b *Bridge) getVersionInfo(context.Context, *onebot.Request) (any, error) {
 	return versionInfo{
-		AppName: appName, AppVersion: appVersion(), ProtocolVersion: "v11",
+		AppName: appName, AppVersion: b.opts.Version, ProtocolVersion: "v11",
 		RuntimeVersion: runtime.Version(), RuntimeOS: runtime.GOOS,
 	}, nil
 }
 
-// appVersion is the module version the binary was built from, as the
+// buildVersion is the module version the binary was built from, as the
 // daemon's -version prints it when no version was stamped in.
-func appVersion() string {
+func buildVersion() string {
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
 		return info.Main.Version
 	}

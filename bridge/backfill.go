@@ -23,7 +23,7 @@ import (
 //
 //  1. The ingest goroutine holds every live push from Connected on.
 //  2. The round's goroutine makes a plan: every chat with a cursor that
-//     was active within backfillWindow, plus every chat of the
+//     was active within Options.BackfillWindow, plus every chat of the
 //     conversation list with activity since the socket went down (new
 //     chats have no cursor). Live pushes of chats outside the plan are
 //     released at once.
@@ -51,8 +51,9 @@ import (
 // chats (with their last activity) under one key/value entry.
 
 const (
-	// backfillWindow: chats quiet for longer are not backfilled.
-	backfillWindow = 7 * 24 * time.Hour
+	// defaultBackfillWindow: chats quiet for longer are not backfilled
+	// (Options.BackfillWindow overrides it).
+	defaultBackfillWindow = 7 * 24 * time.Hour
 	// backfillPage is the list-message page size; maxBackfillPages caps
 	// one chat's catch-up (older gaps are logged and skipped).
 	backfillPage     = 50
@@ -295,7 +296,7 @@ func (in *ingest) plan(ctx context.Context, since time.Time) []target {
 		cur, ok := in.tracker.cursor(c)
 		out = append(out, target{chat: c, cursor: cur, hasCursor: ok})
 	}
-	for _, c := range in.tracker.activeSince(in.b.now().Add(-backfillWindow)) {
+	for _, c := range in.tracker.activeSince(in.b.now().Add(-in.b.opts.BackfillWindow)) {
 		add(c)
 	}
 	pctx, cancel := context.WithTimeout(ctx, planTimeout)

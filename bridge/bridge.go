@@ -102,6 +102,13 @@ type Options struct {
 	SetSelfID func(int64)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Version is reported by get_version_info; empty means the module
+	// version from the build info.
+	Version string
+	// BackfillWindow: after a reconnect or a restart, chats active within
+	// it are caught up; 0 means 7 days. The daemon passes the database
+	// retention, since older messages could not be answered anyway.
+	BackfillWindow time.Duration
 }
 
 // Bridge connects one Yunhu account to the OneBot side.
@@ -138,6 +145,12 @@ func New(opts Options) (*Bridge, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.BackfillWindow <= 0 {
+		opts.BackfillWindow = defaultBackfillWindow
+	}
+	if opts.Version == "" {
+		opts.Version = buildVersion()
 	}
 	if opts.PostFormat == "" {
 		opts.PostFormat = "string"

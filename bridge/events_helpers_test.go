@@ -82,7 +82,10 @@ func (w *evWorld) startBridge(mod ...func(*bridge.Options)) *evBridge {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The forward WebSocket below connects before the bridge logs in, and
+	// such a client waits for the account id; the test knows it already.
 	var selfID atomic.Int64
+	selfID.Store(simSelfNumber(t))
 	hub := onebot.NewHub(onebot.HubOptions{Log: log.Named("hub"), SelfID: selfID.Load})
 	router := onebot.NewRouter(onebot.RouterOptions{Log: log.Named("router")})
 	opts := bridge.Options{
@@ -291,4 +294,13 @@ func (b *evBridge) quiet(d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// simSelfNumber is the simulated account's OneBot id.
+func simSelfNumber(t *testing.T) int64 {
+	n, err := strconv.ParseInt(sim.SelfID, 10, 64)
+	if err != nil {
+		t.Fatalf("sim.SelfID %q is not numeric: %v", sim.SelfID, err)
+	}
+	return n
 }
