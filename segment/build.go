@@ -9,14 +9,15 @@ import "sync"
 // neither guess sizes nor grow slices as they go.
 //
 // The scratch records strings as offsets into the input rather than as
-// strings, so it holds no pointers: the garbage collector neither scans it
-// nor charges a write barrier for every pair recorded while it runs.
+// strings, so its arrays hold no pointers (bar the rare owned strings): the
+// garbage collector neither scans them nor charges a write barrier for
+// every pair recorded while it runs.
 
 // span locates a string: the input's src[off:end] when off >= 0, the
 // constant "text" when off == spanText, and otherwise the owned string
 // strs[spanOwned-off], for the rare strings that are not part of the input
 // (an unescaped key, text merged across a dropped code).
-type span struct{ off, end int32 }
+type span struct{ off, end int }
 
 const (
 	spanText  = -1
@@ -26,7 +27,7 @@ const (
 // segRec is a segment under construction: its pairs are pairs[start:end].
 type segRec struct {
 	typ        span
-	start, end int32
+	start, end int
 }
 
 type pairRec struct{ k, v span }
@@ -39,10 +40,10 @@ type scratch struct {
 	// fixes lists the pairs whose value is still escaped (CQ entities or
 	// JSON escapes), in order; fixLen is their total length, which bounds
 	// their decoded length (bar invalid UTF-8 in JSON).
-	fixes  []int32
+	fixes  []int
 	fixLen int
-	buf    []byte  // where the escaped values are decoded
-	ends   []int32 // where each one ends in buf
+	buf    []byte // where the escaped values are decoded
+	ends   []int  // where each one ends in buf
 }
 
 // maxPooled caps the size of what a pooled scratch keeps, so that one huge
@@ -53,9 +54,9 @@ var scratchPool = sync.Pool{New: func() any {
 	return &scratch{
 		segs:  make([]segRec, 0, 64),
 		pairs: make([]pairRec, 0, 128),
-		fixes: make([]int32, 0, 64),
+		fixes: make([]int, 0, 64),
 		buf:   make([]byte, 0, 4096),
-		ends:  make([]int32, 0, 64),
+		ends:  make([]int, 0, 64),
 	}
 }}
 
@@ -76,12 +77,12 @@ func (sc *scratch) release() {
 }
 
 // sub returns the span of src[off:end].
-func sub(off, end int) span { return span{int32(off), int32(end)} }
+func sub(off, end int) span { return span{off, end} }
 
 // own records a string that is not part of the input.
 func (sc *scratch) own(s string) span {
 	sc.strs = append(sc.strs, s)
-	return span{int32(spanOwned - (len(sc.strs) - 1)), 0}
+	return span{spanOwned - (len(sc.strs) - 1), 0}
 }
 
 func (sc *scratch) str(sp span) string {
@@ -101,22 +102,22 @@ func (sc *scratch) other(sp span) string {
 // addPair appends a pair; escaped says that v still needs decoding.
 func (sc *scratch) addPair(k, v span, escaped bool) {
 	if escaped {
-		sc.fixes = append(sc.fixes, int32(len(sc.pairs)))
-		sc.fixLen += int(v.end - v.off)
+		sc.fixes = append(sc.fixes, len(sc.pairs))
+		sc.fixLen += v.end - v.off
 	}
 	sc.pairs = append(sc.pairs, pairRec{k, v})
 }
 
 // addSeg appends a segment owning the pairs from start to end.
 func (sc *scratch) addSeg(typ span, start, end int) {
-	sc.segs = append(sc.segs, segRec{typ, int32(start), int32(end)})
+	sc.segs = append(sc.segs, segRec{typ, start, end})
 }
 
 // truncate drops the pairs from start on, with their fixes.
 func (sc *scratch) truncate(start int) {
-	for len(sc.fixes) > 0 && int(sc.fixes[len(sc.fixes)-1]) >= start {
+	for len(sc.fixes) > 0 && sc.fixes[len(sc.fixes)-1] >= start {
 		v := sc.pairs[sc.fixes[len(sc.fixes)-1]].v
-		sc.fixLen -= int(v.end - v.off)
+		sc.fixLen -= v.end - v.off
 		sc.fixes = sc.fixes[:len(sc.fixes)-1]
 	}
 	sc.pairs = sc.pairs[:start]
@@ -132,11 +133,11 @@ func (sc *scratch) drop(start int, key string) {
 		q := 0
 		for _, f := range sc.fixes {
 			switch {
-			case int(f) == k:
+			case f == k:
 				v := sc.pairs[k].v
-				sc.fixLen -= int(v.end - v.off)
+				sc.fixLen -= v.end - v.off
 				continue
-			case int(f) > k:
+			case f > k:
 				f--
 			}
 			sc.fixes[q] = f
@@ -175,11 +176,11 @@ func (sc *scratch) message(json bool) Message {
 			} else {
 				b = appendUnescaped(b, v)
 			}
-			ends = append(ends, int32(len(b)))
+			ends = append(ends, len(b))
 		}
 		all := string(b)
 		sc.buf, sc.ends = b, ends
-		off := int32(0)
+		off := 0
 		for i, f := range sc.fixes {
 			pairs[f].Value = all[off:ends[i]]
 			off = ends[i]

@@ -41,7 +41,8 @@ func DecodeJSON(raw []byte, autoEscape bool) (Message, error) {
 //
 // Errors name the place: "message[2].type: missing", "message[0].data: not
 // an object", "message[1]: invalid JSON at offset 57: ...". Invalid lists
-// the malformed CQ codes of a string message.
+// the malformed CQ codes of a string message, with offsets into the string
+// after JSON decoding.
 func (o Options) DecodeJSON(raw []byte) (Message, []Invalid, error) {
 	return o.DecodeJSONString(string(raw))
 }
