@@ -13,23 +13,22 @@ import (
 // Bucket names. Keys and values are big-endian so that bbolt's byte order is
 // numeric order.
 var (
-	bucketMeta       = []byte("meta")        // schema version and counters
-	bucketMsgs       = []byte("msgs")        // id (4) -> message record
-	bucketMsgKeys    = []byte("msg_keys")    // hash (8) of chat key + msg_id -> ids (4 each)
-	bucketMsgPending = []byte("msg_pending") // id (4) -> empty, key not merged yet
-	bucketMsgTimes   = []byte("msg_times")   // time (8) + id (4) -> empty
-	bucketAliases    = []byte("aliases")     // platform id -> alias (8)
-	bucketAliasIDs   = []byte("alias_ids")   // alias (8) -> platform id
-	bucketCursors    = []byte("cursors")     // chat key -> seq (8)
-	bucketKV         = []byte("kv")          // key -> value
+	bucketMeta     = []byte("meta")      // schema version and counters
+	bucketMsgs     = []byte("msgs")      // id (4) -> message record
+	bucketMsgKeys  = []byte("msg_keys")  // hash (8) of chat key + msg_id -> ids (4 each)
+	bucketAliases  = []byte("aliases")   // platform id -> alias (8)
+	bucketAliasIDs = []byte("alias_ids") // alias (8) -> platform id
+	bucketCursors  = []byte("cursors")   // chat key -> seq (8)
+	bucketKV       = []byte("kv")        // key -> value
 
 	allBuckets = [][]byte{
-		bucketMeta, bucketMsgs, bucketMsgKeys, bucketMsgPending, bucketMsgTimes,
+		bucketMeta, bucketMsgs, bucketMsgKeys,
 		bucketAliases, bucketAliasIDs, bucketCursors, bucketKV,
 	}
 
 	metaSchema    = []byte("schema")
 	metaLastID    = []byte("last_msg_id")
+	metaMergedTo  = []byte("merged_to")
 	metaLastAlias = []byte("last_alias")
 	metaMsgCount  = []byte("msg_count")
 )
@@ -270,12 +269,12 @@ func (s *Store) update(fn func(w *writeTx) error) error {
 // writeTx is a write transaction with its buckets and counters loaded once
 // per batch. Counters are written back by flush.
 type writeTx struct {
-	meta, msgs, msgKeys, msgPending      *bbolt.Bucket
-	msgTimes, aliases, aliasIDs, cursors *bbolt.Bucket
-	kv                                   *bbolt.Bucket
-	lastID                               uint32
-	lastAlias, count                     uint64
-	lastIDDirty, aliasDirty, countDirty  bool
+	meta, msgs, msgKeys, aliases *bbolt.Bucket
+	aliasIDs, cursors, kv        *bbolt.Bucket
+	lastID, mergedTo             uint32
+	lastAlias, count             uint64
+	lastIDDirty, mergedDirty     bool
+	aliasDirty, countDirty       bool
 
 	// pending is Store.pending, read without a lock: only commitLoop
 	// writes it. overlay holds this transaction's changes to it, applied
@@ -287,23 +286,26 @@ type writeTx struct {
 
 func (s *Store) newWriteTx(tx *bbolt.Tx) (*writeTx, error) {
 	w := &writeTx{
-		pending:    s.pending,
-		hashKey:    s.hashKey,
-		meta:       tx.Bucket(bucketMeta),
-		msgs:       tx.Bucket(bucketMsgs),
-		msgKeys:    tx.Bucket(bucketMsgKeys),
-		msgPending: tx.Bucket(bucketMsgPending),
-		msgTimes:   tx.Bucket(bucketMsgTimes),
-		aliases:    tx.Bucket(bucketAliases),
-		aliasIDs:   tx.Bucket(bucketAliasIDs),
-		cursors:    tx.Bucket(bucketCursors),
-		kv:         tx.Bucket(bucketKV),
+		pending:  s.pending,
+		hashKey:  s.hashKey,
+		meta:     tx.Bucket(bucketMeta),
+		msgs:     tx.Bucket(bucketMsgs),
+		msgKeys:  tx.Bucket(bucketMsgKeys),
+		aliases:  tx.Bucket(bucketAliases),
+		aliasIDs: tx.Bucket(bucketAliasIDs),
+		cursors:  tx.Bucket(bucketCursors),
+		kv:       tx.Bucket(bucketKV),
 	}
-	if v := w.meta.Get(metaLastID); v != nil {
-		if len(v) != 4 {
-			return nil, fmt.Errorf("read last message id: bad length %d", len(v))
+	for _, c := range []struct {
+		key []byte
+		dst *uint32
+	}{{metaLastID, &w.lastID}, {metaMergedTo, &w.mergedTo}} {
+		if v := w.meta.Get(c.key); v != nil {
+			if len(v) != 4 {
+				return nil, fmt.Errorf("read %s: bad length %d", c.key, len(v))
+			}
+			*c.dst = binary.BigEndian.Uint32(v)
 		}
-		w.lastID = binary.BigEndian.Uint32(v)
 	}
 	for _, c := range []struct {
 		key []byte
@@ -323,6 +325,11 @@ func (w *writeTx) flush() error {
 	if w.lastIDDirty {
 		if err := w.meta.Put(metaLastID, binary.BigEndian.AppendUint32(nil, w.lastID)); err != nil {
 			return fmt.Errorf("write last message id: %w", err)
+		}
+	}
+	if w.mergedDirty {
+		if err := w.meta.Put(metaMergedTo, binary.BigEndian.AppendUint32(nil, w.mergedTo)); err != nil {
+			return fmt.Errorf("write merged message id: %w", err)
 		}
 	}
 	if w.aliasDirty {

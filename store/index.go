@@ -16,23 +16,30 @@ import (
 // The key index maps chat key + msg_id to a message id. Yunhu msg_ids are
 // random (uuid4 hex), so inserting one into a B+tree dirties a random leaf
 // page, and writing and fsyncing that page costs more than the rest of a put
-// together: it halved the throughput of concurrent puts. So a new mapping is
-// first recorded only as its id in msg_pending, an append at the tail like
-// the record itself, and kept in memory in Store.pending. Later, when the
-// committer is idle or pending has grown large, merge moves a chunk of
-// pending mappings into msg_keys in one transaction, sorted, so that keys
-// landing on the same leaf share its write.
+// together: it halved the throughput of concurrent puts. So a new message is
+// at first only written as its record, an append at the tail of msgs, and
+// its mapping is kept in memory in Store.pending. Later, when the committer
+// is idle or pending has grown large, merge moves a chunk of pending
+// mappings into msg_keys in one transaction, sorted, so that keys landing on
+// the same leaf share its write.
+//
+// Which records are pending needs no bucket of its own, which would cost a
+// page per commit: merges go in allocation order, so the meta value
+// merged_to marks how far they have got, and the pending records are those
+// allocated after it, up to last_msg_id. After the id wrap-around, that range
+// can also hold records that survived from the previous round and were
+// merged long ago; their key is found in msg_keys, which tells them apart.
 //
 // msg_keys is keyed by 8 bytes of the key's SHA-256 rather than the key
 // itself: at 12 instead of some 50 bytes an entry, a leaf holds more than
-// twice as many, and a merge dirties fewer than half as many pages. Its value lists the ids
-// whose keys share the hash, nearly always one; lookups compare the key
-// stored in each id's record.
+// twice as many, and a merge dirties fewer than half as many pages. Its
+// value lists the ids whose keys share the hash, nearly always one; lookups
+// compare the key stored in each id's record.
 //
-// A key is in exactly one of msg_pending and msg_keys. Store.pending always
-// equals the committed msg_pending, because only commitLoop changes either,
-// and it publishes a transaction's changes to the map right after the
-// commit, before it answers any caller.
+// A key is either pending or in msg_keys, never both. Store.pending always
+// matches what is committed, because only commitLoop changes either, and it
+// publishes a transaction's changes to the map right after the commit,
+// before it answers any caller.
 const (
 	// mergeIdle is how long no write may arrive before the committer
 	// counts as idle and merges. Merely finding the queue empty after a
@@ -96,14 +103,9 @@ func hashKey(key []byte) uint64 {
 	return binary.BigEndian.Uint64(h[:8])
 }
 
-// mapKey records a new mapping as pending. ik must stay untouched until the
-// transaction ends.
-func (w *writeTx) mapKey(key, ik []byte) error {
-	if err := w.msgPending.Put(ik, nil); err != nil {
-		return fmt.Errorf("put pending message key: %w", err)
-	}
-	w.setOverlay(key, binary.BigEndian.Uint32(ik))
-	return nil
+// mapKey records a new mapping as pending.
+func (w *writeTx) mapKey(key []byte, id uint32) {
+	w.setOverlay(key, id)
 }
 
 // unmapKey removes the mapping of key if it points at id.
@@ -113,9 +115,6 @@ func (w *writeTx) unmapKey(key []byte, id uint32) error {
 		return err
 	}
 	if inPending {
-		if err := w.msgPending.Delete(idKey(id)); err != nil {
-			return fmt.Errorf("delete pending message key: %w", err)
-		}
 		w.setOverlay(key, 0)
 		return nil
 	}
@@ -147,47 +146,88 @@ func (w *writeTx) setOverlay(key []byte, id uint32) {
 	w.overlay[string(key)] = id
 }
 
-// merge moves up to n pending mappings, in id order, into msg_keys.
+// merge moves up to n pending mappings, in allocation order, into
+// msg_keys, and returns how many it moved.
 func (w *writeTx) merge(n int) (int, error) {
 	type entry struct {
-		hash    uint64
-		key, ik []byte
+		hash uint64
+		key  []byte
+		ik   [4]byte
+	}
+	if w.mergedTo == w.lastID {
+		return 0, nil
 	}
 	var entries []entry
-	var orphans [][]byte
-	c := w.msgPending.Cursor()
-	for k, _ := c.First(); k != nil && len(entries) < n; k, _ = c.Next() {
-		ik := bytes.Clone(k)
-		rec := w.msgs.Get(ik)
-		if rec == nil {
-			orphans = append(orphans, ik)
-			continue
+	to, stopped := w.lastID, false
+	err := walkCircular(w.msgs, w.mergedTo, w.lastID, func(id uint32, rec []byte) (bool, error) {
+		if len(entries) == n {
+			stopped = true
+			return false, nil
 		}
+		to = id
 		key, err := appendRecordKey(nil, rec)
 		if err != nil {
-			return 0, fmt.Errorf("message %x: %w", ik, err)
+			return false, fmt.Errorf("message %d: %w", id, err)
 		}
-		entries = append(entries, entry{w.hashKey(key), key, ik})
+		if pid, inPending, err := w.lookup(key); err != nil || !inPending || pid != id {
+			return err == nil, err // merged in an earlier round of ids
+		}
+		e := entry{hash: w.hashKey(key), key: key}
+		binary.BigEndian.PutUint32(e.ik[:], id)
+		entries = append(entries, e)
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if !stopped {
+		to = w.lastID
 	}
 	// Sorted puts walk the tree once, left to right.
 	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.hash, b.hash) })
-	for _, e := range entries {
+	for i := range entries {
+		e := &entries[i]
 		hk := binary.BigEndian.AppendUint64(nil, e.hash)
-		ids := append(bytes.Clone(w.msgKeys.Get(hk)), e.ik...)
+		ids := append(bytes.Clone(w.msgKeys.Get(hk)), e.ik[:]...)
 		if err := w.msgKeys.Put(hk, ids); err != nil {
 			return 0, fmt.Errorf("put message key: %w", err)
 		}
-		if err := w.msgPending.Delete(e.ik); err != nil {
-			return 0, fmt.Errorf("delete pending message key: %w", err)
-		}
 		w.setOverlay(e.key, 0)
 	}
-	for _, ik := range orphans {
-		if err := w.msgPending.Delete(ik); err != nil {
-			return 0, fmt.Errorf("delete pending message key: %w", err)
+	w.mergedTo = to
+	w.mergedDirty = true
+	return len(entries), nil
+}
+
+// walkCircular calls fn with the records whose ids lie in (after, last],
+// counting up from after and wrapping from math.MaxInt32 to 1, which is the
+// order ids are allocated in; after == last means all records. fn returns
+// false to stop. It must not change msgs.
+func walkCircular(msgs *bbolt.Bucket, after, last uint32, fn func(id uint32, rec []byte) (bool, error)) error {
+	c := msgs.Cursor()
+	wraps := after >= last
+	for k, v := c.Seek(binary.BigEndian.AppendUint32(nil, after+1)); k != nil; k, v = c.Next() {
+		id := binary.BigEndian.Uint32(k)
+		if !wraps && id > last {
+			return nil
+		}
+		if ok, err := fn(id, v); !ok || err != nil {
+			return err
 		}
 	}
-	return len(entries), nil
+	if !wraps {
+		return nil
+	}
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		id := binary.BigEndian.Uint32(k)
+		if id > last {
+			return nil
+		}
+		if ok, err := fn(id, v); !ok || err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // publish applies a committed transaction's overlay to pending.
@@ -206,31 +246,29 @@ func (s *Store) publish(overlay map[string]uint32) {
 	}
 }
 
-// loadPending fills pending from msg_pending at Open, dropping entries
-// whose record is gone.
+// loadPending fills pending at Open with the records allocated after the
+// last merge whose key is not in msg_keys.
 func (s *Store) loadPending(tx *bbolt.Tx) error {
-	msgs, pend := tx.Bucket(bucketMsgs), tx.Bucket(bucketMsgPending)
-	var orphans [][]byte
-	err := pend.ForEach(func(ik, _ []byte) error {
-		rec := msgs.Get(ik)
-		if rec == nil || len(ik) != 4 {
-			orphans = append(orphans, bytes.Clone(ik))
-			return nil
-		}
+	w, err := s.newWriteTx(tx)
+	if err != nil {
+		return err
+	}
+	if w.mergedTo == w.lastID {
+		return nil
+	}
+	err = walkCircular(w.msgs, w.mergedTo, w.lastID, func(id uint32, rec []byte) (bool, error) {
 		key, err := appendRecordKey(nil, rec)
 		if err != nil {
-			return fmt.Errorf("message %x: %w", ik, err)
+			return false, fmt.Errorf("message %d: %w", id, err)
 		}
-		s.pending[string(key)] = binary.BigEndian.Uint32(ik)
-		return nil
+		merged, err := findKey(w.msgKeys, w.msgs, w.hashKey, key)
+		if err == nil && merged != id {
+			s.pending[string(key)] = id
+		}
+		return err == nil, err
 	})
 	if err != nil {
 		return fmt.Errorf("load pending message keys: %w", err)
-	}
-	for _, ik := range orphans {
-		if err := pend.Delete(ik); err != nil {
-			return fmt.Errorf("delete pending message key: %w", err)
-		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 )
@@ -145,5 +146,66 @@ func TestKeyHashCollisions(t *testing.T) {
 	}
 	if _, err := s.MessageID(2, "group-1", testMessage(3).MsgID); err == nil {
 		t.Error("pruned message still found")
+	}
+}
+
+// TestKeyIndexAcrossWrap checks the pending range when it spans the id
+// wrap-around and holds records that survived from before it.
+func TestKeyIndexAcrossWrap(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "store.db")
+	never := indexModes[0]
+	s := never.open(t, store.Options{Path: path, MaxMessages: 4})
+	for i := 1; i <= 3; i++ {
+		mustPut(t, s, testMessage(i))
+	}
+	if err := s.SetLastMessageID(ctx, math.MaxInt32-1); err != nil {
+		t.Fatal(err)
+	}
+	// 1, 2 and 3 are merged survivors inside the pending range from
+	// math.MaxInt32 to 5.
+	want := map[int]int32{10: math.MaxInt32, 11: 4, 12: 5}
+	for n := 10; n <= 12; n++ {
+		if id := mustPut(t, s, testMessage(n)); id != want[n] {
+			t.Fatalf("message %d: id %d, want %d", n, id, want[n])
+		}
+	}
+	if n := s.PendingKeys(); n != 3 {
+		t.Fatalf("PendingKeys = %d, want 3", n)
+	}
+	mustCheck(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = never.open(t, store.Options{Path: path, MaxMessages: 4})
+	if n := s.PendingKeys(); n != 3 {
+		t.Fatalf("PendingKeys after reopen = %d, want 3", n)
+	}
+	mustCheck(t, s)
+	for n, id := range want {
+		mustFind(t, s, n, id)
+	}
+	for n := 1; n <= 3; n++ {
+		mustFind(t, s, n, int32(n))
+	}
+	// Six messages, four allowed: in allocation order as far as ids tell,
+	// math.MaxInt32 comes first, then 1.
+	if n, err := s.Prune(ctx, time.Now()); err != nil || n != 2 {
+		t.Fatalf("Prune = %d, %v; want 2", n, err)
+	}
+	if n := s.PendingKeys(); n != 2 {
+		t.Errorf("PendingKeys after prune = %d, want 2", n)
+	}
+	mustCheck(t, s)
+	if err := s.MergeIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.PendingKeys(); n != 0 {
+		t.Errorf("PendingKeys after merge = %d, want 0", n)
+	}
+	mustCheck(t, s)
+	for n, id := range map[int]int32{2: 2, 3: 3, 11: 4, 12: 5} {
+		mustFind(t, s, n, id)
 	}
 }

@@ -29,24 +29,23 @@ type Message struct {
 	Body       []byte    // opaque to the store; chosen by the bridge
 }
 
-// pending is a message encoded for writing. All four slices share one
+// encoded is a message encoded for writing. Its slices share one
 // allocation, and they stay untouched until the transaction ends, as bbolt
 // requires of values.
-type pending struct {
-	key     []byte // msg_keys key: chat key + msg_id
-	rec     []byte // record
-	idKey   []byte // 4 bytes, filled in by the committer
-	timeKey []byte // 8 bytes of time + 4 bytes of id, filled in by the committer
+type encoded struct {
+	key   []byte // chat key + msg_id, what the message map maps
+	rec   []byte // record
+	idKey []byte // 4 bytes, filled in by the committer
 }
 
-// prepare validates m and encodes it. It runs on the caller's goroutine so
-// the committer does as little as possible.
-func prepare(m *Message, now time.Time) (pending, error) {
+// prepare validates m and encodes it, stored at now. It runs on the caller's
+// goroutine so the committer does as little as possible.
+func prepare(m *Message, now time.Time) (encoded, error) {
 	switch {
 	case m.ChatID == "":
-		return pending{}, fmt.Errorf("%w: empty chat id", ErrInvalid)
+		return encoded{}, fmt.Errorf("%w: empty chat id", ErrInvalid)
 	case m.MsgID == "":
-		return pending{}, fmt.Errorf("%w: empty msg id", ErrInvalid)
+		return encoded{}, fmt.Errorf("%w: empty msg id", ErrInvalid)
 	}
 	for _, err := range []error{
 		checkLen("chat id", m.ChatID, maxIDLen),
@@ -55,41 +54,37 @@ func prepare(m *Message, now time.Time) (pending, error) {
 		checkLen("sender name", m.SenderName, maxNameLen),
 	} {
 		if err != nil {
-			return pending{}, err
+			return encoded{}, err
 		}
 	}
 	if len(m.Body) > maxBodyLen {
-		return pending{}, fmt.Errorf("%w: body is %d bytes, limit %d", ErrInvalid, len(m.Body), maxBodyLen)
+		return encoded{}, fmt.Errorf("%w: body is %d bytes, limit %d", ErrInvalid, len(m.Body), maxBodyLen)
 	}
 	if m.Time.IsZero() {
 		m.Time = now
 	}
 
-	buf := make([]byte, 0, chatKeySize(m.ChatID)+len(m.MsgID)+recordSize(m)+4+12)
+	buf := make([]byte, 0, chatKeySize(m.ChatID)+len(m.MsgID)+recordSize(m)+4)
 	buf = appendChatKey(buf, m.ChatType, m.ChatID)
 	buf = append(buf, m.MsgID...)
 	nk := len(buf)
-	buf = appendRecord(buf, m)
+	buf = appendRecord(buf, m, now)
 	nr := len(buf)
 	buf = append(buf, 0, 0, 0, 0)
-	buf = binary.BigEndian.AppendUint64(buf, timeKeyPrefix(m.Time))
-	buf = append(buf, 0, 0, 0, 0)
-	return pending{
-		key:     buf[:nk:nk],
-		rec:     buf[nk:nr:nr],
-		idKey:   buf[nr : nr+4 : nr+4],
-		timeKey: buf[nr+4:],
+	return encoded{
+		key:   buf[:nk:nk],
+		rec:   buf[nk:nr:nr],
+		idKey: buf[nr:],
 	}, nil
 }
 
-func (p *pending) setID(id uint32) {
+func (p *encoded) setID(id uint32) {
 	binary.BigEndian.PutUint32(p.idKey, id)
-	binary.BigEndian.PutUint32(p.timeKey[8:], id)
 }
 
 // putOp writes a caller's messages. ids receives their message ids.
 type putOp struct {
-	msgs []pending
+	msgs []encoded
 	ids  []int32
 }
 
@@ -111,12 +106,12 @@ func (o *putOp) apply(w *writeTx) error {
 // existing id and replaces the record, except that a recalled message stays
 // recalled.
 func (s *Store) PutMessage(ctx context.Context, m Message) (int32, error) {
-	p, err := prepare(&m, time.Now())
+	p, err := prepare(&m, s.now())
 	if err != nil {
 		return 0, fmt.Errorf("put message: %w", err)
 	}
 	var ids [1]int32
-	o := &putOp{msgs: []pending{p}, ids: ids[:]}
+	o := &putOp{msgs: []encoded{p}, ids: ids[:]}
 	if err := s.do(ctx, o); err != nil {
 		return 0, fmt.Errorf("put message: %w", err)
 	}
@@ -128,8 +123,8 @@ func (s *Store) PutMessage(ctx context.Context, m Message) (int32, error) {
 // slices are committed in chunks, so after an error some of the messages may
 // be stored; putting them again is safe.
 func (s *Store) PutMessages(ctx context.Context, msgs []Message) ([]int32, error) {
-	now := time.Now()
-	ps := make([]pending, len(msgs))
+	now := s.now()
+	ps := make([]encoded, len(msgs))
 	for i := range msgs {
 		p, err := prepare(&msgs[i], now)
 		if err != nil {
@@ -148,7 +143,7 @@ func (s *Store) PutMessages(ctx context.Context, msgs []Message) ([]int32, error
 }
 
 // putMessage writes p under its existing id or a new one.
-func (w *writeTx) putMessage(p *pending) (int32, error) {
+func (w *writeTx) putMessage(p *encoded) (int32, error) {
 	id, _, err := w.lookup(p.key)
 	if err != nil {
 		return 0, err
@@ -158,9 +153,7 @@ func (w *writeTx) putMessage(p *pending) (int32, error) {
 			return 0, err
 		}
 		p.setID(id)
-		if err := w.mapKey(p.key, p.idKey); err != nil {
-			return 0, err
-		}
+		w.mapKey(p.key, id)
 		return int32(id), w.insertRecord(p)
 	}
 	p.setID(id)
@@ -169,13 +162,17 @@ func (w *writeTx) putMessage(p *pending) (int32, error) {
 		// The mapping outlived its record; put the record back.
 		return int32(id), w.insertRecord(p)
 	}
+	keepStored(p.rec, old)
 	if len(old) >= 2 {
 		p.rec[1] |= old[1] & flagRecalled
 	}
 	if bytes.Equal(old, p.rec) {
 		return int32(id), nil
 	}
-	return int32(id), w.rewrite(id, old, p)
+	if err := w.msgs.Put(p.idKey, p.rec); err != nil {
+		return 0, fmt.Errorf("put message %d: %w", id, err)
+	}
+	return int32(id), nil
 }
 
 // allocID returns the id after the last one allocated, wrapping from
@@ -210,47 +207,14 @@ func (w *writeTx) allocID() (uint32, error) {
 	return id, nil
 }
 
-// insertRecord writes the record of p, whose id is set, and its time
-// index entry.
-func (w *writeTx) insertRecord(p *pending) error {
+// insertRecord writes the record of p, whose id is set.
+func (w *writeTx) insertRecord(p *encoded) error {
 	if err := w.msgs.Put(p.idKey, p.rec); err != nil {
 		return fmt.Errorf("put message %d: %w", binary.BigEndian.Uint32(p.idKey), err)
-	}
-	if err := w.msgTimes.Put(p.timeKey, nil); err != nil {
-		return fmt.Errorf("put message time: %w", err)
 	}
 	w.count++
 	w.countDirty = true
 	return nil
-}
-
-// rewrite replaces the record old of message id with p, moving its time
-// index entry if the time changed.
-func (w *writeTx) rewrite(id uint32, old []byte, p *pending) error {
-	p.setID(id)
-	t, err := recordTime(old)
-	if err != nil {
-		return fmt.Errorf("message %d: %w", id, err)
-	}
-	if oldKey := timeKey(t, id); !bytes.Equal(oldKey, p.timeKey) {
-		if err := w.msgTimes.Delete(oldKey); err != nil {
-			return fmt.Errorf("delete message time: %w", err)
-		}
-		if err := w.msgTimes.Put(p.timeKey, nil); err != nil {
-			return fmt.Errorf("put message time: %w", err)
-		}
-	}
-	if err := w.msgs.Put(p.idKey, p.rec); err != nil {
-		return fmt.Errorf("put message %d: %w", id, err)
-	}
-	return nil
-}
-
-func timeKey(t time.Time, id uint32) []byte {
-	k := make([]byte, 12)
-	binary.BigEndian.PutUint64(k, timeKeyPrefix(t))
-	binary.BigEndian.PutUint32(k[8:], id)
-	return k
 }
 
 // MessageID returns the message id mapped to a Yunhu message, or
@@ -326,7 +290,7 @@ var errConflict = errors.New("message changed concurrently")
 type updateOp struct {
 	id  uint32
 	old []byte
-	p   pending
+	p   encoded
 }
 
 func (o *updateOp) weight() int { return 1 }
@@ -340,7 +304,11 @@ func (o *updateOp) apply(w *writeTx) error {
 	case !bytes.Equal(cur, o.old):
 		return reject(errConflict)
 	}
-	return w.rewrite(o.id, cur, &o.p)
+	keepStored(o.p.rec, cur)
+	if err := w.msgs.Put(o.p.idKey, o.p.rec); err != nil {
+		return fmt.Errorf("put message %d: %w", o.id, err)
+	}
+	return nil
 }
 
 // UpdateMessage changes the record of message id through fn, for edits and
@@ -368,7 +336,7 @@ func (s *Store) UpdateMessage(ctx context.Context, id int32, fn func(*Message) e
 		if m.ChatType != chatType || m.ChatID != chatID || m.MsgID != msgID {
 			return fmt.Errorf("update message %d: %w: chat or msg id changed", id, ErrInvalid)
 		}
-		p, err := prepare(&m, time.Now())
+		p, err := prepare(&m, s.now())
 		if err != nil {
 			return fmt.Errorf("update message %d: %w", id, err)
 		}

@@ -274,47 +274,39 @@ func TestConcurrentPuts(t *testing.T) {
 func TestWrapAround(t *testing.T) {
 	forIndexModes(t, func(t *testing.T, im indexMode) {
 		ctx := context.Background()
-		s := im.open(t, store.Options{
-			Path:      t.TempDir() + "/store.db",
-			Retention: 24 * time.Hour,
-		})
-		now := time.Unix(1700000000, 0)
-		for i := 1; i <= 4; i++ {
-			m := testMessage(i)
-			m.Time = now
-			if i == 2 {
-				m.Time = now.Add(-48 * time.Hour) // pruned below, freeing id 2
-			}
-			mustPut(t, s, m)
+		s := im.open(t, store.Options{Path: t.TempDir() + "/store.db", MaxMessages: 2})
+		for i := 1; i <= 3; i++ {
+			mustPut(t, s, testMessage(i))
 		}
-		if n, err := s.Prune(ctx, now); err != nil || n != 1 {
+		// Frees id 1; 2 and 3 stay.
+		if n, err := s.Prune(ctx, time.Now()); err != nil || n != 1 {
 			t.Fatalf("Prune = %d, %v; want 1", n, err)
 		}
 
-		if err := s.SetLastMessageID(ctx, math.MaxInt32-2); err != nil {
+		if err := s.SetLastMessageID(ctx, math.MaxInt32-1); err != nil {
 			t.Fatal(err)
 		}
-		// 1, 3 and 4 are live and skipped; 2 was pruned and is free again.
-		want := []int32{math.MaxInt32 - 1, math.MaxInt32, 2, 5, 6}
-		for i, w := range want {
-			m := testMessage(100 + i)
-			m.Time = now
-			if id := mustPut(t, s, m); id != w {
-				t.Errorf("put %d: id = %d, want %d", i, id, w)
+		// After the top, 1 is free again, 2 and 3 are skipped.
+		next := 100
+		put := func(want int32) {
+			t.Helper()
+			if id := mustPut(t, s, testMessage(next)); id != want {
+				t.Errorf("message %d: id = %d, want %d", next, id, want)
 			}
+			mustFind(t, s, next, want)
+			next++
 		}
-		for id := int32(1); id <= 4; id++ {
-			m, err := s.Message(id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantMsg := testMessage(int(id))
-			if id == 2 {
-				wantMsg = testMessage(102)
-			}
-			if m.MsgID != wantMsg.MsgID {
-				t.Errorf("message %d = %s, want %s", id, m.MsgID, wantMsg.MsgID)
-			}
+		put(math.MaxInt32)
+		put(1)
+		put(4)
+		put(5)
+		// Everything from 1 to 5 is taken now.
+		if err := s.SetLastMessageID(ctx, math.MaxInt32); err != nil {
+			t.Fatal(err)
+		}
+		put(6)
+		for id, n := range map[int32]int{2: 2, 3: 3, math.MaxInt32: 100, 1: 101} {
+			mustFind(t, s, n, id)
 		}
 		mustCheck(t, s)
 	})
@@ -323,8 +315,11 @@ func TestWrapAround(t *testing.T) {
 func TestUpdateMessage(t *testing.T) {
 	ctx := context.Background()
 	s := openAt(t, store.Options{Path: t.TempDir() + "/store.db", Retention: time.Hour})
+	stored := time.Unix(1700000000, 0)
+	s.SetClock(func() time.Time { return stored })
 	m := testMessage(1)
 	id := mustPut(t, s, m)
+	s.SetClock(func() time.Time { return stored.Add(10 * time.Hour) })
 
 	err := s.UpdateMessage(ctx, id, func(m *store.Message) error {
 		m.Recalled = true
@@ -343,10 +338,6 @@ func TestUpdateMessage(t *testing.T) {
 		t.Errorf("after update: %+v", got)
 	}
 	mustCheck(t, s)
-	// The time index moved with the record: pruning at the old time keeps it.
-	if n, err := s.Prune(ctx, m.Time.Add(2*time.Hour)); err != nil || n != 0 {
-		t.Errorf("Prune = %d, %v; want 0", n, err)
-	}
 
 	errBoom := errors.New("boom")
 	if err := s.UpdateMessage(ctx, id, func(*store.Message) error { return errBoom }); !errors.Is(err, errBoom) {
@@ -360,6 +351,13 @@ func TestUpdateMessage(t *testing.T) {
 	}
 	if err := s.UpdateMessage(ctx, id+1, func(*store.Message) error { return nil }); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("UpdateMessage of a missing message = %v", err)
+	}
+
+	// Retention counts from the first put, which neither the update nor a
+	// repeated put moves.
+	mustPut(t, s, m)
+	if n, err := s.Prune(ctx, stored.Add(2*time.Hour)); err != nil || n != 1 {
+		t.Errorf("Prune = %d, %v; want 1", n, err)
 	}
 }
 

@@ -1,18 +1,20 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 )
 
 // Prune deletes the messages that Options.Retention and Options.MaxMessages
-// no longer allow, oldest first by Message.Time, and returns how many it
-// removed. It works in transactions of bounded size, so puts keep flowing
-// during a large prune; on error, the chunks already committed stay
-// deleted. Freed message ids become available to the wrap-around.
+// no longer allow, as of now, and returns how many it removed. Messages go
+// oldest first in the order they were first put, which is id order until ids
+// wrap around; after that, the few messages that survived a whole round of
+// ids go somewhat later than their age alone would have them. It works in
+// transactions of bounded size, so puts keep flowing during a large prune;
+// on error, the chunks already committed stay deleted. Freed message ids
+// become available to the wrap-around.
 func (s *Store) Prune(ctx context.Context, now time.Time) (int, error) {
 	if s.opts.Retention <= 0 && s.opts.MaxMessages <= 0 {
 		return 0, nil
@@ -46,55 +48,51 @@ func (o *pruneOp) apply(w *writeTx) error {
 	if o.max > 0 && w.count > uint64(o.max) {
 		excess = w.count - uint64(o.max)
 	}
-	var cutoff uint64
+	cutoff := int64(math.MinInt64)
 	if o.retention > 0 {
-		cutoff = timeKeyPrefix(o.now.Add(-o.retention))
+		cutoff = o.now.Add(-o.retention).UnixMilli()
 	}
 
 	// Collect first: deleting under a bbolt cursor can make it skip keys.
-	var victims [][]byte
-	c := w.msgTimes.Cursor()
-	for k, _ := c.First(); k != nil && len(victims) < o.chunk; k, _ = c.Next() {
-		if len(k) != 12 {
-			return fmt.Errorf("message time key %x: %w", k, errCorrupt)
-		}
-		if uint64(len(victims)) >= excess && binary.BigEndian.Uint64(k) >= cutoff {
-			break
-		}
-		victims = append(victims, bytes.Clone(k))
+	type victim struct {
+		id  uint32
+		key []byte
 	}
-
-	for _, tk := range victims {
-		if err := w.deleteMessage(tk); err != nil {
-			return err
+	var victims []victim
+	err := walkCircular(w.msgs, w.lastID, w.lastID, func(id uint32, rec []byte) (bool, error) {
+		if len(victims) == o.chunk {
+			return false, nil
 		}
-	}
-	o.removed = len(victims)
-	return nil
-}
-
-// deleteMessage removes the message behind time key tk and its index
-// entries.
-func (w *writeTx) deleteMessage(tk []byte) error {
-	ik := tk[8:12]
-	if rec := w.msgs.Get(ik); rec != nil {
+		stored, err := recordStored(rec)
+		if err != nil {
+			return false, fmt.Errorf("message %d: %w", id, err)
+		}
+		if uint64(len(victims)) >= excess && stored >= cutoff {
+			return false, nil
+		}
 		key, err := appendRecordKey(nil, rec)
 		if err != nil {
-			return fmt.Errorf("message %d: %w", binary.BigEndian.Uint32(ik), err)
+			return false, fmt.Errorf("message %d: %w", id, err)
 		}
-		if err := w.unmapKey(key, binary.BigEndian.Uint32(ik)); err != nil {
+		victims = append(victims, victim{id, key})
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+
+	for _, v := range victims {
+		if err := w.unmapKey(v.key, v.id); err != nil {
 			return err
 		}
-		if err := w.msgs.Delete(ik); err != nil {
-			return fmt.Errorf("delete message: %w", err)
+		if err := w.msgs.Delete(idKey(v.id)); err != nil {
+			return fmt.Errorf("delete message %d: %w", v.id, err)
 		}
 		if w.count > 0 {
 			w.count--
 			w.countDirty = true
 		}
 	}
-	if err := w.msgTimes.Delete(tk); err != nil {
-		return fmt.Errorf("delete message time: %w", err)
-	}
+	o.removed = len(victims)
 	return nil
 }

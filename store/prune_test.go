@@ -10,14 +10,15 @@ import (
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 )
 
-// putAt puts n messages, message i at base+i hours, and returns their ids.
+// putAt puts n messages, message i at base+i hours by the store's clock,
+// and returns their ids.
 func putAt(t *testing.T, s *store.Store, n int, base time.Time) []int32 {
 	t.Helper()
 	ids := make([]int32, n)
 	for i := range n {
-		m := testMessage(i)
-		m.Time = base.Add(time.Duration(i) * time.Hour)
-		ids[i] = mustPut(t, s, m)
+		at := base.Add(time.Duration(i) * time.Hour)
+		s.SetClock(func() time.Time { return at })
+		ids[i] = mustPut(t, s, testMessage(i))
 	}
 	return ids
 }
@@ -80,9 +81,9 @@ func TestPruneByCount(t *testing.T) {
 		ctx := context.Background()
 		s := im.open(t, store.Options{Path: filepath.Join(t.TempDir(), "store.db"), MaxMessages: 3})
 		base := time.Unix(1700000000, 0)
-		// Insert out of time order: the oldest by time go first, not the
-		// lowest ids.
-		for _, i := range []int{5, 1, 9, 0, 7, 3, 2, 8, 6, 4} {
+		// Message times out of order: what counts is the order of the puts.
+		order := []int{5, 1, 9, 0, 7, 3, 2, 8, 6, 4}
+		for _, i := range order {
 			m := testMessage(i)
 			m.Time = base.Add(time.Duration(i) * time.Hour)
 			mustPut(t, s, m)
@@ -91,11 +92,11 @@ func TestPruneByCount(t *testing.T) {
 		if err != nil || n != 7 {
 			t.Fatalf("Prune = %d, %v; want 7", n, err)
 		}
-		for i := range 10 {
+		for pos, i := range order {
 			m := testMessage(i)
 			_, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID)
-			if k := err == nil; k != (i >= 7) {
-				t.Errorf("message at +%dh kept = %v", i, k)
+			if k := err == nil; k != (pos >= 7) {
+				t.Errorf("message put %d kept = %v", pos, k)
 			}
 		}
 		mustCheck(t, s)

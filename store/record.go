@@ -11,7 +11,8 @@ import (
 //
 //	version   1 byte (recordVersion)
 //	flags     1 byte (flagSelf, flagRecalled)
-//	seconds   8 bytes big-endian, Unix time
+//	stored    8 bytes big-endian, Unix milliseconds of the first put
+//	seconds   8 bytes big-endian, Unix time of Message.Time
 //	nanos     4 bytes big-endian
 //	chat type varint
 //	chat id   uvarint length + bytes
@@ -21,12 +22,13 @@ import (
 //	sender    uvarint length + bytes (display name)
 //	body      uvarint length + bytes
 //
-// The flags and the time sit at fixed offsets so the committer can merge the
-// recalled flag and compare times without decoding the rest. Fields added
-// later go after body, under a new version.
+// The flags and the stored time sit at fixed offsets so the committer can
+// carry them over to a new version of the record, and pruning can read the
+// time, without decoding the rest. Fields added later go after body, under a
+// new version.
 const (
 	recordVersion = 1
-	recordHeader  = 14
+	recordHeader  = 22
 
 	flagSelf     = 1 << 0
 	flagRecalled = 1 << 1
@@ -48,7 +50,7 @@ func recordSize(m *Message) int {
 		len(m.ChatID) + len(m.MsgID) + len(m.SenderID) + len(m.SenderName) + len(m.Body)
 }
 
-func appendRecord(b []byte, m *Message) []byte {
+func appendRecord(b []byte, m *Message, stored time.Time) []byte {
 	var flags byte
 	if m.Self {
 		flags |= flagSelf
@@ -57,6 +59,7 @@ func appendRecord(b []byte, m *Message) []byte {
 		flags |= flagRecalled
 	}
 	b = append(b, recordVersion, flags)
+	b = binary.BigEndian.AppendUint64(b, uint64(stored.UnixMilli()))
 	b = binary.BigEndian.AppendUint64(b, uint64(m.Time.Unix()))
 	b = binary.BigEndian.AppendUint32(b, uint32(m.Time.Nanosecond()))
 	b = binary.AppendVarint(b, int64(m.ChatType))
@@ -74,26 +77,33 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// recordTime reads the time of an encoded record.
-func recordTime(rec []byte) (time.Time, error) {
+// recordStored returns when the record's message was first put, in Unix
+// milliseconds.
+func recordStored(rec []byte) (int64, error) {
 	if len(rec) < recordHeader || rec[0] != recordVersion {
-		return time.Time{}, errCorrupt
+		return 0, errCorrupt
 	}
-	sec := int64(binary.BigEndian.Uint64(rec[2:10]))
-	nsec := int64(binary.BigEndian.Uint32(rec[10:14]))
-	return time.Unix(sec, nsec), nil
+	return int64(binary.BigEndian.Uint64(rec[2:10])), nil
+}
+
+// keepStored gives rec, a new version of old, the stored time of old.
+func keepStored(rec, old []byte) {
+	if len(old) >= recordHeader {
+		copy(rec[2:10], old[2:10])
+	}
 }
 
 // decodeRecord copies rec into a Message; rec may point into the mmap and is
 // only valid during its transaction.
 func decodeRecord(rec []byte) (Message, error) {
-	t, err := recordTime(rec)
-	if err != nil {
-		return Message{}, err
+	if len(rec) < recordHeader || rec[0] != recordVersion {
+		return Message{}, errCorrupt
 	}
+	sec := int64(binary.BigEndian.Uint64(rec[10:18]))
+	nsec := int64(binary.BigEndian.Uint32(rec[18:22]))
 	d := decoder{b: rec[recordHeader:]}
 	m := Message{
-		Time:     t,
+		Time:     time.Unix(sec, nsec),
 		Self:     rec[1]&flagSelf != 0,
 		Recalled: rec[1]&flagRecalled != 0,
 	}
@@ -153,12 +163,6 @@ func appendChatKey(b []byte, chatType int32, chatID string) []byte {
 
 func chatKeySize(chatID string) int {
 	return 4 + binary.MaxVarintLen32 + len(chatID)
-}
-
-// timeKeyPrefix orders times as unsigned bytes: flipping the sign bit makes
-// the big-endian encoding of a signed millisecond count sort numerically.
-func timeKeyPrefix(t time.Time) uint64 {
-	return uint64(t.UnixMilli()) ^ (1 << 63)
 }
 
 func idKey(id uint32) []byte {

@@ -32,9 +32,12 @@
 //
 // # Retention
 //
-// Prune deletes messages older than Options.Retention and, beyond
-// Options.MaxMessages, the oldest ones. "Oldest" means by Message.Time, ties
-// broken by id. Aliases, cursors and key/value entries are never pruned.
+// Prune deletes messages first put longer ago than Options.Retention and,
+// beyond Options.MaxMessages, the oldest ones. Age is counted from the first
+// put, by the store's clock, not from Message.Time: a message fetched from
+// history is kept as long as a new one, and a wrong send time on the
+// platform cannot make it expire early or linger. Aliases, cursors and
+// key/value entries are never pruned.
 package store
 
 import (
@@ -92,12 +95,12 @@ type Options struct {
 	// if it does not exist.
 	Path string
 
-	// Retention prunes messages whose Time is older than this. Zero keeps
+	// Retention prunes messages first put longer ago than this. Zero keeps
 	// messages forever.
 	Retention time.Duration
 
-	// MaxMessages keeps at most this many of the newest messages. Zero means
-	// no limit.
+	// MaxMessages keeps at most this many of the most recently put
+	// messages. Zero means no limit.
 	MaxMessages int
 
 	// PruneInterval is how often Run prunes. Zero means Run never prunes,
@@ -124,6 +127,7 @@ type Store struct {
 	pmu     sync.RWMutex
 	pending map[string]uint32
 	hashKey func([]byte) uint64 // hashes keys for msg_keys; replaced by tests
+	now     func() time.Time    // stamps new records; replaced by tests
 
 	// Merge tuning, see index.go; owned by commitLoop.
 	mergeIdle                       time.Duration
@@ -184,6 +188,7 @@ func Open(opts Options) (*Store, error) {
 		chunk:      defaultPruneChunk,
 		pending:    make(map[string]uint32),
 		hashKey:    hashKey,
+		now:        time.Now,
 		mergeIdle:  mergeIdle,
 		mergeLow:   mergeLow,
 		mergeHigh:  mergeHigh,
