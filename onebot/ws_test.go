@@ -304,7 +304,9 @@ func TestWSStalledClient(t *testing.T) {
 	const n = 20000
 	payload := strings.Repeat("x", 1000)
 	received := make(chan int, n)
+	readerDone := make(chan struct{})
 	go func() {
+		defer close(readerDone)
 		defer close(received)
 		for {
 			_ = healthy.SetReadDeadline(time.Now().Add(wait))
@@ -320,12 +322,18 @@ func TestWSStalledClient(t *testing.T) {
 			}
 		}
 	}()
-	startPub := time.Now()
 	for i := range n {
 		// Pace to the healthy client (received is not drained yet, so its
-		// length counts what arrived) so that only the stalled one overflows.
-		for i-len(received) >= queue/2 && time.Since(startPub) < wait {
-			time.Sleep(50 * time.Microsecond)
+		// length counts what arrived) so that only the stalled one
+		// overflows, however slow the machine; the reader's deadline bounds
+		// the wait.
+	pace:
+		for i-len(received) >= queue/2 {
+			select {
+			case <-readerDone:
+				break pace
+			case <-time.After(50 * time.Microsecond):
+			}
 		}
 		_ = f.hub.Publish(json.RawMessage(fmt.Sprintf(`{"post_type":"notice","n":%d,"pad":"%s"}`, i, payload)))
 	}
