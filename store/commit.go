@@ -34,17 +34,23 @@ var (
 )
 
 // schemaVersion is bumped on any incompatible change of the layout above.
-const schemaVersion = 1
+// Version 1, from before the first release, had two more buckets and a
+// shorter record header.
+const schemaVersion = 2
 
 // initSchema creates the buckets of a new file and refuses files written by
-// something else or by a newer version.
+// something else or by another version.
 func initSchema(tx *bbolt.Tx) error {
 	if meta := tx.Bucket(bucketMeta); meta != nil {
 		v := meta.Get(metaSchema)
 		if len(v) != 1 {
 			return fmt.Errorf("%w: missing schema version", ErrNotStore)
 		}
-		if v[0] != schemaVersion {
+		if v[0] == 1 {
+			if err := upgradeEmptyV1(tx); err != nil {
+				return err
+			}
+		} else if v[0] != schemaVersion {
 			return fmt.Errorf("unsupported schema version %d (want %d)", v[0], schemaVersion)
 		}
 	} else {
@@ -63,9 +69,26 @@ func initSchema(tx *bbolt.Tx) error {
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
-	if meta.Get(metaSchema) == nil {
+	if v := meta.Get(metaSchema); len(v) != 1 || v[0] != schemaVersion {
 		if err := meta.Put(metaSchema, []byte{schemaVersion}); err != nil {
 			return fmt.Errorf("write schema version: %w", err)
+		}
+	}
+	return nil
+}
+
+// upgradeEmptyV1 moves a version 1 file that holds no messages to the
+// current version. Its records could not be read, so a file with messages
+// is refused.
+func upgradeEmptyV1(tx *bbolt.Tx) error {
+	if msgs := tx.Bucket(bucketMsgs); msgs != nil {
+		if k, _ := msgs.Cursor().First(); k != nil {
+			return errors.New("schema version 1 from before the first release holds messages; move the file away to start afresh")
+		}
+	}
+	for _, name := range []string{"msg_pending", "msg_times"} {
+		if err := tx.DeleteBucket([]byte(name)); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
+			return fmt.Errorf("drop bucket %s: %w", name, err)
 		}
 	}
 	return nil

@@ -37,9 +37,6 @@ func (s *Store) SetLastAlias(ctx context.Context, n int64) error {
 // Call it before Prune or Run.
 func (s *Store) SetPruneChunk(n int) { s.chunk = n }
 
-// LockTimeout is how long Open waits for the file lock.
-const LockTimeout = lockTimeout
-
 // MergeIndex merges every pending message key into msg_keys.
 func (s *Store) MergeIndex(ctx context.Context) error {
 	return s.do(ctx, funcOp(func(w *writeTx) error {

@@ -319,6 +319,58 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// TestOpenSchemaV1 checks that a file from before the first release is
+// upgraded when it holds no messages and refused when it does.
+func TestOpenSchemaV1(t *testing.T) {
+	for _, withMessage := range []bool{false, true} {
+		p := filepath.Join(t.TempDir(), "store.db")
+		db, err := bbolt.Open(p, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Update(func(tx *bbolt.Tx) error {
+			for _, name := range []string{"meta", "msgs", "msg_keys", "msg_pending", "msg_times"} {
+				if _, err := tx.CreateBucket([]byte(name)); err != nil {
+					return err
+				}
+			}
+			if withMessage {
+				if err := tx.Bucket([]byte("msgs")).Put([]byte{0, 0, 0, 1}, []byte{1, 0}); err != nil {
+					return err
+				}
+			}
+			return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte{1})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		s, err := store.Open(store.Options{Path: p})
+		if withMessage {
+			if err == nil || !strings.Contains(err.Error(), "schema version 1") {
+				t.Errorf("Open of a version 1 file with messages = %v", err)
+			}
+			if err == nil {
+				s.Close()
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Open of an empty version 1 file: %v", err)
+		}
+		if id := mustPut(t, s, testMessage(1)); id != 1 {
+			t.Errorf("first id = %d", id)
+		}
+		mustCheck(t, s)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestOpenInUse(t *testing.T) {
 	_, path := openTemp(t)
 	s2, err := store.Open(store.Options{Path: path})
