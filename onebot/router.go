@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,6 +118,18 @@ func (r *Router) Register(name string, fn ActionFunc) {
 	}
 	m[name] = fn
 	r.actions.Store(&m)
+}
+
+// Actions returns the registered action names, sorted. Each also answers
+// with an _async and a _rate_limited suffix.
+func (r *Router) Actions() []string {
+	m := *r.actions.Load()
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 type callMode int

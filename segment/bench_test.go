@@ -6,6 +6,7 @@ package segment_test
 //	go test -run xxx -bench . -benchmem ./segment/
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -183,6 +184,63 @@ func BenchmarkMarshalJSON(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				_, _ = m.MarshalJSON()
+			}
+		})
+	}
+}
+
+// The baselines run in the same process as the benchmarks above, so that
+// their ratio holds however loaded the machine is. refParse is the plain
+// reading of string.md the tests check the parser against (strings.Split,
+// strings.Cut and a strings.Replacer per value); the JSON baselines are
+// encoding/json into and out of a map per segment, which is how most Go
+// OneBot code handles the array form.
+
+func BenchmarkBaselineParseCQ(b *testing.B) {
+	for _, c := range benchCorpus() {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.cq)))
+			b.ReportAllocs()
+			for b.Loop() {
+				sink, _ = refParse(c.cq, false)
+			}
+		})
+	}
+}
+
+type mapSegment struct {
+	Type string         `json:"type"`
+	Data map[string]any `json:"data"`
+}
+
+func BenchmarkBaselineDecodeJSON(b *testing.B) {
+	for _, c := range benchCorpus() {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.json)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var segs []mapSegment
+				if err := json.Unmarshal(c.json, &segs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkBaselineMarshalJSON(b *testing.B) {
+	for _, c := range benchCorpus() {
+		var segs []mapSegment
+		if err := json.Unmarshal(c.json, &segs); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.json)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := json.Marshal(segs); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -1,0 +1,289 @@
+package bench
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/yunhu-onebot/yunhu-onebot/e2e"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
+)
+
+// The daemon's resident memory is only honest for the daemon alone, so
+// these benchmarks build the real binary and run it as a child process
+// against the simulator served from the benchmark process (the daemon's
+// yunhu URLs point at it, as they would at Yunhu). RSS comes from
+// /proc/<pid>/status: VmRSS, split into RssAnon (heap, stacks) and RssFile
+// (the binary's pages and the mapped database).
+
+var (
+	soakFor  = flag.Duration("soak", 3*time.Minute, "length of BenchmarkSoak (the documented by-hand soak is -soak 10m)")
+	soakRate = flag.Int("soak.rate", 1000, "events/s pushed during BenchmarkSoak")
+)
+
+const mib = 1 << 20
+
+// runningDaemon is the daemon binary serving the HTTP API and forward WS
+// on loopback ports of its own, logged in to an in-process simulator.
+type runningDaemon struct {
+	*e2e.Daemon
+	sim     *sim.Server
+	addrs   map[string]string
+	started time.Time // when the process was started (gctrace times count from it)
+}
+
+func startRealDaemon(b *testing.B) *runningDaemon {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := b.TempDir()
+	bin, err := e2e.BuildDaemon(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, urls := newSim(b)
+	cfg := e2e.DaemonConfig(filepath.Join(dir, "db", "yunhu-onebot.db"),
+		"account:\n  token: "+sim.DefaultToken+"\n  platform: linux\n"+
+			"yunhu:\n  api-url: "+urls.API+"\n  ws-url: "+urls.WS+"\n  upload-url: "+urls.Upload+"\n"+
+			"servers:\n  - http:\n      address: 127.0.0.1:0\n  - ws:\n      address: 127.0.0.1:0\n")
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	// gctrace makes the runtime report the live heap after each
+	// collection on stderr (heapTrace reads it back).
+	started := time.Now()
+	d := e2e.StartDaemon(b, []string{"GODEBUG=gctrace=1"}, bin, "-c", path)
+	addrs := d.WaitReady()
+	waitOnline(b, s, 1)
+	return &runningDaemon{Daemon: d, sim: s, addrs: addrs, started: started}
+}
+
+func (d *runningDaemon) memory(b *testing.B) e2e.Memory {
+	m, err := e2e.ReadMemory(d.PID())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// BenchmarkDaemonMemory is the daemon's RSS idle (logged in, one OneBot
+// client connected, nothing happening) and under full load (events pushed
+// as fast as the path takes them for -wp.time), and the events/s of the
+// real binary on its own.
+func BenchmarkDaemonMemory(b *testing.B) {
+	d := startRealDaemon(b)
+	win := newWindow(windowSize, 1)
+	c, err := e2e.DialWS("ws://"+d.addrs["ws"]+"/", func(raw []byte) {
+		if e2e.IsMessageEvent(raw) {
+			win.received(0)
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(2 * time.Second) // settle: the start-up garbage is collected
+	idle := d.memory(b)
+
+	b.ResetTimer()
+	ctx, cancel := context.WithTimeout(context.Background(), *runFor)
+	defer cancel()
+	peak := idle
+	sample := time.NewTicker(100 * time.Millisecond)
+	defer sample.Stop()
+	start := time.Now()
+	n := 0
+	for ctx.Err() == nil && win.acquire(ctx) {
+		if _, err := d.sim.Inject(message(n)); err != nil {
+			b.Fatal(err)
+		}
+		n++
+		select {
+		case <-sample.C:
+			m := d.memory(b)
+			peak.RSS, peak.Anon, peak.File = max(peak.RSS, m.RSS), max(peak.Anon, m.Anon), max(peak.File, m.File)
+		default:
+		}
+	}
+	e2e.WaitFor(b, "the last events", func() bool { return win.slowest() >= int64(n) })
+	rate := float64(n) / time.Since(start).Seconds()
+	b.StopTimer()
+	time.Sleep(2 * time.Second)
+	after := d.memory(b)
+	gcs := heapTrace(d)
+	if len(gcs) > 0 {
+		b.ReportMetric(float64(liveBetween(gcs, 0, time.Hour))/mib, "peak-live-heap-MiB")
+	}
+	b.ReportMetric(float64(idle.RSS)/mib, "idle-RSS-MiB")
+	b.ReportMetric(float64(idle.Anon)/mib, "idle-anon-MiB")
+	b.ReportMetric(float64(peak.RSS)/mib, "load-RSS-MiB")
+	b.ReportMetric(float64(peak.Anon)/mib, "load-anon-MiB")
+	b.ReportMetric(float64(after.RSS)/mib, "after-RSS-MiB")
+	b.ReportMetric(rate, "events/s")
+	b.Logf("idle %s; under load (%d events, %.0f/s) peak %s; 2 s after %s; VmHWM %.1f MiB",
+		idle, n, rate, peak, after, float64(after.HWM)/mib)
+}
+
+// BenchmarkSoak pushes -soak.rate events a second for -soak (3 minutes:
+// long enough for the daemon's bounded in-memory state to fill) and
+// samples the daemon's memory every second. Flat means: the live heap
+// (from the runtime's gctrace) stops growing once that state has filled —
+// the store keeps at most some 65,000 unmerged id mappings in memory and
+// the bridge remembers the chats of the last 65,536 messages — while
+// RssFile grows with the mapped database file, which the retention
+// settings bound. The by-hand soak:
+//
+//	go test ./bench -run '^$' -bench Soak -soak 10m -timeout 30m
+func BenchmarkSoak(b *testing.B) {
+	d := startRealDaemon(b)
+	var got atomic.Int64
+	dial := func() *e2e.WSClient {
+		c, err := e2e.DialWS("ws://"+d.addrs["ws"]+"/", func(raw []byte) {
+			if e2e.IsMessageEvent(raw) {
+				got.Add(1)
+			}
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	c := dial()
+	defer func() { c.Close() }()
+	redials := 0
+	time.Sleep(2 * time.Second)
+	first := d.memory(b)
+
+	b.ResetTimer()
+	rate := *soakRate
+	start := time.Now()
+	var samples []e2e.Memory
+	nextSample := start.Add(time.Second)
+	n := 0
+	for time.Since(start) < *soakFor {
+		if dt := time.Until(start.Add(time.Duration(n) * time.Second / time.Duration(rate))); dt > 0 {
+			time.Sleep(dt)
+		}
+		if _, err := d.sim.Inject(message(n)); err != nil {
+			b.Fatal(err)
+		}
+		n++
+		select {
+		case <-c.Done():
+			// The daemon disconnects a client that falls a whole queue
+			// behind; on a starved machine this one can.
+			b.Logf("the OneBot client was disconnected (%v); connecting again", c.Err())
+			c.Close()
+			c = dial()
+			redials++
+		default:
+		}
+		if time.Now().After(nextSample) {
+			m := d.memory(b)
+			samples = append(samples, m)
+			nextSample = nextSample.Add(time.Second)
+			if len(samples)%60 == 0 {
+				b.Logf("%3d s: %s", len(samples), m)
+			}
+		}
+	}
+	// Wait for the last events, as long as they keep coming.
+	for last, idle := got.Load(), 0; got.Load() < int64(n) && idle < 20; idle++ {
+		time.Sleep(100 * time.Millisecond)
+		if now := got.Load(); now != last {
+			last, idle = now, 0
+		}
+	}
+	b.StopTimer()
+	if lost := int64(n) - got.Load(); lost > 0 || redials > 0 {
+		b.Errorf("%d of %d events never reached the client, which was disconnected %d times for falling behind (machine too loaded?)", lost, n, redials)
+	}
+	if len(samples) < 4 {
+		b.Fatalf("only %d samples: run longer than %v", len(samples), *soakFor)
+	}
+	last := samples[len(samples)-1]
+	half := samples[len(samples)/2:]
+	var peak e2e.Memory
+	for _, m := range samples {
+		peak.RSS, peak.Anon = max(peak.RSS, m.RSS), max(peak.Anon, m.Anon)
+	}
+	// The live heap by minute: what the daemon holds, without the garbage
+	// and freed pages RSS also counts.
+	gcs := heapTrace(d)
+	if len(gcs) == 0 {
+		b.Fatal("no gctrace lines in the daemon's log")
+	}
+	startAt := start.Sub(d.started) // the soak's start on the daemon's clock
+	var perMinute []string
+	for m := time.Duration(0); m < *soakFor; m += time.Minute {
+		perMinute = append(perMinute, strconv.FormatFloat(float64(liveBetween(gcs, startAt+m, startAt+m+time.Minute))/mib, 'f', 0, 64))
+	}
+	b.Logf("live heap after GC, largest per minute (MiB): %s", strings.Join(perMinute, " "))
+	halfAt := startAt + *soakFor/2
+	b.ReportMetric(float64(liveBetween(gcs, startAt, halfAt))/mib, "live-heap-1st-half-MiB")
+	b.ReportMetric(float64(liveBetween(gcs, halfAt, time.Duration(1<<62)))/mib, "live-heap-2nd-half-MiB")
+	b.ReportMetric(float64(first.RSS)/mib, "start-RSS-MiB")
+	b.ReportMetric(float64(last.RSS)/mib, "end-RSS-MiB")
+	b.ReportMetric(float64(peak.RSS)/mib, "peak-RSS-MiB")
+	b.ReportMetric(float64(last.Anon)/mib, "end-anon-MiB")
+	b.ReportMetric(slope(half, func(m e2e.Memory) int64 { return m.Anon })/mib*60, "anon-MiB/min-2nd-half")
+	b.ReportMetric(slope(half, func(m e2e.Memory) int64 { return m.RSS })/mib*60, "RSS-MiB/min-2nd-half")
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+	b.Logf("%d events over %v: start %s, end %s", n, soakFor, first, last)
+}
+
+// slope is the least-squares slope of f over one-second samples, per second.
+func slope(ms []e2e.Memory, f func(e2e.Memory) int64) float64 {
+	var sx, sy, sxx, sxy float64
+	for i, m := range ms {
+		x, y := float64(i), float64(f(m))
+		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+	}
+	n := float64(len(ms))
+	return (n*sxy - sx*sy) / (n*sxx - sx*sx)
+}
+
+// gcLine matches a gctrace line: "gc 7 @1.234s 0%: ... 4->5->2 MB, ...";
+// the third figure is the heap marked live by that collection.
+var gcLine = regexp.MustCompile(`^gc \d+ @([0-9.]+)s .* (\d+)->(\d+)->(\d+) MB`)
+
+// gcSample is the live heap after one collection, at a time since the
+// daemon started.
+type gcSample struct {
+	at   time.Duration
+	live int64 // bytes
+}
+
+// heapTrace returns the daemon's collections so far.
+func heapTrace(d *runningDaemon) []gcSample {
+	var out []gcSample
+	for _, line := range strings.Split(d.Log(), "\n") {
+		m := gcLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		sec, _ := strconv.ParseFloat(m[1], 64)
+		live, _ := strconv.ParseInt(m[4], 10, 64)
+		out = append(out, gcSample{at: time.Duration(sec * float64(time.Second)), live: live << 20})
+	}
+	return out
+}
+
+// liveBetween is the largest live heap of the collections in [from, to).
+func liveBetween(gcs []gcSample, from, to time.Duration) int64 {
+	var m int64
+	for _, g := range gcs {
+		if g.at >= from && g.at < to {
+			m = max(m, g.live)
+		}
+	}
+	return m
+}

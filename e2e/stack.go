@@ -1,0 +1,341 @@
+// Package e2e runs the daemon's whole pipeline in one process, wired the
+// way package main wires it (daemon.go): the Yunhu simulator on a loopback
+// httptest server, a yunhu.Client logged in to it, the store, the OneBot
+// router and hub, the bridge, and the OneBot transports (HTTP API, forward
+// WebSocket, and optionally reverse WebSocket and HTTP POST) on 127.0.0.1.
+//
+// The package's tests break that pipeline on purpose (faults_test.go,
+// badinput_test.go, process_test.go); bench/ measures it. Start and the
+// clients in client.go are their shared scaffolding and are meant for
+// tests only.
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/yunhu-onebot/yunhu-onebot/bridge"
+	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+	"github.com/yunhu-onebot/yunhu-onebot/store"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
+)
+
+// The daemon's defaults (config.Default and daemon.go), so that the
+// pipeline under test is configured as a fresh install is.
+const (
+	defaultYunhuTimeout = 15 * time.Second
+	defaultHTTPTimeout  = 60 * time.Second
+	defaultMaxMedia     = 30 << 20
+	defaultRetention    = 30 * 24 * time.Hour
+	defaultMaxMessages  = 1_000_000
+	pruneInterval       = 10 * time.Minute
+	// maxRequest is daemon.listen's bound on one request: one media file
+	// of max-media-size as base64 plus the rest of the message.
+	maxRequest = defaultMaxMedia*4/3 + 1<<20
+
+	// WaitTimeout bounds every wait of the helpers: a wait that runs out
+	// fails the test instead of hanging it.
+	WaitTimeout = 30 * time.Second
+)
+
+// Options configures Start. Zero values take the daemon's defaults.
+type Options struct {
+	// DBPath is the store file; "" means one in tb.TempDir().
+	DBPath string
+	// PostFormat is "string" or "array"; "" means "string".
+	PostFormat string
+	// YunhuTimeout bounds each Yunhu REST call (yunhu.timeout); 0 means
+	// 15 s.
+	YunhuTimeout time.Duration
+	// HTTPTimeout bounds one HTTP API action (servers[].http.timeout);
+	// 0 means 60 s.
+	HTTPTimeout time.Duration
+	// WSQueue is the forward-WS queue per connection; 0 means the default.
+	WSQueue int
+	// ReverseWS, when set, is a universal reverse-WS URL the pipeline
+	// dials, reconnecting every ReverseInterval (0 means 50 ms).
+	ReverseWS       string
+	ReverseInterval time.Duration
+	// ReverseQueue is the reverse-WS buffer-size; 0 means the default.
+	ReverseQueue int
+	// Posts are HTTP POST webhook URLs, each tried with PostTimeout (0
+	// means 1 s) and PostRetries retries (negative means none).
+	Posts       []string
+	PostTimeout time.Duration
+	PostRetries int
+	// WrapSim wraps the simulator's handler, e.g. to time it.
+	WrapSim func(http.Handler) http.Handler
+	// Quiet logs nothing (benchmarks); otherwise warnings and errors go to
+	// the test log.
+	Quiet bool
+}
+
+// Stack is one running pipeline.
+type Stack struct {
+	tb   testing.TB
+	Log  *zap.Logger
+	Sim  *sim.Server
+	URLs sim.URLs // the simulator's endpoints
+
+	Store  *store.Store
+	Client *yunhu.Client
+	Hub    *onebot.Hub
+	Router *onebot.Router
+	Bridge *bridge.Bridge
+
+	// HTTPURL is the HTTP API's base (http://127.0.0.1:port) and WSURL
+	// the forward WebSocket's (ws://127.0.0.1:port).
+	HTTPURL string
+	WSURL   string
+
+	simSrv  *httptest.Server
+	httpSrv *httptest.Server
+	wsSrv   *httptest.Server
+
+	cancel   context.CancelFunc
+	done     chan struct{}
+	runErr   error
+	stopOnce sync.Once
+	selfID   atomic.Int64
+}
+
+// Start assembles and runs a pipeline and returns once its push socket is
+// logged in. It is stopped when the test ends, or earlier by Stop.
+func Start(tb testing.TB, opts Options) *Stack {
+	tb.Helper()
+	log := zap.NewNop()
+	if !opts.Quiet {
+		log = zaptest.NewLogger(tb, zaptest.Level(zap.WarnLevel))
+	}
+	if opts.DBPath == "" {
+		opts.DBPath = filepath.Join(tb.TempDir(), "yunhu-onebot.db")
+	}
+	if opts.PostFormat == "" {
+		opts.PostFormat = "string"
+	}
+	if opts.YunhuTimeout == 0 {
+		opts.YunhuTimeout = defaultYunhuTimeout
+	}
+	if opts.HTTPTimeout == 0 {
+		opts.HTTPTimeout = defaultHTTPTimeout
+	}
+	s := &Stack{tb: tb, Log: log, done: make(chan struct{})}
+
+	s.Sim = sim.New(sim.Options{Log: log.Named("sim")})
+	var h http.Handler = s.Sim.Handler()
+	if opts.WrapSim != nil {
+		h = opts.WrapSim(h)
+	}
+	s.simSrv = httptest.NewServer(h)
+	s.URLs = sim.Endpoints(s.simSrv.URL)
+
+	st, err := store.Open(store.Options{
+		Path: opts.DBPath, Retention: defaultRetention, MaxMessages: defaultMaxMessages,
+		PruneInterval: pruneInterval, Log: log.Named("store"),
+	})
+	if err != nil {
+		s.closeSim()
+		tb.Fatalf("open store: %v", err)
+	}
+	s.Store = st
+	s.Client = yunhu.New(yunhu.Options{
+		APIURL: s.URLs.API, WSURL: s.URLs.WS, UploadURL: s.URLs.Upload,
+		Token: sim.DefaultToken, Platform: "linux",
+		Timeout: opts.YunhuTimeout, MaxUploadSize: defaultMaxMedia,
+		// Reconnect at once: fault tests drop the socket many times.
+		Backoff: func(int) time.Duration { return 5 * time.Millisecond },
+		Log:     log.Named("yunhu"),
+	})
+	s.Hub = onebot.NewHub(onebot.HubOptions{Log: log.Named("onebot"), SelfID: s.selfID.Load})
+	s.Router = onebot.NewRouter(onebot.RouterOptions{Log: log.Named("action")})
+	s.Bridge, err = bridge.New(bridge.Options{
+		Platform: s.Client, Store: st, Hub: s.Hub, Router: s.Router, Log: log.Named("bridge"),
+		PostFormat: opts.PostFormat, MaxMediaBytes: defaultMaxMedia, FetchTimeout: 30 * time.Second,
+		SetSelfID: s.selfID.Store, Version: "e2e", BackfillWindow: defaultRetention,
+	})
+	if err != nil {
+		s.Client.Close()
+		_ = st.Close()
+		s.closeSim()
+		tb.Fatalf("bridge: %v", err)
+	}
+
+	ws := onebot.NewWSServer(onebot.WSOptions{
+		Router: s.Router, Hub: s.Hub, Log: log.Named("ws"),
+		Conn: onebot.ConnOptions{QueueSize: opts.WSQueue, MaxMessageBytes: maxRequest},
+	})
+	s.wsSrv = httptest.NewServer(ws)
+	s.WSURL = "ws" + strings.TrimPrefix(s.wsSrv.URL, "http")
+	s.httpSrv = httptest.NewServer(onebot.NewHTTP(onebot.HTTPOptions{
+		Router: s.Router, Log: log.Named("http"), Timeout: opts.HTTPTimeout, MaxBodyBytes: maxRequest,
+	}))
+	s.HTTPURL = s.httpSrv.URL
+
+	components := []interface{ Run(context.Context) error }{s.Router, ws}
+	if opts.ReverseWS != "" {
+		interval := opts.ReverseInterval
+		if interval == 0 {
+			interval = 50 * time.Millisecond
+		}
+		components = append(components, onebot.NewWSReverse(onebot.WSReverseOptions{
+			Router: s.Router, Hub: s.Hub, Log: log.Named("ws-reverse"),
+			Universal: opts.ReverseWS, ReconnectInterval: interval, UserAgent: "yunhu-onebot/e2e",
+			Conn: onebot.ConnOptions{QueueSize: opts.ReverseQueue, MaxMessageBytes: maxRequest},
+		}))
+	}
+	for _, u := range opts.Posts {
+		timeout := opts.PostTimeout
+		if timeout == 0 {
+			timeout = time.Second
+		}
+		retries := max(opts.PostRetries, 0)
+		components = append(components, onebot.NewHTTPPost(onebot.HTTPPostOptions{
+			Router: s.Router, Hub: s.Hub, Log: log.Named("http-post"), URL: u,
+			Timeout: timeout, MaxRetries: retries, RetryInterval: 10 * time.Millisecond,
+			UserAgent: "yunhu-onebot/e2e",
+		}))
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	var wg sync.WaitGroup
+	errs := make(chan error, len(components)+2)
+	run := func(f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				errs <- err
+			}
+		}()
+	}
+	run(st.Run)
+	run(s.Bridge.Run)
+	for _, c := range components {
+		run(c.Run)
+	}
+	go func() {
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			s.runErr = errors.Join(s.runErr, err)
+		}
+		close(s.done)
+	}()
+	tb.Cleanup(s.Stop)
+	s.WaitFor("the push socket to log in", func() bool { on, _ := s.Bridge.Status(); return on })
+	return s
+}
+
+// Stop stops the pipeline in the daemon's order (components, then the
+// store) and closes the servers. It fails the test if a component ended
+// with an error. Calls after the first do nothing.
+func (s *Stack) Stop() {
+	s.stopOnce.Do(func() {
+		s.cancel()
+		select {
+		case <-s.done:
+		case <-time.After(WaitTimeout):
+			s.tb.Errorf("the pipeline did not stop within %v", WaitTimeout)
+		}
+		if s.runErr != nil {
+			s.tb.Errorf("pipeline: %v", s.runErr)
+		}
+		s.httpSrv.CloseClientConnections()
+		s.httpSrv.Close()
+		s.wsSrv.Close()
+		s.Client.Close()
+		if err := s.Store.Close(); err != nil {
+			s.tb.Errorf("close store: %v", err)
+		}
+		s.closeSim()
+	})
+}
+
+func (s *Stack) closeSim() {
+	s.Sim.Close()
+	s.simSrv.CloseClientConnections()
+	s.simSrv.Close()
+}
+
+// Online reports whether the bridge's push socket is logged in.
+func (s *Stack) Online() bool {
+	on, _ := s.Bridge.Status()
+	return on
+}
+
+// WaitFor polls cond until it holds, failing the test after WaitTimeout.
+func (s *Stack) WaitFor(what string, cond func() bool) {
+	s.tb.Helper()
+	WaitFor(s.tb, what, cond)
+}
+
+// WaitFor polls cond every few milliseconds until it holds, failing tb
+// after WaitTimeout. It bounds a wait; it asserts nothing about speed.
+func WaitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(WaitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("gave up after %v waiting for %s", WaitTimeout, what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// HTTP calls an action over the HTTP API with a JSON body and returns the
+// HTTP status and the decoded OneBot response.
+func (s *Stack) HTTP(action string, body string) (int, Reply) {
+	s.tb.Helper()
+	status, raw, err := PostJSON(context.Background(), s.HTTPURL+"/"+action, "application/json", strings.NewReader(body))
+	if err != nil {
+		s.tb.Fatalf("%s: %v", action, err)
+	}
+	r, err := ParseReply(raw)
+	if err != nil {
+		s.tb.Fatalf("%s: HTTP %d, %v: %q", action, status, err, Shorten(raw))
+	}
+	return status, r
+}
+
+// MustHTTP calls an action that must succeed and returns its data.
+func (s *Stack) MustHTTP(action string, body string) Reply {
+	s.tb.Helper()
+	status, r := s.HTTP(action, body)
+	if status != http.StatusOK || r.Retcode != 0 {
+		s.tb.Fatalf("%s %s: HTTP %d, %+v", action, body, status, r)
+	}
+	return r
+}
+
+// Inject makes another user send a message, failing the test on error.
+func (s *Stack) Inject(m sim.Message) sim.Record {
+	s.tb.Helper()
+	rec, err := s.Sim.Inject(m)
+	if err != nil {
+		s.tb.Fatalf("inject %+v: %v", m, err)
+	}
+	return rec
+}
+
+// Shorten cuts b for an error message.
+func Shorten(b []byte) string {
+	const max = 300
+	if len(b) > max {
+		return fmt.Sprintf("%s… (%d bytes)", b[:max], len(b))
+	}
+	return string(b)
+}
