@@ -62,7 +62,7 @@ func PostJSON(ctx context.Context, url, contentType string, body io.Reader) (int
 }
 
 // WSClient is a forward-WebSocket client as a framework runs one: a reader
-// goroutine hands every event to OnEvent and routes action responses to
+// goroutine hands every event to onEvent and routes action responses to
 // their callers by echo.
 type WSClient struct {
 	conn *websocket.Conn
@@ -154,6 +154,15 @@ func (c *WSClient) Call(ctx context.Context, action string, params json.RawMessa
 			return nil, fmt.Errorf("connection closed: %w", c.err)
 		}
 		return raw, nil
+	case <-c.done:
+		select {
+		case raw, ok := <-ch: // answered just before the end
+			if ok {
+				return raw, nil
+			}
+		default:
+		}
+		return nil, fmt.Errorf("connection closed: %w", c.err)
 	case <-ctx.Done():
 		c.mu.Lock()
 		delete(c.pending, id)
