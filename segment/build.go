@@ -154,12 +154,9 @@ func (sc *scratch) message(json bool) Message {
 	if len(sc.segs) == 0 {
 		return nil
 	}
-	var pairs []Pair
-	if len(sc.pairs) > 0 {
-		pairs = make([]Pair, len(sc.pairs))
-		for i, p := range sc.pairs {
-			pairs[i] = Pair{sc.str(p.k), sc.str(p.v)}
-		}
+	msg, pairs := allocMessage(len(sc.segs), len(sc.pairs))
+	for i, p := range sc.pairs {
+		pairs[i] = Pair{sc.str(p.k), sc.str(p.v)}
 	}
 	if len(sc.fixes) > 0 {
 		// Decode into the reusable buffer and copy the lot into one
@@ -186,7 +183,6 @@ func (sc *scratch) message(json bool) Message {
 			off = ends[i]
 		}
 	}
-	msg := make(Message, len(sc.segs))
 	for i, r := range sc.segs {
 		msg[i].Type = sc.str(r.typ)
 		if r.end > r.start {
@@ -194,4 +190,49 @@ func (sc *scratch) message(json bool) Message {
 		}
 	}
 	return msg
+}
+
+// Small messages, the usual case in chat, get their segments and pairs in
+// one allocation.
+type (
+	block1 struct {
+		segs  [1]Segment
+		pairs [1]Pair
+	}
+	block2 struct {
+		segs  [2]Segment
+		pairs [2]Pair
+	}
+	block4 struct {
+		segs  [4]Segment
+		pairs [4]Pair
+	}
+	block8 struct {
+		segs  [8]Segment
+		pairs [8]Pair
+	}
+)
+
+// allocMessage returns zeroed room for a message of nseg segments and npair
+// pairs in all.
+func allocMessage(nseg, npair int) (Message, []Pair) {
+	switch n := max(nseg, npair); {
+	case n <= 1:
+		b := new(block1)
+		return b.segs[:nseg:nseg], b.pairs[:npair:npair]
+	case n <= 2:
+		b := new(block2)
+		return b.segs[:nseg:nseg], b.pairs[:npair:npair]
+	case n <= 4:
+		b := new(block4)
+		return b.segs[:nseg:nseg], b.pairs[:npair:npair]
+	case n <= 8:
+		b := new(block8)
+		return b.segs[:nseg:nseg], b.pairs[:npair:npair]
+	}
+	var pairs []Pair
+	if npair > 0 {
+		pairs = make([]Pair, npair)
+	}
+	return make(Message, nseg), pairs
 }

@@ -63,16 +63,11 @@ func (o Options) ParseCQ(s string) (Message, []Invalid) {
 	return parseCQ(s, o.DropInvalid)
 }
 
-// textBlock lets a one-segment text message be a single allocation.
-type textBlock struct {
-	seg  [1]Segment
-	pair [1]Pair
-}
-
 func textMessage(v string) Message {
-	b := &textBlock{pair: [1]Pair{{"text", v}}}
-	b.seg[0] = Segment{TypeText, b.pair[:]}
-	return b.seg[:]
+	m, p := allocMessage(1, 1)
+	p[0] = Pair{"text", v}
+	m[0] = Segment{TypeText, p}
+	return m
 }
 
 type parser struct {
