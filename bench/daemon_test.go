@@ -118,9 +118,9 @@ func BenchmarkDaemonMemory(b *testing.B) {
 	b.StopTimer()
 	time.Sleep(2 * time.Second)
 	after := d.memory(b)
-	gcs := heapTrace(d)
-	if len(gcs) > 0 {
-		b.ReportMetric(float64(liveBetween(gcs, 0, time.Hour))/mib, "peak-live-heap-MiB")
+	if gcs := heapTrace(d); len(gcs) > 0 {
+		_, peakLive := liveRange(gcs, 0, time.Duration(1<<62))
+		b.ReportMetric(float64(peakLive)/mib, "peak-live-heap-MiB")
 	}
 	b.ReportMetric(float64(idle.RSS)/mib, "idle-RSS-MiB")
 	b.ReportMetric(float64(idle.Anon)/mib, "idle-anon-MiB")
@@ -187,12 +187,8 @@ func BenchmarkSoak(b *testing.B) {
 		default:
 		}
 		if time.Now().After(nextSample) {
-			m := d.memory(b)
-			samples = append(samples, m)
+			samples = append(samples, d.memory(b))
 			nextSample = nextSample.Add(time.Second)
-			if len(samples)%60 == 0 {
-				b.Logf("%3d s: %s", len(samples), m)
-			}
 		}
 	}
 	// Wait for the last events, as long as they keep coming.
@@ -221,15 +217,28 @@ func BenchmarkSoak(b *testing.B) {
 	if len(gcs) == 0 {
 		b.Fatal("no gctrace lines in the daemon's log")
 	}
+	// Benchmarks keep 10 lines of log: one line per series, a value a minute.
 	startAt := start.Sub(d.started) // the soak's start on the daemon's clock
-	var perMinute []string
+	var liveMin, liveMax, rss, anon []string
+	mb := func(n int64) string { return strconv.FormatFloat(float64(n)/mib, 'f', 0, 64) }
 	for m := time.Duration(0); m < *soakFor; m += time.Minute {
-		perMinute = append(perMinute, strconv.FormatFloat(float64(liveBetween(gcs, startAt+m, startAt+m+time.Minute))/mib, 'f', 0, 64))
+		lo, hi := liveRange(gcs, startAt+m, startAt+m+time.Minute)
+		liveMin, liveMax = append(liveMin, mb(lo)), append(liveMax, mb(hi))
+		if i := int((m + time.Minute) / time.Second); i <= len(samples) {
+			rss, anon = append(rss, mb(samples[i-1].RSS)), append(anon, mb(samples[i-1].Anon))
+		}
 	}
-	b.Logf("live heap after GC, largest per minute (MiB): %s", strings.Join(perMinute, " "))
+	b.Logf("live heap after GC, lowest each minute (MiB):  %s", strings.Join(liveMin, " "))
+	b.Logf("live heap after GC, highest each minute (MiB): %s", strings.Join(liveMax, " "))
+	b.Logf("RssAnon at each minute's end (MiB):            %s", strings.Join(anon, " "))
+	b.Logf("VmRSS at each minute's end (MiB):              %s", strings.Join(rss, " "))
 	halfAt := startAt + *soakFor/2
-	b.ReportMetric(float64(liveBetween(gcs, startAt, halfAt))/mib, "live-heap-1st-half-MiB")
-	b.ReportMetric(float64(liveBetween(gcs, halfAt, time.Duration(1<<62)))/mib, "live-heap-2nd-half-MiB")
+	lo1, hi1 := liveRange(gcs, startAt, halfAt)
+	lo2, hi2 := liveRange(gcs, halfAt, time.Duration(1<<62))
+	b.ReportMetric(float64(lo1)/mib, "live-heap-min-1st-half-MiB")
+	b.ReportMetric(float64(lo2)/mib, "live-heap-min-2nd-half-MiB")
+	b.ReportMetric(float64(hi1)/mib, "live-heap-max-1st-half-MiB")
+	b.ReportMetric(float64(hi2)/mib, "live-heap-max-2nd-half-MiB")
 	b.ReportMetric(float64(first.RSS)/mib, "start-RSS-MiB")
 	b.ReportMetric(float64(last.RSS)/mib, "end-RSS-MiB")
 	b.ReportMetric(float64(peak.RSS)/mib, "peak-RSS-MiB")
@@ -277,13 +286,18 @@ func heapTrace(d *runningDaemon) []gcSample {
 	return out
 }
 
-// liveBetween is the largest live heap of the collections in [from, to).
-func liveBetween(gcs []gcSample, from, to time.Duration) int64 {
-	var m int64
+// liveRange is the smallest and largest live heap of the collections in
+// [from, to). The smallest is the better sign of a leak: the largest
+// depends on what was in flight when a collection ran.
+func liveRange(gcs []gcSample, from, to time.Duration) (lo, hi int64) {
+	lo = -1
 	for _, g := range gcs {
 		if g.at >= from && g.at < to {
-			m = max(m, g.live)
+			if lo < 0 || g.live < lo {
+				lo = g.live
+			}
+			hi = max(hi, g.live)
 		}
 	}
-	return m
+	return max(lo, 0), hi
 }
