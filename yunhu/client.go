@@ -121,8 +121,13 @@ func New(opts Options) *Client {
 	}
 	if c.hc == nil {
 		// A private transport so Close can drop its idle connections
-		// without touching anybody else's.
-		c.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		// without touching anybody else's. All calls go to one or two
+		// hosts, and a bot framework runs actions concurrently: with the
+		// default two idle connections per host, every call beyond two in
+		// flight would dial (and TLS-handshake) a connection of its own.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = maxIdlePerHost
+		c.hc = &http.Client{Transport: tr}
 		c.ownHC = true
 	}
 	if c.log == nil {
@@ -223,6 +228,10 @@ func retryable(err error) bool {
 // maxReply bounds a REST reply; the largest real ones (member lists, history)
 // are far below it.
 const maxReply = 16 << 20
+
+// maxIdlePerHost is how many idle connections to one Yunhu host are kept
+// for reuse: about as many actions as frameworks run at once.
+const maxIdlePerHost = 32
 
 // statusReply is a protobuf response whose field 1 is Status.
 type statusReply interface {
