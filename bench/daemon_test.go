@@ -114,13 +114,20 @@ func BenchmarkDaemonMemory(b *testing.B) {
 		}
 	}
 	e2e.WaitFor(b, "the last events", func() bool { return win.slowest() >= int64(n) })
-	rate := float64(n) / time.Since(start).Seconds()
+	elapsed := time.Since(start)
+	rate := float64(n) / elapsed.Seconds()
 	b.StopTimer()
 	time.Sleep(2 * time.Second)
 	after := d.memory(b)
 	if gcs := heapTrace(d); len(gcs) > 0 {
 		_, peakLive := liveRange(gcs, 0, time.Duration(1<<62))
 		b.ReportMetric(float64(peakLive)/mib, "peak-live-heap-MiB")
+		// The daemon's own allocation, apart from the simulator and the
+		// client, which run in this process.
+		from := start.Sub(d.started)
+		if alloc, cycles := allocatedBetween(gcs, from, from+elapsed); cycles >= 20 {
+			b.ReportMetric(float64(alloc)/float64(n), "daemon-B/event")
+		}
 	}
 	b.ReportMetric(float64(idle.RSS)/mib, "idle-RSS-MiB")
 	b.ReportMetric(float64(idle.Anon)/mib, "idle-anon-MiB")
@@ -267,8 +274,9 @@ var gcLine = regexp.MustCompile(`^gc \d+ @([0-9.]+)s .* (\d+)->(\d+)->(\d+) MB`)
 // gcSample is the live heap after one collection, at a time since the
 // daemon started.
 type gcSample struct {
-	at   time.Duration
-	live int64 // bytes
+	at    time.Duration
+	start int64 // heap when the collection started, bytes
+	live  int64 // bytes
 }
 
 // heapTrace returns the daemon's collections so far.
@@ -280,10 +288,25 @@ func heapTrace(d *runningDaemon) []gcSample {
 			continue
 		}
 		sec, _ := strconv.ParseFloat(m[1], 64)
+		start, _ := strconv.ParseInt(m[2], 10, 64)
 		live, _ := strconv.ParseInt(m[4], 10, 64)
-		out = append(out, gcSample{at: time.Duration(sec * float64(time.Second)), live: live << 20})
+		out = append(out, gcSample{at: time.Duration(sec * float64(time.Second)), start: start << 20, live: live << 20})
 	}
 	return out
+}
+
+// allocatedBetween estimates the bytes the daemon allocated in [from, to):
+// what each collection in the window found minus what the one before it
+// left live. The trace rounds to MiB, so it is only good summed over many
+// collections.
+func allocatedBetween(gcs []gcSample, from, to time.Duration) (bytes int64, collections int) {
+	for i := 1; i < len(gcs); i++ {
+		if gcs[i].at >= from && gcs[i].at < to {
+			bytes += max(gcs[i].start-gcs[i-1].live, 0)
+			collections++
+		}
+	}
+	return bytes, collections
 }
 
 // liveRange is the smallest and largest live heap of the collections in
