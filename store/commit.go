@@ -286,6 +286,12 @@ func (s *Store) update(fn func(w *writeTx) error) error {
 		return err
 	}
 	s.publish(w.overlay)
+	if s.opts.MaxMessages > 0 && w.count > uint64(s.opts.MaxMessages)+s.overshoot {
+		select {
+		case s.overfull <- struct{}{}:
+		default: // Run has been told already
+		}
+	}
 	return nil
 }
 

@@ -86,6 +86,8 @@ const (
 
 	// defaultPruneChunk is how many messages one pruning transaction
 	// deletes, so a large backlog never becomes one giant transaction.
+	// It is also the least overshoot of MaxMessages that prunes at once
+	// (Store.overshoot), so that each such prune does a whole chunk.
 	defaultPruneChunk = 1000
 )
 
@@ -103,8 +105,9 @@ type Options struct {
 	// messages. Zero means no limit.
 	MaxMessages int
 
-	// PruneInterval is how often Run prunes. Zero means Run never prunes,
-	// which tests use to call Prune themselves.
+	// PruneInterval is how often Run prunes. Run also prunes as soon as
+	// the store holds 1% (at least 1,000) more than MaxMessages. Zero
+	// means Run never prunes, which tests use to call Prune themselves.
 	PruneInterval time.Duration
 
 	// Log receives pruning reports and warnings about background work.
@@ -145,6 +148,12 @@ type Store struct {
 	mu      sync.RWMutex
 	closed  bool
 	closing chan struct{} // closed by Close, ends Run
+
+	// overfull wakes Run when a commit leaves more than MaxMessages plus
+	// overshoot messages stored, so that a busy daemon stays near its
+	// limit instead of exceeding it by a whole PruneInterval of messages.
+	overfull  chan struct{}
+	overshoot uint64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -194,6 +203,8 @@ func Open(opts Options) (*Store, error) {
 		mergeHigh:  mergeHigh,
 		mergeChunk: mergeChunk,
 		closing:    make(chan struct{}),
+		overfull:   make(chan struct{}, 1),
+		overshoot:  uint64(max(opts.MaxMessages/100, defaultPruneChunk)),
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		if err := initSchema(tx); err != nil {
@@ -252,6 +263,8 @@ func (s *Store) Run(ctx context.Context) error {
 		case <-s.closing:
 			return nil
 		case <-t.C:
+			s.pruneAndLog(ctx)
+		case <-s.overfull:
 			s.pruneAndLog(ctx)
 		}
 	}

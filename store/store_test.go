@@ -567,6 +567,70 @@ func TestRunPrunesEveryInterval(t *testing.T) {
 	mustCheck(t, s)
 }
 
+func TestRunPrunesWhenOverfull(t *testing.T) {
+	logs := make(chan string, 16)
+	s := openAt(t, store.Options{
+		Path:          filepath.Join(t.TempDir(), "store.db"),
+		MaxMessages:   10,
+		PruneInterval: time.Hour, // after the prune at start, only the overshoot can wake Run
+		Log:           hookLogger(t, logs),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	var all []store.Message
+	put := func(n int) {
+		t.Helper()
+		msgs := make([]store.Message, n)
+		for i := range msgs {
+			msgs[i] = testMessage(len(all) + i)
+		}
+		if _, err := s.PutMessages(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, msgs...)
+	}
+	waitPrune := func(why string) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case msg := <-logs:
+				if msg == "pruned messages" {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no prune within 10 s %s", why)
+			}
+		}
+	}
+
+	put(25)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	waitPrune("of starting Run") // 10 left
+
+	// The least overshoot that prunes is 1,000 messages: exactly that
+	// waits for the tick, one more does not.
+	put(1000)
+	select {
+	case msg := <-logs:
+		t.Fatalf("Run logged %q with the store exactly at the overshoot", msg)
+	case <-time.After(100 * time.Millisecond):
+	}
+	put(1)
+	waitPrune("of the store passing MaxMessages by the overshoot")
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v, want nil", err)
+	}
+	for i, m := range all {
+		_, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID)
+		if kept := err == nil; kept != (i >= len(all)-10) {
+			t.Fatalf("message %d of %d: kept = %v, err %v", i, len(all), kept, err)
+		}
+	}
+	mustCheck(t, s)
+}
+
 func TestRunStopsOnClose(t *testing.T) {
 	s, err := store.Open(store.Options{Path: filepath.Join(t.TempDir(), "store.db")})
 	if err != nil {
