@@ -26,6 +26,7 @@ import (
 var (
 	soakFor  = flag.Duration("soak", 3*time.Minute, "length of BenchmarkSoak (the documented by-hand soak is -soak 10m)")
 	soakRate = flag.Int("soak.rate", 1000, "events/s pushed during BenchmarkSoak")
+	soakKeep = flag.Int("soak.keep", 100_000, "the daemon's database.max-messages during BenchmarkSoak")
 )
 
 const mib = 1 << 20
@@ -39,7 +40,9 @@ type runningDaemon struct {
 	started time.Time // when the process was started (gctrace times count from it)
 }
 
-func startRealDaemon(b *testing.B) *runningDaemon {
+// startRealDaemon starts the daemon, with further database keys if given
+// ("key: value").
+func startRealDaemon(b *testing.B, database ...string) *runningDaemon {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -52,7 +55,7 @@ func startRealDaemon(b *testing.B) *runningDaemon {
 	cfg := e2e.DaemonConfig(filepath.Join(dir, "db", "yunhu-onebot.db"),
 		"account:\n  token: "+sim.DefaultToken+"\n  platform: linux\n"+
 			"yunhu:\n  api-url: "+urls.API+"\n  ws-url: "+urls.WS+"\n  upload-url: "+urls.Upload+"\n"+
-			"servers:\n  - http:\n      address: 127.0.0.1:0\n  - ws:\n      address: 127.0.0.1:0\n")
+			"servers:\n  - http:\n      address: 127.0.0.1:0\n  - ws:\n      address: 127.0.0.1:0\n", database...)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
@@ -140,17 +143,18 @@ func BenchmarkDaemonMemory(b *testing.B) {
 }
 
 // BenchmarkSoak pushes -soak.rate events a second for -soak (3 minutes:
-// long enough for the daemon's bounded in-memory state to fill) and
+// long enough for the daemon's bounded in-memory state to fill) to a
+// daemon keeping -soak.keep messages (100,000: passed after 100 s), and
 // samples the daemon's memory every second. Flat means: the live heap
 // (from the runtime's gctrace) stops growing once that state has filled —
 // the store keeps at most some 65,000 unmerged id mappings in memory and
-// the bridge remembers the chats of the last 65,536 messages — while
-// RssFile grows with the mapped database file, which the retention
-// settings bound. The by-hand soak:
+// the bridge remembers the chats of the last 65,536 messages — and RssFile,
+// the mapped database file, stops growing once pruning keeps the store at
+// its size. The by-hand soak:
 //
 //	go test ./bench -run '^$' -bench Soak -soak 10m -timeout 30m
 func BenchmarkSoak(b *testing.B) {
-	d := startRealDaemon(b)
+	d := startRealDaemon(b, "max-messages: "+strconv.Itoa(*soakKeep))
 	var got atomic.Int64
 	dial := func() *e2e.WSClient {
 		c, err := e2e.DialWS("ws://"+d.addrs["ws"]+"/", func(raw []byte) {

@@ -33,9 +33,14 @@ func BuildDaemon(ctx context.Context, dir string) (string, error) {
 }
 
 // DaemonConfig returns a configuration file body: the given sections
-// (YAML, top-level keys), a JSON info log, and heartbeats off.
-func DaemonConfig(dbPath string, sections string) string {
-	return "database:\n  path: " + strconv.Quote(dbPath) + "\n" +
+// (YAML, top-level keys), a JSON info log, heartbeats off, and the
+// database at dbPath with any further database keys given ("key: value").
+func DaemonConfig(dbPath string, sections string, database ...string) string {
+	db := "database:\n  path: " + strconv.Quote(dbPath) + "\n"
+	for _, kv := range database {
+		db += "  " + kv + "\n"
+	}
+	return db +
 		"log:\n  level: info\n  format: json\n" +
 		"heartbeat:\n  interval: 0\n" + sections
 }
