@@ -149,3 +149,43 @@ func (b *Bridge) userChat(param string, n int64) (yunhu.Chat, error) {
 	}
 	return b.privateChat(id), nil
 }
+
+// decodeGroup decodes the params of an action on one group into p, then
+// maps the group_id field that id points at. The field is a pointer so
+// that params shared with other actions (sendParams) can leave it out;
+// its absence is answered as the router's own required check would.
+func (b *Bridge) decodeGroup(req *onebot.Request, p any, id **onebot.Int64) (yunhu.Chat, error) {
+	return decodeChat(req, p, "group_id", id, b.groupChat)
+}
+
+// decodeUser is decodeGroup for an action on a private chat, by user_id.
+func (b *Bridge) decodeUser(req *onebot.Request, p any, id **onebot.Int64) (yunhu.Chat, error) {
+	return decodeChat(req, p, "user_id", id, b.userChat)
+}
+
+// decodeMember is decodeGroup for an action on one member of the group:
+// it also maps user_id to the member's Yunhu id. An unknown group is
+// reported before an unknown member.
+func (b *Bridge) decodeMember(req *onebot.Request, p any, group, user **onebot.Int64) (yunhu.Chat, string, error) {
+	chat, err := b.decodeGroup(req, p, group)
+	if err != nil {
+		return chat, "", err
+	}
+	if *user == nil {
+		return chat, "", onebot.ErrBadParams("user_id: required")
+	}
+	userID, err := b.yunhuID("user_id", int64(**user))
+	return chat, userID, err
+}
+
+// decodeChat is decodeGroup and decodeUser; param names the id.
+func decodeChat(req *onebot.Request, p any, param string, id **onebot.Int64,
+	resolve func(string, int64) (yunhu.Chat, error)) (yunhu.Chat, error) {
+	if err := req.Decode(p); err != nil {
+		return yunhu.Chat{}, err
+	}
+	if *id == nil {
+		return yunhu.Chat{}, onebot.ErrBadParams("%s: required", param)
+	}
+	return resolve(param, int64(**id))
+}

@@ -37,21 +37,18 @@ func sexOf(gender int32) string {
 
 func (b *Bridge) getStrangerInfo(ctx context.Context, req *onebot.Request) (any, error) {
 	var p struct {
-		UserID onebot.Int64 `json:"user_id" onebot:"required"`
+		UserID *onebot.Int64 `json:"user_id" onebot:"required"`
 	}
-	if err := req.Decode(&p); err != nil {
-		return nil, err
-	}
-	id, err := b.yunhuID("user_id", int64(p.UserID))
+	chat, err := b.decodeUser(req, &p, &p.UserID)
 	if err != nil {
 		return nil, err
 	}
-	u, err := b.platform.GetUser(ctx, id)
+	u, err := b.platform.GetUser(ctx, chat.ID)
 	if err != nil {
 		return nil, platformError("read user profile", err)
 	}
 	return strangerInfo{
-		UserID: int64(p.UserID), Nickname: u.Name, Sex: sexOf(u.Gender), Remark: u.Remark,
+		UserID: int64(*p.UserID), Nickname: u.Name, Sex: sexOf(u.Gender), Remark: u.Remark,
 		Sign: u.Introduction, Avatar: u.AvatarURL, LoginDays: u.OnlineDays, Area: u.City, VIP: u.VIP,
 	}, nil
 }

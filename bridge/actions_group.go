@@ -13,23 +13,16 @@ import (
 // its refusal (not an admin, the owner cannot be kicked, ...) is passed on
 // with Yunhu's own text.
 
+// groupParam and groupMemberParam hold the ids as pointers because
+// decodeGroup and decodeMember take them so; the required tag keeps them
+// non-nil.
 type groupParam struct {
-	GroupID onebot.Int64 `json:"group_id" onebot:"required"`
+	GroupID *onebot.Int64 `json:"group_id" onebot:"required"`
 }
 
 type groupMemberParam struct {
-	GroupID onebot.Int64 `json:"group_id" onebot:"required"`
-	UserID  onebot.Int64 `json:"user_id" onebot:"required"`
-}
-
-// groupTarget maps group_id and, when given, user_id to Yunhu ids.
-func (b *Bridge) groupTarget(group int64, user *int64) (groupID, userID string, err error) {
-	groupID, err = b.yunhuID("group_id", group)
-	if err != nil || user == nil {
-		return groupID, "", err
-	}
-	userID, err = b.yunhuID("user_id", *user)
-	return groupID, userID, err
+	GroupID *onebot.Int64 `json:"group_id" onebot:"required"`
+	UserID  *onebot.Int64 `json:"user_id" onebot:"required"`
 }
 
 // groupInfo is get_group_info's data and an entry of get_group_list.
@@ -65,19 +58,16 @@ func (b *Bridge) getGroupList(ctx context.Context, _ *onebot.Request) (any, erro
 
 func (b *Bridge) getGroupInfo(ctx context.Context, req *onebot.Request) (any, error) {
 	var p groupParam
-	if err := req.Decode(&p); err != nil {
-		return nil, err
-	}
-	groupID, _, err := b.groupTarget(int64(p.GroupID), nil)
+	group, err := b.decodeGroup(req, &p, &p.GroupID)
 	if err != nil {
 		return nil, err
 	}
-	g, err := b.platform.GroupInfo(ctx, groupID)
+	g, err := b.platform.GroupInfo(ctx, group.ID)
 	if err != nil {
 		return nil, platformError("read group info", err)
 	}
 	info := groupInfo{
-		GroupID: int64(p.GroupID), GroupName: g.Name, GroupMemo: g.Introduction, MemberCount: g.MemberCount,
+		GroupID: int64(*p.GroupID), GroupName: g.Name, GroupMemo: g.Introduction, MemberCount: g.MemberCount,
 	}
 	if !g.CreateTime.IsZero() {
 		info.GroupCreateTime = g.CreateTime.Unix()
@@ -137,21 +127,18 @@ func (b *Bridge) myGroupCard(ctx context.Context, groupID string) string {
 
 func (b *Bridge) getGroupMemberList(ctx context.Context, req *onebot.Request) (any, error) {
 	var p groupParam
-	if err := req.Decode(&p); err != nil {
-		return nil, err
-	}
-	groupID, _, err := b.groupTarget(int64(p.GroupID), nil)
+	group, err := b.decodeGroup(req, &p, &p.GroupID)
 	if err != nil {
 		return nil, err
 	}
-	members, err := b.platform.AllMembers(ctx, groupID)
+	members, err := b.platform.AllMembers(ctx, group.ID)
 	if err != nil {
 		return nil, platformError("list group members", err)
 	}
-	card := b.myGroupCard(ctx, groupID)
+	card := b.myGroupCard(ctx, group.ID)
 	out := make([]memberInfoResult, 0, len(members))
 	for _, m := range members {
-		r, err := b.memberResult(ctx, int64(p.GroupID), m, card)
+		r, err := b.memberResult(ctx, int64(*p.GroupID), m, card)
 		if err != nil {
 			return nil, err
 		}
@@ -162,42 +149,34 @@ func (b *Bridge) getGroupMemberList(ctx context.Context, req *onebot.Request) (a
 
 func (b *Bridge) getGroupMemberInfo(ctx context.Context, req *onebot.Request) (any, error) {
 	var p groupMemberParam
-	if err := req.Decode(&p); err != nil {
-		return nil, err
-	}
-	user := int64(p.UserID)
-	groupID, userID, err := b.groupTarget(int64(p.GroupID), &user)
+	group, userID, err := b.decodeMember(req, &p, &p.GroupID, &p.UserID)
 	if err != nil {
 		return nil, err
 	}
-	members, err := b.platform.AllMembers(ctx, groupID)
+	members, err := b.platform.AllMembers(ctx, group.ID)
 	if err != nil {
 		return nil, platformError("list group members", err)
 	}
 	i := slices.IndexFunc(members, func(m yunhu.Member) bool { return m.UserID == userID })
 	if i < 0 {
-		return nil, onebot.ErrFailed("user "+userID+" is not a member of group "+groupID, nil)
+		return nil, onebot.ErrFailed("user "+userID+" is not a member of group "+group.ID, nil)
 	}
 	card := ""
 	if userID == b.self() {
-		card = b.myGroupCard(ctx, groupID)
+		card = b.myGroupCard(ctx, group.ID)
 	}
-	return b.memberResult(ctx, int64(p.GroupID), members[i], card)
+	return b.memberResult(ctx, int64(*p.GroupID), members[i], card)
 }
 
 func (b *Bridge) setGroupKick(ctx context.Context, req *onebot.Request) (any, error) {
 	// reject_add_request has no Yunhu counterpart: a removed member may
 	// apply again, and the request reaches the admins as usual.
 	var p groupMemberParam
-	if err := req.Decode(&p); err != nil {
-		return nil, err
-	}
-	user := int64(p.UserID)
-	groupID, userID, err := b.groupTarget(int64(p.GroupID), &user)
+	group, userID, err := b.decodeMember(req, &p, &p.GroupID, &p.UserID)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.platform.RemoveMember(ctx, groupID, userID); err != nil {
+	if err := b.platform.RemoveMember(ctx, group.ID, userID); err != nil {
 		return nil, platformError("remove member", err)
 	}
 	return nil, nil
@@ -239,12 +218,17 @@ func (b *Bridge) setGroupBan(ctx context.Context, req *onebot.Request) (any, err
 	if seconds < 0 {
 		return nil, onebot.ErrBadParams("duration: %d is negative; 0 lifts a mute", seconds)
 	}
-	user := int64(p.UserID)
-	groupID, userID, err := b.groupTarget(int64(p.GroupID), &user)
+	// Mapped only now, not by decodeMember: a bad duration is reported
+	// before an unknown id.
+	group, err := b.groupChat("group_id", int64(p.GroupID))
 	if err != nil {
 		return nil, err
 	}
-	if err := b.platform.GagMember(ctx, groupID, userID, gagDuration(seconds)); err != nil {
+	userID, err := b.yunhuID("user_id", int64(p.UserID))
+	if err != nil {
+		return nil, err
+	}
+	if err := b.platform.GagMember(ctx, group.ID, userID, gagDuration(seconds)); err != nil {
 		return nil, platformError("mute member", err)
 	}
 	return nil, nil
@@ -263,11 +247,13 @@ func (b *Bridge) setGroupName(ctx context.Context, req *onebot.Request) (any, er
 	if p.GroupName == "" {
 		return nil, onebot.ErrBadParams("group_name: empty")
 	}
-	groupID, _, err := b.groupTarget(int64(p.GroupID), nil)
+	// Mapped only now, not by decodeGroup: an empty name is reported
+	// before an unknown group.
+	group, err := b.groupChat("group_id", int64(p.GroupID))
 	if err != nil {
 		return nil, err
 	}
-	g, err := b.platform.GroupInfo(ctx, groupID)
+	g, err := b.platform.GroupInfo(ctx, group.ID)
 	if err != nil {
 		return nil, platformError("read group info", err)
 	}
@@ -283,15 +269,11 @@ func (b *Bridge) setGroupName(ctx context.Context, req *onebot.Request) (any, er
 // nobody set another member's.
 func (b *Bridge) setGroupCard(ctx context.Context, req *onebot.Request) (any, error) {
 	var p struct {
-		GroupID onebot.Int64  `json:"group_id" onebot:"required"`
-		UserID  onebot.Int64  `json:"user_id" onebot:"required"`
+		GroupID *onebot.Int64 `json:"group_id" onebot:"required"`
+		UserID  *onebot.Int64 `json:"user_id" onebot:"required"`
 		Card    onebot.String `json:"card"`
 	}
-	if err := req.Decode(&p); err != nil {
-		return nil, err
-	}
-	user := int64(p.UserID)
-	groupID, userID, err := b.groupTarget(int64(p.GroupID), &user)
+	group, userID, err := b.decodeMember(req, &p, &p.GroupID, &p.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +283,7 @@ func (b *Bridge) setGroupCard(ctx context.Context, req *onebot.Request) (any, er
 	if userID != b.self() {
 		return nil, unsupportedForm(req.Action, "Yunhu only lets a member set their own group nickname; user_id must be the account's own id")
 	}
-	if err := b.platform.SetMyGroupNickname(ctx, groupID, string(p.Card)); err != nil {
+	if err := b.platform.SetMyGroupNickname(ctx, group.ID, string(p.Card)); err != nil {
 		return nil, platformError("set group nickname", err)
 	}
 	return nil, nil
@@ -312,18 +294,15 @@ func (b *Bridge) setGroupCard(ctx context.Context, req *onebot.Request) (any, er
 // is_dismiss from the owner is refused rather than ignored.
 func (b *Bridge) setGroupLeave(ctx context.Context, req *onebot.Request) (any, error) {
 	var p struct {
-		GroupID   onebot.Int64 `json:"group_id" onebot:"required"`
-		IsDismiss onebot.Bool  `json:"is_dismiss"`
+		GroupID   *onebot.Int64 `json:"group_id" onebot:"required"`
+		IsDismiss onebot.Bool   `json:"is_dismiss"`
 	}
-	if err := req.Decode(&p); err != nil {
-		return nil, err
-	}
-	groupID, _, err := b.groupTarget(int64(p.GroupID), nil)
+	group, err := b.decodeGroup(req, &p, &p.GroupID)
 	if err != nil {
 		return nil, err
 	}
 	if p.IsDismiss {
-		g, err := b.platform.GroupInfo(ctx, groupID)
+		g, err := b.platform.GroupInfo(ctx, group.ID)
 		if err != nil {
 			return nil, platformError("read group info", err)
 		}
@@ -331,7 +310,7 @@ func (b *Bridge) setGroupLeave(ctx context.Context, req *onebot.Request) (any, e
 			return nil, unsupportedForm(req.Action, "dismissing a group is not supported by the bridge, and the owner cannot leave a Yunhu group without dismissing it")
 		}
 	}
-	if err := b.platform.DeleteFriend(ctx, yunhu.Chat{ID: groupID, Type: yunhu.ChatTypeGroup}); err != nil {
+	if err := b.platform.DeleteFriend(ctx, group); err != nil {
 		return nil, platformError("leave group", err)
 	}
 	return nil, nil

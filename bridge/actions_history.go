@@ -81,13 +81,7 @@ func (b *Bridge) getHistoryMsg(ctx context.Context, req *onebot.Request) (any, e
 
 func (b *Bridge) getGroupMsgHistory(ctx context.Context, req *onebot.Request) (any, error) {
 	var p historyParams
-	if err := req.Decode(&p); err != nil {
-		return nil, err
-	}
-	if p.GroupID == nil {
-		return nil, onebot.ErrBadParams("group_id: required")
-	}
-	chat, err := b.groupChat("group_id", int64(*p.GroupID))
+	chat, err := b.decodeGroup(req, &p, &p.GroupID)
 	if err != nil {
 		return nil, err
 	}
@@ -280,13 +274,7 @@ type forwardResult struct {
 
 func (b *Bridge) sendGroupForwardMsg(ctx context.Context, req *onebot.Request) (any, error) {
 	var p forwardParams
-	if err := req.Decode(&p); err != nil {
-		return nil, err
-	}
-	if p.GroupID == nil {
-		return nil, onebot.ErrBadParams("group_id: required")
-	}
-	chat, err := b.groupChat("group_id", int64(*p.GroupID))
+	chat, err := b.decodeGroup(req, &p, &p.GroupID)
 	if err != nil {
 		return nil, err
 	}
@@ -295,13 +283,7 @@ func (b *Bridge) sendGroupForwardMsg(ctx context.Context, req *onebot.Request) (
 
 func (b *Bridge) sendPrivateForwardMsg(ctx context.Context, req *onebot.Request) (any, error) {
 	var p forwardParams
-	if err := req.Decode(&p); err != nil {
-		return nil, err
-	}
-	if p.UserID == nil {
-		return nil, onebot.ErrBadParams("user_id: required")
-	}
-	chat, err := b.userChat("user_id", int64(*p.UserID))
+	chat, err := b.decodeUser(req, &p, &p.UserID)
 	if err != nil {
 		return nil, err
 	}

@@ -34,13 +34,7 @@ type sendResult struct {
 
 func (b *Bridge) sendPrivateMsg(ctx context.Context, req *onebot.Request) (any, error) {
 	var p sendParams
-	if err := req.Decode(&p); err != nil {
-		return nil, err
-	}
-	if p.UserID == nil {
-		return nil, onebot.ErrBadParams("user_id: required")
-	}
-	chat, err := b.userChat("user_id", int64(*p.UserID))
+	chat, err := b.decodeUser(req, &p, &p.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -49,13 +43,7 @@ func (b *Bridge) sendPrivateMsg(ctx context.Context, req *onebot.Request) (any, 
 
 func (b *Bridge) sendGroupMsg(ctx context.Context, req *onebot.Request) (any, error) {
 	var p sendParams
-	if err := req.Decode(&p); err != nil {
-		return nil, err
-	}
-	if p.GroupID == nil {
-		return nil, onebot.ErrBadParams("group_id: required")
-	}
-	chat, err := b.groupChat("group_id", int64(*p.GroupID))
+	chat, err := b.decodeGroup(req, &p, &p.GroupID)
 	if err != nil {
 		return nil, err
 	}
