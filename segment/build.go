@@ -37,13 +37,16 @@ type scratch struct {
 	segs  []segRec
 	pairs []pairRec
 	strs  []string
-	// fixes lists the pairs whose value is still escaped (CQ entities or
-	// JSON escapes), in order; fixLen is their total length, which bounds
-	// their decoded length (bar invalid UTF-8 in JSON).
+	// fixes lists the pairs whose value was escaped (CQ entities or JSON
+	// escapes), in order. Their values are decoded into buf, in the same
+	// order, each ending at the matching entry of ends: by the CQ parser
+	// as it goes, so that each is read once, and for JSON by message. For
+	// JSON, fixLen is their total escaped length, which bounds their
+	// decoded length (bar invalid UTF-8).
 	fixes  []int
 	fixLen int
-	buf    []byte // where the escaped values are decoded
-	ends   []int  // where each one ends in buf
+	buf    []byte
+	ends   []int
 }
 
 // maxPooled caps the size of what a pooled scratch keeps, so that one huge
@@ -72,7 +75,8 @@ func (sc *scratch) release() {
 	}
 	clear(sc.strs)
 	sc.src = ""
-	sc.segs, sc.pairs, sc.strs, sc.fixes, sc.fixLen, sc.buf = sc.segs[:0], sc.pairs[:0], sc.strs[:0], sc.fixes[:0], 0, sc.buf[:0]
+	sc.segs, sc.pairs, sc.strs, sc.fixes, sc.fixLen = sc.segs[:0], sc.pairs[:0], sc.strs[:0], sc.fixes[:0], 0
+	sc.buf, sc.ends = sc.buf[:0], sc.ends[:0]
 	scratchPool.Put(sc)
 }
 
@@ -108,17 +112,48 @@ func (sc *scratch) addPair(k, v span, escaped bool) {
 	sc.pairs = append(sc.pairs, pairRec{k, v})
 }
 
+// addDecoded appends a pair whose value, src[off:end], holds entities, the
+// first at amp, and decodes it into buf.
+func (sc *scratch) addDecoded(k span, off, amp, end int) {
+	sc.buf = appendUnescaped(append(sc.buf, sc.src[off:amp]...), sc.src[amp:end])
+	sc.addFixed(k)
+}
+
+// addBuffered appends a pair whose value, v, is already decoded.
+func (sc *scratch) addBuffered(k span, v []byte) {
+	sc.buf = append(sc.buf, v...)
+	sc.addFixed(k)
+}
+
+// addFixed appends a pair whose value ends buf. Its v is never read, and
+// being empty it leaves fixLen, which only JSON uses, as it is.
+func (sc *scratch) addFixed(k span) {
+	sc.fixes = append(sc.fixes, len(sc.pairs))
+	sc.ends = append(sc.ends, len(sc.buf))
+	sc.pairs = append(sc.pairs, pairRec{k, span{}})
+}
+
 // addSeg appends a segment owning the pairs from start to end.
 func (sc *scratch) addSeg(typ span, start, end int) {
 	sc.segs = append(sc.segs, segRec{typ, start, end})
 }
 
-// truncate drops the pairs from start on, with their fixes.
+// truncate drops the pairs from start on, with their fixes and, if the CQ
+// parser decoded them already, their values.
 func (sc *scratch) truncate(start int) {
-	for len(sc.fixes) > 0 && sc.fixes[len(sc.fixes)-1] >= start {
-		v := sc.pairs[sc.fixes[len(sc.fixes)-1]].v
+	n := len(sc.fixes)
+	for n > 0 && sc.fixes[n-1] >= start {
+		n--
+		v := sc.pairs[sc.fixes[n]].v
 		sc.fixLen -= v.end - v.off
-		sc.fixes = sc.fixes[:len(sc.fixes)-1]
+	}
+	sc.fixes = sc.fixes[:n]
+	if len(sc.ends) > n {
+		sc.ends = sc.ends[:n]
+		sc.buf = sc.buf[:0]
+		if n > 0 {
+			sc.buf = sc.buf[:sc.ends[n-1]]
+		}
 	}
 	sc.pairs = sc.pairs[:start]
 }
@@ -149,40 +184,45 @@ func (sc *scratch) drop(start int, key string) {
 }
 
 // message builds the final message. Escaped values are decoded as JSON
-// string contents if json is set, else as CQ text.
+// string contents if json is set; the CQ parser decoded its own already.
 func (sc *scratch) message(json bool) Message {
 	if len(sc.segs) == 0 {
 		return nil
 	}
-	msg, pairs := allocMessage(len(sc.segs), len(sc.pairs))
-	for i, p := range sc.pairs {
-		pairs[i] = Pair{sc.str(p.k), sc.str(p.v)}
-	}
+	var all string
 	if len(sc.fixes) > 0 {
-		// Decode into the reusable buffer and copy the lot into one
-		// string: cheaper than a strings.Builder, whose every write pays
-		// for its checks and, while the collector runs, a write barrier.
-		b := sc.buf[:0]
-		if cap(b) < sc.fixLen {
-			b = make([]byte, 0, sc.fixLen)
-		}
-		ends := sc.ends[:0]
-		for _, f := range sc.fixes {
-			if v := pairs[f].Value; json {
-				b = appendUnquoted(b, v)
-			} else {
-				b = appendUnescaped(b, v)
+		if json {
+			b := sc.buf[:0]
+			if cap(b) < sc.fixLen {
+				b = make([]byte, 0, sc.fixLen)
 			}
-			ends = append(ends, len(b))
+			ends := sc.ends[:0]
+			for _, f := range sc.fixes {
+				b = appendUnquoted(b, sc.str(sc.pairs[f].v))
+				ends = append(ends, len(b))
+			}
+			sc.buf, sc.ends = b, ends
 		}
-		all := string(b)
-		sc.buf, sc.ends = b, ends
-		off := 0
-		for i, f := range sc.fixes {
-			pairs[f].Value = all[off:ends[i]]
-			off = ends[i]
-		}
+		// Copying the reusable buffer into one string is cheaper than a
+		// strings.Builder, whose every write pays for its checks and,
+		// while the collector runs, a write barrier.
+		all = string(sc.buf)
 	}
+	msg, pairs := allocMessage(len(sc.segs), len(sc.pairs))
+	fixes, ends, off := sc.fixes, sc.ends, 0
+	for i, p := range sc.pairs {
+		var v string
+		if len(fixes) > 0 && fixes[0] == i {
+			v, off = all[off:ends[0]], ends[0]
+			fixes, ends = fixes[1:], ends[1:]
+		} else {
+			v = sc.str(p.v)
+		}
+		pairs[i] = Pair{sc.str(p.k), v}
+	}
+	// Field by field: Segment is too large for the compiler to store as
+	// its parts, and a whole-struct store is a typed memmove whose bulk
+	// write barrier costs more, while the collector runs, than the rest.
 	for i, r := range sc.segs {
 		msg[i].Type = sc.str(r.typ)
 		if r.end > r.start {

@@ -64,10 +64,13 @@ func (o Options) ParseCQ(s string) (Message, []Invalid) {
 }
 
 func textMessage(v string) Message {
-	m, p := allocMessage(1, 1)
-	p[0] = Pair{"text", v}
-	m[0] = Segment{TypeText, p}
-	return m
+	// Field by field, for the reason given in scratch.message.
+	b := new(block1)
+	b.pairs[0].Key = TypeText
+	b.pairs[0].Value = v
+	b.segs[0].Type = TypeText
+	b.segs[0].Data = b.pairs[:]
+	return b.segs[:]
 }
 
 type parser struct {
@@ -83,34 +86,41 @@ type parser struct {
 
 	// open is the offset of the first '[' after the last code's "[CQ:",
 	// or len(s). amp is the offset of the first '&' at or after ampFrom,
-	// or len(s); hasAmp moves it forward.
+	// or len(s); ampIn moves it forward.
 	open         int
 	amp, ampFrom int
 }
 
-// hasAmp reports whether s[a:b] contains '&'. Queries mostly move forward
-// through the input, so one cursor answers most of them without a search.
-func (p *parser) hasAmp(a, b int) bool {
+// ampIn returns the offset of the first '&' in s[a:b], or -1. Queries
+// mostly move forward through the input, so one cursor answers most of
+// them without a search.
+func (p *parser) ampIn(a, b int) int {
 	if a < p.ampFrom {
-		return strings.IndexByte(p.s[a:b], '&') >= 0
+		if i := strings.IndexByte(p.s[a:b], '&'); i >= 0 {
+			return a + i
+		}
+		return -1
 	}
 	if p.amp < a {
 		p.amp, p.ampFrom = nextByte(p.s, '&', a), a
 	}
-	return p.amp < b
+	if p.amp < b {
+		return p.amp
+	}
+	return -1
 }
 
 func parseCQ(s string, drop bool) (Message, []Invalid) {
-	first := strings.Index(s, "[CQ:")
-	if first < 0 {
+	i := indexCode(s, 0)
+	if i < 0 {
 		if s == "" {
 			return nil, nil
 		}
 		return textMessage(Unescape(s)), nil
 	}
 	p := parser{s: s, sc: getScratch(s), amp: -1}
-	pos, i := 0, first
-	for {
+	pos := 0
+	for i >= 0 {
 		p.addRange(pos, i)
 		end, reason := p.code(i)
 		if reason != "" {
@@ -122,15 +132,9 @@ func parseCQ(s string, drop bool) (Message, []Invalid) {
 		pos = end
 		// code found the first '[' after the code's start; when it lies
 		// ahead, the search for the next code starts there.
-		from := pos
-		if p.open >= pos {
-			from = p.open
-		}
-		if i = indexCode(s, from); i < 0 {
-			p.addRange(pos, len(s))
-			break
-		}
+		i = indexCode(s, max(pos, p.open))
 	}
+	p.addRange(pos, len(s))
 	p.flushText()
 	m := p.sc.message(false)
 	p.sc.release()
@@ -142,11 +146,15 @@ func parseCQ(s string, drop bool) (Message, []Invalid) {
 // codes, so the first one found is nearly always the answer.
 func indexCode(s string, from int) int {
 	for {
-		i := strings.IndexByte(s[from:], '[')
-		if i < 0 {
-			return -1
+		// Codes often follow one another, and the caller starts from the
+		// '[' it already knows of: then there is nothing to search.
+		if from >= len(s) || s[from] != '[' {
+			i := strings.IndexByte(s[from:], '[')
+			if i < 0 {
+				return -1
+			}
+			from += i
 		}
-		from += i
 		if strings.HasPrefix(s[from:], "[CQ:") {
 			return from
 		}
@@ -184,37 +192,24 @@ func (p *parser) addString(v string) {
 	p.extra = append(p.extra, v...)
 }
 
-func appendUnescaped(dst []byte, s string) []byte {
-	for {
-		i := strings.IndexByte(s, '&')
-		if i < 0 {
-			return append(dst, s...)
-		}
-		dst = append(dst, s[:i]...)
-		if c, n := entity(s[i:]); n > 0 {
-			dst = append(dst, c)
-			s = s[i+n:]
-		} else {
-			dst = append(dst, '&')
-			s = s[i+1:]
-		}
-	}
-}
-
 // flushText emits the pending text, if any, as a text segment.
 func (p *parser) flushText() {
 	sc := p.sc
 	start := len(sc.pairs)
 	switch {
 	case p.extra != nil:
-		v := string(p.extra)
+		v := p.extra
 		p.extra, p.ts, p.te = nil, 0, 0
-		if v == "" {
+		if len(v) == 0 {
 			return
 		}
-		sc.addPair(span{spanText, 0}, sc.own(v), false)
+		sc.addBuffered(span{spanText, 0}, v)
 	case p.ts < p.te:
-		sc.addPair(span{spanText, 0}, sub(p.ts, p.te), p.hasAmp(p.ts, p.te))
+		if amp := p.ampIn(p.ts, p.te); amp >= 0 {
+			sc.addDecoded(span{spanText, 0}, p.ts, amp, p.te)
+		} else {
+			sc.addPair(span{spanText, 0}, sub(p.ts, p.te), false)
+		}
 		p.ts, p.te = 0, 0
 	default:
 		return
@@ -222,89 +217,103 @@ func (p *parser) flushText() {
 	sc.addSeg(span{spanText, 0}, start, start+1)
 }
 
-// validType reports whether t can be a CQ type: ASCII letters, digits, '_',
+// typeChar marks the bytes a CQ type may hold: ASCII letters, digits, '_',
 // '-' and '.'. string.md does not list the characters; these cover every
 // type in use and keep a malformed code from passing as a new type.
-func validType(t string) bool {
-	if t == "" {
-		return false
+var typeChar = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.'
 	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
+	return t
+}()
 
 // code parses the CQ code at s[i:], which starts with "[CQ:". A valid code
 // is appended to the message (or, for a text code, to the pending text). It
 // returns the offset just past the code and, for a malformed code, why.
 //
-// Every search is a strings.IndexByte over the code, which is vectorised:
-// a byte-at-a-time loop would cost more than the whole budget for a 4 KB
-// message.
+// The brackets, and the end of a long value, are found with
+// strings.IndexByte, which is vectorised: a byte-at-a-time loop over a
+// 300-byte URL would cost more than the rest of the code. Types, keys and
+// short values are read byte by byte, which for them is cheaper than a
+// call.
 func (p *parser) code(i int) (end int, reason string) {
 	s := p.s
-	body := s[i+4:]
-	close := strings.IndexByte(body, ']')
-	if close < 0 {
-		close = len(body)
-	}
-	p.open = nextByte(s, '[', i+4)
-	if p.open < i+4+close {
+	b := i + 4 // the body, between "[CQ:" and ']'
+	close := nextByte(s, ']', b)
+	p.open = nextByte(s, '[', b)
+	if p.open < close {
 		return p.open, reasonUnterminated
 	}
-	if close == len(body) {
+	if close == len(s) {
 		return len(s), reasonUnterminated
 	}
-	body = body[:close]
-	end = i + 4 + close + 1
-	typ, params, hasParams := strings.Cut(body, ",")
-	switch {
-	case typ == "":
-		return end, reasonEmptyType
-	case !validType(typ):
-		return end, reasonTypeChar
+	end = close + 1
+	// The type runs to the first ','.
+	t := b
+	for t < close && typeChar[s[t]] {
+		t++
 	}
-	isText := typ == TypeText
+	switch {
+	case t < close && s[t] != ',':
+		return end, reasonTypeChar
+	case t == b:
+		return end, reasonEmptyType
+	}
+	isText := s[b:t] == TypeText
 	sc := p.sc
 	start := len(sc.pairs)
 	var text string // for a text code, the value of its last text key
-	if hasParams {
-		at := i + 4 + len(typ) + 1 // where params starts in s
-		for {
-			param, rest, more := strings.Cut(params, ",")
-			eq := strings.IndexByte(param, '=')
-			if eq <= 0 {
-				sc.truncate(start)
-				if eq < 0 {
-					return end, reasonNoEquals
-				}
-				return end, reasonEmptyKey
-			}
-			k, v := sub(at, at+eq), sub(at+eq+1, at+len(param))
-			if p.hasAmp(at, at+eq) {
-				k = sc.own(Unescape(param[:eq]))
-			}
-			escaped := p.hasAmp(at+eq+1, at+len(param))
-			if isText {
-				if sc.str(k) == "text" {
-					text = param[eq+1:]
-					if escaped {
-						text = Unescape(text)
-					}
-				}
-			} else {
-				sc.addPair(k, v, escaped)
-			}
-			if !more {
-				break
-			}
-			at += len(param) + 1
-			params = rest
+	// Each parameter runs from the ',' at at to the next ',' or close, and
+	// its key to the first '='.
+	for at := t; at < close; {
+		ks := at + 1
+		e, keyAmp := ks, false
+		for e < close && s[e] != '=' && s[e] != ',' {
+			keyAmp = keyAmp || s[e] == '&'
+			e++
 		}
+		if e == close || s[e] == ',' {
+			sc.truncate(start)
+			return end, reasonNoEquals
+		}
+		if e == ks {
+			sc.truncate(start)
+			return end, reasonEmptyKey
+		}
+		k := sub(ks, e)
+		if keyAmp {
+			k = sc.own(Unescape(s[ks:e]))
+		}
+		vs, ve, amp := e+1, close, -1
+		if close-vs < shortScan {
+			for j := vs; j < close; j++ {
+				if c := s[j]; c == ',' {
+					ve = j
+					break
+				} else if c == '&' && amp < 0 {
+					amp = j
+				}
+			}
+		} else {
+			if j := strings.IndexByte(s[vs:close], ','); j >= 0 {
+				ve = vs + j
+			}
+			amp = p.ampIn(vs, ve)
+		}
+		switch {
+		case isText:
+			if sc.str(k) == "text" {
+				text = s[vs:ve]
+				if amp >= 0 {
+					text = Unescape(text)
+				}
+			}
+		case amp >= 0:
+			sc.addDecoded(k, vs, amp, ve)
+		default:
+			sc.addPair(k, sub(vs, ve), false)
+		}
+		at = ve
 	}
 	if isText {
 		p.addString(text)
@@ -314,7 +323,7 @@ func (p *parser) code(i int) (end int, reason string) {
 	// is fine since each segment records where its pairs are.
 	n := len(sc.pairs)
 	p.flushText()
-	sc.addSeg(sub(i+4, i+4+len(typ)), start, n)
+	sc.addSeg(sub(b, t), start, n)
 	return end, ""
 }
 
