@@ -180,9 +180,7 @@ func BenchmarkSoak(b *testing.B) {
 	nextSample := start.Add(time.Second)
 	n := 0
 	for time.Since(start) < *soakFor {
-		if dt := time.Until(start.Add(time.Duration(n) * time.Second / time.Duration(rate))); dt > 0 {
-			time.Sleep(dt)
-		}
+		sleepUntilDue(start, n, rate)
 		if _, err := d.sim.Inject(message(n)); err != nil {
 			b.Fatal(err)
 		}

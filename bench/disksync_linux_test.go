@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // BenchmarkDiskSync is the disk's own floor under BenchmarkStoreCommit and
@@ -35,24 +34,10 @@ func BenchmarkDiskSync(b *testing.B) {
 		b.Fatal(err)
 	}
 	buf := make([]byte, record)
-	var lat samples
-	b.ResetTimer()
-	start := time.Now()
-	for i := range n {
-		if d := time.Until(start.Add(time.Duration(i) * time.Second / rate)); d > 0 {
-			time.Sleep(d)
-		}
-		t0 := time.Now()
+	pacedLatency(b, rate, n, func(i int) error {
 		if _, err := f.WriteAt(buf, int64(i*stride)); err != nil {
-			b.Fatal(err)
+			return err
 		}
-		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
-			b.Fatal(err)
-		}
-		lat.add(time.Since(t0))
-	}
-	b.StopTimer()
-	b.ReportMetric(us(lat.quantile(0.5)), "p50-µs")
-	b.ReportMetric(us(lat.quantile(0.99)), "p99-µs")
-	b.ReportMetric(us(lat.quantile(0.999)), "p99.9-µs")
+		return syscall.Fdatasync(int(f.Fd()))
+	})
 }

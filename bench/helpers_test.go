@@ -67,6 +67,35 @@ func (s *samples) len() int {
 // us reports a duration in microseconds as a benchmark metric.
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
+// sleepUntilDue waits until call i of a run started at start, paced at
+// rate calls a second, is due: calls fall on a fixed schedule, so one that
+// ran late does not push the rest back.
+func sleepUntilDue(start time.Time, i, rate int) {
+	if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// pacedLatency makes n calls of call at rate calls a second and reports
+// the p50, p99 and p99.9 of their durations.
+func pacedLatency(b *testing.B, rate, n int, call func(i int) error) {
+	var lat samples
+	b.ResetTimer()
+	start := time.Now()
+	for i := range n {
+		sleepUntilDue(start, i, rate)
+		t0 := time.Now()
+		if err := call(i); err != nil {
+			b.Fatal(err)
+		}
+		lat.add(time.Since(t0))
+	}
+	b.StopTimer()
+	b.ReportMetric(us(lat.quantile(0.5)), "p50-µs")
+	b.ReportMetric(us(lat.quantile(0.99)), "p99-µs")
+	b.ReportMetric(us(lat.quantile(0.999)), "p99.9-µs")
+}
+
 // window keeps a producer at most size events ahead of the slowest of
 // its consumers, so that no queue on the way (the simulator drops a push
 // session whose queue of 1,024 frames fills; a forward-WS client as far

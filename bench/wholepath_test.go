@@ -254,9 +254,7 @@ func BenchmarkAddedLatency(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := range n {
-		if d := time.Until(start.Add(time.Duration(i) * time.Second / rate)); d > 0 {
-			time.Sleep(d)
-		}
+		sleepUntilDue(start, i, rate)
 		injectAt[i].Store(time.Now().UnixNano())
 		if _, err := s.Sim.Inject(message(i)); err != nil {
 			b.Fatal(err)
@@ -410,25 +408,11 @@ func BenchmarkStoreCommit(b *testing.B) {
 	}
 	defer st.Close()
 	ctx := context.Background()
-	n := int(runFor.Seconds() * rate)
-	var lat samples
-	b.ResetTimer()
-	start := time.Now()
-	for i := range n {
-		if d := time.Until(start.Add(time.Duration(i) * time.Second / rate)); d > 0 {
-			time.Sleep(d)
-		}
-		t0 := time.Now()
-		if _, err := st.PutMessage(ctx, store.Message{
+	pacedLatency(b, rate, int(runFor.Seconds()*rate), func(i int) error {
+		_, err := st.PutMessage(ctx, store.Message{
 			ChatType: yunhu.ChatTypeGroup, ChatID: sim.GroupOwnedID, MsgID: yunhu.NewMessageID(), Seq: int64(i + 1),
 			SenderID: sim.AliceID, SenderName: "Alice", Body: []byte(`[{"type":"text","data":{"text":"m1 benchmark text"}}]`),
-		}); err != nil {
-			b.Fatal(err)
-		}
-		lat.add(time.Since(t0))
-	}
-	b.StopTimer()
-	b.ReportMetric(us(lat.quantile(0.5)), "p50-µs")
-	b.ReportMetric(us(lat.quantile(0.99)), "p99-µs")
-	b.ReportMetric(us(lat.quantile(0.999)), "p99.9-µs")
+		})
+		return err
+	})
 }
