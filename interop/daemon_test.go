@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/yunhu-onebot/yunhu-onebot/e2e"
 )
 
 // Environment of a re-executed test binary that runs a bot instead of the
@@ -80,15 +81,10 @@ func buildDaemon(dir string) (string, error) {
 
 // daemonProc is a running yunhu-onebot -sandbox with a JSON log on stderr.
 type daemonProc struct {
+	*e2e.Daemon
 	t       *testing.T
-	cmd     *exec.Cmd
 	sandbox string // base URL of the simulator and its control API
 	addrs   map[string]string
-
-	mu      sync.Mutex
-	entries []map[string]any // parsed JSON log lines
-	raw     bytes.Buffer     // everything on stderr
-	logDone chan struct{}
 }
 
 // startDaemon writes a configuration with the given servers section (YAML,
@@ -107,30 +103,15 @@ func startDaemon(t *testing.T, servers string) *daemonProc {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(daemonBinary, "-sandbox", "-c", path)
-	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0", "YUNHU_TOKEN=")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
+	d := &daemonProc{
+		Daemon: e2e.StartDaemon(t, []string{"GORACE=atexit_sleep_ms=0"}, daemonBinary, "-sandbox", "-c", path),
+		t:      t,
 	}
-	d := &daemonProc{t: t, cmd: cmd, addrs: map[string]string{}, logDone: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go d.readLog(stderr)
-	t.Cleanup(d.stop)
+	t.Cleanup(d.stop) // before the kill StartDaemon registered: cleanups run last first
 
 	d.waitLog("the daemon to be ready", func(e map[string]any) bool { return e["msg"] == "ready" })
-	d.mu.Lock()
-	for _, e := range d.entries {
-		switch {
-		case e["msg"] == "listening":
-			d.addrs[fmt.Sprint(e["logger"])] = fmt.Sprint(e["address"])
-		case e["logger"] == "sandbox" && e["url"] != nil:
-			d.sandbox = fmt.Sprint(e["url"])
-		}
-	}
-	d.mu.Unlock()
+	d.addrs = d.WaitReady()
+	d.sandbox = d.addrs["sandbox"]
 	if !strings.HasPrefix(d.sandbox, "http://127.0.0.1:") {
 		t.Fatalf("the daemon did not log the sandbox's loopback URL (got %q)", d.sandbox)
 	}
@@ -143,63 +124,27 @@ func startDaemon(t *testing.T, servers string) *daemonProc {
 	return d
 }
 
-func (d *daemonProc) readLog(r io.Reader) {
-	defer close(d.logDone)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		var e map[string]any
-		d.mu.Lock()
-		d.raw.Write(line)
-		d.raw.WriteByte('\n')
-		if json.Unmarshal(line, &e) == nil {
-			d.entries = append(d.entries, e)
-		}
-		d.mu.Unlock()
-	}
-	_, _ = io.Copy(io.Discard, r)
-}
-
 // waitLog waits for a log entry matching match.
 func (d *daemonProc) waitLog(what string, match func(map[string]any) bool) {
 	d.t.Helper()
-	waitUntil(d.t, what, func() bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		for _, e := range d.entries {
-			if match(e) {
-				return true
-			}
-		}
-		return false
-	})
+	waitUntil(d.t, what, func() bool { return d.Find(match) != nil })
 }
 
-// stop sends SIGTERM, as systemd does, and checks a clean exit.
+// stop sends SIGTERM, as systemd does, and checks a clean exit. The
+// daemon's log is printed by StartDaemon's cleanup if the test failed.
 func (d *daemonProc) stop() {
-	t := d.t
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	exited := make(chan error, 1)
-	go func() { <-d.logDone; exited <- d.cmd.Wait() }()
-	var err error
+	_ = syscall.Kill(d.PID(), syscall.SIGTERM)
 	select {
-	case err = <-exited:
+	case <-d.Exited():
+		if code := d.Wait(); code != 0 {
+			d.t.Errorf("daemon: exit status %d after SIGTERM", code)
+		}
 	case <-time.After(stopTimeout):
-		_ = d.cmd.Process.Kill()
-		err = fmt.Errorf("no exit within %v of SIGTERM: %w", stopTimeout, <-exited)
+		d.t.Errorf("daemon: no exit within %v of SIGTERM", stopTimeout)
+		d.Kill()
 	}
-	d.mu.Lock()
-	log := d.raw.String()
-	d.mu.Unlock()
-	if err != nil {
-		t.Errorf("daemon: %v", err)
-	}
-	if strings.Contains(log, "WARNING: DATA RACE") {
-		t.Errorf("the daemon has a data race")
-	}
-	if t.Failed() {
-		t.Logf("daemon log:\n%s", log)
+	if strings.Contains(d.Log(), "WARNING: DATA RACE") {
+		d.t.Errorf("the daemon has a data race")
 	}
 }
 
