@@ -446,7 +446,7 @@ func TestReverseBuffersWhileDisconnected(t *testing.T) {
 
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
-		"ws://u:p@host:8080/ws?access_token=secret": "ws://host:8080/ws?…",
+		"ws://u:p@host:8080/ws?access_token=secret": "ws://***@host:8080/ws?access_token=***",
 		"ws://127.0.0.1:8080/onebot/v11/ws":         "ws://127.0.0.1:8080/onebot/v11/ws",
 	} {
 		if got := redactURL(in); got != want {
