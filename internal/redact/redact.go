@@ -85,7 +85,8 @@ func maskQuery(q string) string {
 // returns err. net/http's client errors read `Post "http://user:***@host/
 // hook?key=SECRET": ...` (it hides only the password); after Error they
 // read `Post "http://***@host/hook?key=***": ...`. Call it on an error
-// just returned by a request or a dial, before wrapping or logging it.
+// just returned by a request or a dial, before wrapping it: fmt.Errorf
+// renders the wrapped text at once, so a later call cannot reach it.
 func Error(err error) error {
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		if ue, ok := e.(*url.Error); ok {
