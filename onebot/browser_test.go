@@ -129,6 +129,8 @@ func refusedCases(p string) []struct {
 func allowedCases(p string) []browserReq {
 	return []browserReq{
 		{name: "curl / framework: no browser headers"},
+		// Node's fetch (Koishi) sends Sec-Fetch-Mode, never -Site or Origin.
+		{name: "Node.js fetch", headers: map[string]string{"Sec-Fetch-Mode": "cors", "User-Agent": "node"}},
 		{name: "framework form POST", method: "POST", form: "user_id=1&message=hi"},
 		{name: "Host localhost", host: "localhost:" + p},
 		{name: "Host localhost, upper case, trailing dot", host: "LOCALHOST.:" + p},
