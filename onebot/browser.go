@@ -24,15 +24,16 @@ import (
 // Without a token, a request is refused (403, plain text) when
 //
 //   - its Host names something else than this server: allowed are
-//     localhost, a loopback IP (127.0.0.0/8, ::1), the IP the connection
-//     arrived on, and the configured listen address's host; when the
-//     listener is on every address (0.0.0.0, :: or no host: the operator
-//     exposed it), any IP literal too. A DNS name other than these is what
-//     DNS rebinding looks like, since the attacker's name is the Host;
+//     localhost, a loopback IP (127.0.0.0/8, ::1), 0.0.0.0 and ::, the IP
+//     the connection arrived on, and the configured listen address's
+//     host; when the listener is on every address (0.0.0.0, :: or no host:
+//     the operator exposed it), any IP literal too. Any other DNS name is
+//     what DNS rebinding looks like, since the attacker's name is the Host;
 //   - it comes from a page of another site: Sec-Fetch-Site "cross-site"
 //     or "same-site" (every current browser sends it), or, from a browser
-//     that does not send Sec-Fetch-Site, an Origin other than the request's
-//     own scheme-less host ("null" included).
+//     that does not send Sec-Fetch-Site, an Origin whose host:port is not
+//     the request's Host ("null" included). Sec-Fetch-Mode is not looked
+//     at: Node's fetch sends it too.
 //
 // With a token none of this applies: the token is the protection, and a
 // page that has it is the operator's own.
@@ -118,7 +119,9 @@ func (g *browserGuard) hostAllowed(r *http.Request) bool {
 		return g.name != "" && host == g.name
 	}
 	ip = ip.Unmap()
-	if ip.IsLoopback() || g.wildcard || ip == g.ip {
+	// 0.0.0.0 and :: reach this machine's loopback services on Linux and
+	// macOS; as IP literals they are no rebinding risk.
+	if ip.IsLoopback() || ip.IsUnspecified() || g.wildcard || ip == g.ip {
 		return true
 	}
 	// The listener's own IP, as the client reached it.

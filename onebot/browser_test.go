@@ -136,6 +136,7 @@ func allowedCases(p string) []browserReq {
 		{name: "Host localhost, upper case, trailing dot", host: "LOCALHOST.:" + p},
 		{name: "Host another loopback IP", host: "127.0.0.2:" + p},
 		{name: "Host ::1", host: "[::1]:" + p},
+		{name: "Host 0.0.0.0 (reaches loopback on Linux)", host: "0.0.0.0:" + p},
 		{name: "Host without a port", host: "127.0.0.1"},
 		{name: "same-origin page", headers: map[string]string{"Origin": "http://127.0.0.1:" + p, "Sec-Fetch-Site": "same-origin"}},
 		{name: "address bar (Sec-Fetch-Site none)", headers: map[string]string{"Sec-Fetch-Site": "none"}},
