@@ -78,8 +78,9 @@ func (g *browserGuard) allow(w http.ResponseWriter, r *http.Request) bool {
 	if !g.hostAllowed(r) {
 		g.refuse(w, r, &g.hostLog, "Host not this server",
 			fmt.Sprintf("forbidden: Host %q is not an address of this server. Without an access-token "+
-				"this OneBot server answers only requests for localhost, a loopback IP or its own IP "+
-				"(a defence against DNS rebinding): connect to 127.0.0.1 or localhost, or set an access-token.\n",
+				"this OneBot server answers only requests for localhost, a loopback IP, its own IP or the host "+
+				"of its configured address (a defence against DNS rebinding): connect to 127.0.0.1 or "+
+				"localhost, or set an access-token.\n",
 				shorten(r.Host)))
 		return false
 	}
