@@ -347,6 +347,7 @@ func (d *daemon) listen(router *onebot.Router, hub *onebot.Hub) ([]listener, []c
 				Router:       router,
 				Log:          l,
 				AccessToken:  s.HTTP.AccessToken,
+				Address:      s.HTTP.Address,
 				Timeout:      s.HTTP.TimeoutDuration(),
 				MaxBodyBytes: maxRequest,
 			})
@@ -368,6 +369,7 @@ func (d *daemon) listen(router *onebot.Router, hub *onebot.Hub) ([]listener, []c
 				Hub:         hub,
 				Log:         l,
 				AccessToken: s.WS.AccessToken,
+				Address:     s.WS.Address,
 				Conn:        onebot.ConnOptions{MaxMessageBytes: maxRequest},
 			})
 			h = ws

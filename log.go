@@ -7,19 +7,21 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/yunhu-onebot/yunhu-onebot/config"
+	"github.com/yunhu-onebot/yunhu-onebot/internal/redact"
 )
 
 // newLogger builds the root logger: console or JSON lines on stderr (no
 // colours, so journald stores them clean), optionally also appended to a
 // file. Every configured secret is masked in everything written, as a net
 // under the rule that code never logs them in the first place.
-func newLogger(cfg config.Log, secrets []string, stderr io.Writer) (*zap.Logger, func(), error) {
+func newLogger(cfg config.Log, secrets []redact.Rule, stderr io.Writer) (*zap.Logger, func(), error) {
 	level, err := zapcore.ParseLevel(cfg.Level)
 	if err != nil {
 		return nil, nil, fmt.Errorf("log.level: %w", err)
@@ -54,51 +56,73 @@ func newLogger(cfg config.Log, secrets []string, stderr io.Writer) (*zap.Logger,
 	return zap.New(core, zap.AddStacktrace(zapcore.ErrorLevel)), closeFn, nil
 }
 
-// configSecrets lists every credential in cfg, as written and as it would
-// appear inside a JSON string.
-func configSecrets(cfg *config.Config) []string {
-	var raw []string
-	add := func(s string) {
+// configSecrets returns the masking rules for every credential in cfg:
+// tokens and webhook secrets become [redacted] wherever they appear, and
+// every configured URL (webhooks, reverse WebSocket, Yunhu endpoints) has
+// its userinfo and query values masked wherever it, or a part of it,
+// appears (redact.Rules). Each rule also applies as the text would appear
+// inside a JSON string.
+func configSecrets(cfg *config.Config) []redact.Rule {
+	var rules []redact.Rule
+	secret := func(s string) {
 		if s != "" {
-			raw = append(raw, s)
+			rules = append(rules, redact.Rule{Old: s, New: mask})
 		}
 	}
-	add(cfg.Account.Token)
+	urls := []string{cfg.Yunhu.APIURL, cfg.Yunhu.WSURL, cfg.Yunhu.UploadURL}
+	secret(cfg.Account.Token)
 	for _, s := range cfg.Servers {
 		switch {
 		case s.HTTP != nil:
-			add(s.HTTP.AccessToken)
+			secret(s.HTTP.AccessToken)
 			for _, p := range s.HTTP.Post {
-				add(p.Secret)
+				secret(p.Secret)
+				urls = append(urls, p.URL)
 			}
 		case s.WS != nil:
-			add(s.WS.AccessToken)
+			secret(s.WS.AccessToken)
 		case s.WSReverse != nil:
-			add(s.WSReverse.AccessToken)
+			secret(s.WSReverse.AccessToken)
+			urls = append(urls, s.WSReverse.Universal, s.WSReverse.API, s.WSReverse.Event)
 		}
 	}
-	out := raw
-	for _, s := range raw {
-		q, _ := json.Marshal(s)
-		if inner := string(q[1 : len(q)-1]); inner != s {
-			out = append(out, inner)
+	for _, u := range urls {
+		rules = append(rules, redact.Rules(u)...)
+	}
+	for _, r := range rules {
+		if old := jsonInner(r.Old); old != r.Old {
+			rules = append(rules, redact.Rule{Old: old, New: jsonInner(r.New)})
 		}
 	}
-	return out
+	// Longest first: a whole URL is replaced before the parts in it.
+	sort.SliceStable(rules, func(i, j int) bool { return len(rules[i].Old) > len(rules[j].Old) })
+	return rules
+}
+
+// jsonInner is s as it appears between the quotes of a JSON string.
+func jsonInner(s string) string {
+	q, _ := json.Marshal(s)
+	return string(q[1 : len(q)-1])
 }
 
 // redactor masks secrets in each log entry. zap hands a WriteSyncer one
-// whole entry per Write, so a secret is never split across calls.
+// whole entry per Write, so a secret is never split across calls. It sits
+// under the encoder, so it sees the message, every field and every error
+// text exactly as written: no call site can forget it.
 type redactor struct {
-	mu      sync.Mutex // guards out, which may not be safe for concurrent use
-	out     zapcore.WriteSyncer
-	secrets [][]byte
+	mu    sync.Mutex // guards out, which may not be safe for concurrent use
+	out   zapcore.WriteSyncer
+	rules []byteRule // longest Old first
 }
 
-func newRedactor(out zapcore.WriteSyncer, secrets []string) zapcore.WriteSyncer {
+type byteRule struct{ old, new []byte }
+
+func newRedactor(out zapcore.WriteSyncer, rules []redact.Rule) zapcore.WriteSyncer {
 	r := &redactor{out: out}
-	for _, s := range secrets {
-		r.secrets = append(r.secrets, []byte(s))
+	for _, rule := range rules {
+		if rule.Old != "" {
+			r.rules = append(r.rules, byteRule{[]byte(rule.Old), []byte(rule.New)})
+		}
 	}
 	return r
 }
@@ -107,9 +131,9 @@ const mask = "[redacted]"
 
 func (r *redactor) Write(p []byte) (int, error) {
 	n := len(p)
-	for _, s := range r.secrets {
-		if bytes.Contains(p, s) {
-			p = bytes.ReplaceAll(p, s, []byte(mask))
+	for _, rule := range r.rules {
+		if bytes.Contains(p, rule.old) {
+			p = bytes.ReplaceAll(p, rule.old, rule.new)
 		}
 	}
 	r.mu.Lock()

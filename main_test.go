@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -78,6 +79,26 @@ func TestCheckRejectsMisspelledKey(t *testing.T) {
 	want := path + ":4: log.levl: unknown key (did you mean level?)"
 	if !strings.Contains(out.stderr, want) {
 		t.Errorf("stderr = %q, want it to contain %q", out.stderr, want)
+	}
+}
+
+// TestCheckMasksURLs: a wrong URL is reported with its credentials and
+// query values masked, by -check as by a failed start.
+func TestCheckMasksURLs(t *testing.T) {
+	path := writeConfig(t, "account:\n  token: x\nservers:\n  - http:\n      post:\n"+
+		"        - url: ftp://hookuser:hookpass@hooks.example/in?key=HOOKSECRET\n")
+	out := runCLI(t, nil, "-check", "-c", path)
+	if out.code != exitError {
+		t.Fatalf("code = %d, want %d", out.code, exitError)
+	}
+	want := `servers[0].http.post[0].url: "ftp://***@hooks.example/in?key=***" is not a http:// or https:// URL`
+	if !strings.Contains(out.stderr, want) {
+		t.Errorf("stderr = %q, want it to contain %q", out.stderr, want)
+	}
+	for _, secret := range []string{"hookuser", "hookpass", "HOOKSECRET"} {
+		if strings.Contains(out.stdout+out.stderr, secret) {
+			t.Errorf("-check shows %q:\n%s%s", secret, out.stdout, out.stderr)
+		}
 	}
 }
 
@@ -298,9 +319,17 @@ func TestDeviceIDKeptAcrossStarts(t *testing.T) {
 func TestNoSecretsInLog(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
-	cfg.Servers[0].HTTP.Post = []config.HTTPPost{{URL: "http://127.0.0.1:1/hook", Secret: `hook"secret`, Timeout: 1}}
-	cfg.Servers = append(cfg.Servers, config.Server{WSReverse: &config.WSReverse{Universal: "ws://127.0.0.1:1/", ReconnectInterval: 100, AccessToken: "reverse-secret-ghi"}})
-	secrets := []string{"tok-123456789", "http-secret-abc", "ws-secret-def", `hook"secret`, "reverse-secret-ghi"}
+	// Both URLs point at a closed port, so that the daemon logs real
+	// delivery and dial errors quoting them.
+	postURL := "http://hookuser:hookpass@127.0.0.1:1/hook?key=HOOKSECRET&v=1"
+	cfg.Servers[0].HTTP.Post = []config.HTTPPost{{URL: postURL, Secret: `hook"secret`, Timeout: 1}}
+	cfg.Servers = append(cfg.Servers, config.Server{WSReverse: &config.WSReverse{
+		Universal: "ws://revuser:revpass@127.0.0.1:1/ws?access_token=REVSECRET", ReconnectInterval: 100, AccessToken: "reverse-secret-ghi"}})
+	secrets := []string{"tok-123456789", "http-secret-abc", "ws-secret-def", `hook"secret`, "reverse-secret-ghi",
+		"hookpass", "HOOKSECRET", "revpass", "REVSECRET"}
+	// As net/http quotes a URL in an error (password as ***, query whole),
+	// here in an error no code masked.
+	careless := &url.Error{Op: "Post", URL: "http://hookuser:***@127.0.0.1:1/hook?key=HOOKSECRET&v=1", Err: io.EOF}
 
 	for _, format := range []string{"console", "json"} {
 		t.Run(format, func(t *testing.T) {
@@ -314,10 +343,26 @@ func TestNoSecretsInLog(t *testing.T) {
 			log.Debug("careless line", zap.String("token", cfg.Account.Token), zap.Strings("all", secrets),
 				zap.String("url", "ws://127.0.0.1:1/?access_token=reverse-secret-ghi"))
 			log.Info("careless message hook\"secret http-secret-abc")
+			log.Warn("careless URLs "+postURL, zap.String("raw", postURL), zap.Error(fmt.Errorf("deliver: %w", careless)),
+				zap.String("parts", "hookpass HOOKSECRET REVSECRET"))
 
 			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
 			d := &daemon{cfg: cfg, log: log, sandbox: true, getenv: func(string) string { return "" },
-				onReady: func([]net.Addr) { cancel() }}
+				onReady: func([]net.Addr) {
+					// Run until the webhook and the reverse WS have failed
+					// once each, then stop.
+					go func() {
+						defer cancel()
+						deadline := time.Now().Add(10 * time.Second)
+						for time.Now().Before(deadline) && ctx.Err() == nil {
+							if got := buf.String(); strings.Contains(got, "event not delivered") && strings.Contains(got, "cannot connect") {
+								return
+							}
+							time.Sleep(10 * time.Millisecond)
+						}
+					}()
+				}}
 			if err := d.run(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -325,6 +370,13 @@ func TestNoSecretsInLog(t *testing.T) {
 			got := buf.String()
 			if !strings.Contains(got, "careless line") || !strings.Contains(got, "[redacted]") {
 				t.Fatalf("log capture did not see the test lines:\n%s", got)
+			}
+			for _, want := range []string{"event not delivered", "cannot connect",
+				// What the operator needs stays readable.
+				"http://***@127.0.0.1:1/hook?key=***&v=***", "ws://***@127.0.0.1:1/ws?access_token=***"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("the log lacks %q:\n%s", want, got)
+				}
 			}
 			for _, s := range secrets {
 				if strings.Contains(got, s) {

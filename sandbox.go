@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/yunhu-onebot/yunhu-onebot/config"
+	"github.com/yunhu-onebot/yunhu-onebot/internal/redact"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/yunhupb"
@@ -124,7 +125,8 @@ Users: alice, bob, carol, dave (or their ids), bot (the seeded bot), self (the a
 }
 
 // banner is the human-readable block printed at start: where a framework
-// connects and how to make someone talk.
+// connects and how to make someone talk. It goes to stderr beside the log
+// but not through it, so the URLs in it are masked here.
 func (s *sandbox) banner(servers []config.Server, bound []net.Addr) string {
 	var b strings.Builder
 	self := s.sim.Self()
@@ -136,7 +138,7 @@ func (s *sandbox) banner(servers []config.Server, bound []net.Addr) string {
 		case srv.HTTP != nil && i < len(bound):
 			fmt.Fprintf(&b, "  HTTP API            http://%s/<action>%s\n", bound[i], tokenNote(srv.HTTP.AccessToken))
 			for _, p := range srv.HTTP.Post {
-				fmt.Fprintf(&b, "  HTTP POST events to %s\n", p.URL)
+				fmt.Fprintf(&b, "  HTTP POST events to %s\n", redact.URL(p.URL))
 			}
 			i++
 		case srv.WS != nil && i < len(bound):
@@ -146,7 +148,7 @@ func (s *sandbox) banner(servers []config.Server, bound []net.Addr) string {
 			r := srv.WSReverse
 			for _, u := range []string{r.Universal, r.API, r.Event} {
 				if u != "" {
-					fmt.Fprintf(&b, "  reverse WebSocket   the daemon dials %s%s\n", u, tokenNote(r.AccessToken))
+					fmt.Fprintf(&b, "  reverse WebSocket   the daemon dials %s%s\n", redact.URL(u), tokenNote(r.AccessToken))
 				}
 			}
 		}

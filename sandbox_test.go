@@ -230,8 +230,11 @@ func TestSandboxRefusesRemoteClients(t *testing.T) {
 func TestSandboxBanner(t *testing.T) {
 	sb := startSandbox(t)
 	servers := []config.Server{
-		{HTTP: &config.HTTPServer{Address: "127.0.0.1:0", AccessToken: "secret-1", Post: []config.HTTPPost{{URL: "http://127.0.0.1:8080/hook"}}}},
+		{HTTP: &config.HTTPServer{Address: "127.0.0.1:0", AccessToken: "secret-1", Post: []config.HTTPPost{
+			{URL: "http://127.0.0.1:8080/hook"},
+			{URL: "http://hookuser:hookpass@127.0.0.1:8082/hook?key=HOOKSECRET&v=1"}}}},
 		{WSReverse: &config.WSReverse{Universal: "ws://127.0.0.1:8081/onebot/v11/ws"}},
+		{WSReverse: &config.WSReverse{API: "ws://revuser:revpass@127.0.0.1:8083/api?access_token=REVSECRET"}},
 		{WS: &config.WSServer{Address: "127.0.0.1:0"}},
 	}
 	bound := []net.Addr{
@@ -243,6 +246,9 @@ func TestSandboxBanner(t *testing.T) {
 		"HTTP API            http://127.0.0.1:5701/<action>  (with its access-token)",
 		"HTTP POST events to http://127.0.0.1:8080/hook",
 		"reverse WebSocket   the daemon dials ws://127.0.0.1:8081/onebot/v11/ws\n",
+		// Credentials and query values masked; host and path readable.
+		"HTTP POST events to http://***@127.0.0.1:8082/hook?key=***&v=***\n",
+		"reverse WebSocket   the daemon dials ws://***@127.0.0.1:8083/api?access_token=***\n",
 		"forward WebSocket   ws://127.0.0.1:6701/\n",
 		"self_id " + sim.SelfID,
 		"curl '" + sb.base + "/sandbox/say?from=alice&group=" + sim.GroupOwnedID + "&text=hello'",
@@ -253,8 +259,10 @@ func TestSandboxBanner(t *testing.T) {
 			t.Errorf("banner lacks %q:\n%s", want, got)
 		}
 	}
-	if strings.Contains(got, "secret-1") {
-		t.Errorf("banner shows an access token:\n%s", got)
+	for _, secret := range []string{"secret-1", "hookuser", "hookpass", "HOOKSECRET", "revuser", "revpass", "REVSECRET"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("banner shows the secret %q:\n%s", secret, got)
+		}
 	}
 }
 

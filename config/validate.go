@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/yunhu-onebot/yunhu-onebot/internal/redact"
 )
 
 // validate reports every bad value through report(path, msg).
@@ -151,7 +153,9 @@ func (v validator) url(path, raw string, schemes ...string) {
 		for i, s := range schemes {
 			names[i] = s + "://"
 		}
-		v.fail(path, fmt.Sprintf("%q is not a %s URL", raw, strings.Join(names, " or ")))
+		// Masked: -check and a failed start print this, and a webhook's
+		// credentials are no less secret in a wrong URL.
+		v.fail(path, fmt.Sprintf("%q is not a %s URL", redact.URL(raw), strings.Join(names, " or ")))
 	}
 }
 

@@ -173,15 +173,22 @@ func Start(tb testing.TB, opts Options) *Stack {
 		tb.Fatalf("bridge: %v", err)
 	}
 
+	// Bound first, so that each transport is told its listen address as
+	// daemon.listen tells it (the Host rules without a token depend on it).
+	s.wsSrv = httptest.NewUnstartedServer(nil)
 	ws := onebot.NewWSServer(onebot.WSOptions{
-		Router: s.Router, Hub: s.Hub, Log: log.Named("ws"),
+		Router: s.Router, Hub: s.Hub, Log: log.Named("ws"), Address: s.wsSrv.Listener.Addr().String(),
 		Conn: onebot.ConnOptions{QueueSize: opts.WSQueue, MaxMessageBytes: maxRequest},
 	})
-	s.wsSrv = httptest.NewServer(ws)
+	s.wsSrv.Config.Handler = ws
+	s.wsSrv.Start()
 	s.WSURL = "ws" + strings.TrimPrefix(s.wsSrv.URL, "http")
-	s.httpSrv = httptest.NewServer(onebot.NewHTTP(onebot.HTTPOptions{
-		Router: s.Router, Log: log.Named("http"), Timeout: opts.HTTPTimeout, MaxBodyBytes: maxRequest,
-	}))
+	s.httpSrv = httptest.NewUnstartedServer(nil)
+	s.httpSrv.Config.Handler = onebot.NewHTTP(onebot.HTTPOptions{
+		Router: s.Router, Log: log.Named("http"), Address: s.httpSrv.Listener.Addr().String(),
+		Timeout: opts.HTTPTimeout, MaxBodyBytes: maxRequest,
+	})
+	s.httpSrv.Start()
 	s.HTTPURL = s.httpSrv.URL
 
 	components := []interface{ Run(context.Context) error }{s.Router, ws}

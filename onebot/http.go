@@ -22,8 +22,14 @@ import (
 type HTTPOptions struct {
 	Router *Router
 	Log    *zap.Logger
-	// AccessToken, when set, is required from every request.
+	// AccessToken, when set, is required from every request. Without one,
+	// browser requests from other sites and Host names that are not this
+	// server's are refused (browser.go).
 	AccessToken string
+	// Address is the configured listen address (host:port), which tells
+	// which Host names are this server's; "" allows loopback and the
+	// connection's own IP.
+	Address string
 	// Timeout bounds one action call; 0 means none.
 	Timeout time.Duration
 	// MaxBodyBytes bounds a request body (413 beyond it); 0 means
@@ -34,10 +40,11 @@ type HTTPOptions struct {
 // NewHTTP returns the HTTP API (communication/http.md): GET or POST
 // /:action or /:action/, parameters from the query, a JSON body or a
 // urlencoded form (query values win over body values, as in go-cqhttp).
-// Status codes: 401 no token, 403 wrong token, 405 other methods, 406
-// unsupported Content-Type, 413 body too large, 400 bad JSON or params,
-// 404 unknown action, 200 otherwise; 400, 404 and 200 carry the JSON
-// response.
+// Status codes: 401 no token, 403 wrong token (or, with no token set, a
+// browser request from another site or for a foreign Host: browser.go),
+// 405 other methods, 406 unsupported Content-Type, 413 body too large,
+// 400 bad JSON or params, 404 unknown action, 200 otherwise; 400, 404 and
+// 200 carry the JSON response.
 func NewHTTP(opts HTTPOptions) http.Handler {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
@@ -45,16 +52,21 @@ func NewHTTP(opts HTTPOptions) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxMessageBytes
 	}
-	return &httpAPI{opts: opts, token: newAccessToken(opts.AccessToken)}
+	return &httpAPI{opts: opts, token: newAccessToken(opts.AccessToken),
+		guard: newBrowserGuard(opts.AccessToken != "", opts.Address, opts.Log)}
 }
 
 type httpAPI struct {
 	opts  HTTPOptions
 	token accessToken
+	guard *browserGuard
 	bufs  sync.Pool // *[]byte response buffers
 }
 
 func (h *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.guard.allow(w, r) {
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "only GET and POST", http.StatusMethodNotAllowed)

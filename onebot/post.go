@@ -15,6 +15,8 @@ import (
 
 	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
+
+	"github.com/yunhu-onebot/yunhu-onebot/internal/redact"
 )
 
 // HTTPPostOptions configures event delivery to one webhook.
@@ -48,7 +50,8 @@ type HTTPPostOptions struct {
 
 // HTTPPost delivers every event to one URL (communication/http-post.md)
 // from a worker of its own: a slow or dead webhook delays only itself.
-// The webhook gets lifecycle "enable" first and "disable" at shutdown.
+// The webhook gets lifecycle "enable" first, once the account id is known
+// (after login), and "disable" at shutdown.
 type HTTPPost struct {
 	opts      HTTPPostOptions
 	sub       *subscription
@@ -87,13 +90,16 @@ func NewHTTPPost(opts HTTPPostOptions) *HTTPPost {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
+	// Offline (no heartbeats queued) until lifecycle enable is delivered:
+	// a heartbeat built before login would carry self_id 0.
 	sub := opts.Hub.subscribe("http-post "+redactURL(opts.URL), opts.QueueSize, dropOldest)
-	sub.online.Store(true)
 	return &HTTPPost{opts: opts, sub: sub, ownClient: own}
 }
 
-// Run delivers events until ctx is done, then posts lifecycle "disable"
-// (one short attempt) and returns nil. Events still queued are dropped.
+// Run waits for the account id, posts lifecycle "enable", delivers events
+// until ctx is done, then posts lifecycle "disable" (one short attempt) and
+// returns nil. Events still queued are dropped; stopped before login, it
+// posts nothing at all.
 func (p *HTTPPost) Run(ctx context.Context) error {
 	sub := p.sub
 	defer p.opts.Hub.unsubscribe(sub)
@@ -115,6 +121,20 @@ func (p *HTTPPost) Run(ctx context.Context) error {
 			sub.online.Store(false)
 			if ok, held := failLog.allow(); ok {
 				log.Warn("event not delivered", zap.Error(err), zap.Uint64("failures_not_logged", held))
+			}
+		}
+	}
+	// Frameworks key a bot by self_id (NoneBot registers the X-Self-ID it
+	// is given), so "enable" waits for the account id, as the forward and
+	// reverse WebSocket's connect event does; events published meanwhile
+	// wait in the queue, behind it.
+	if hub := p.opts.Hub; hub.loginPending && hub.SelfID() == 0 {
+		log.Info("waiting for the account id (login) before posting lifecycle enable")
+		for !hub.waitSelfID(ctx, time.Hour) {
+			if ctx.Err() != nil {
+				// Never enabled, so no "disable" either: the webhook hears
+				// nothing rather than an event with self_id 0.
+				return nil
 			}
 		}
 	}
@@ -194,7 +214,7 @@ func (p *HTTPPost) post(ctx context.Context, data []byte, sig string) (int, []by
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.opts.URL, bytes.NewReader(data))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, redact.Error(err)
 	}
 	// Exactly application/json: ZeroBot's receiver rejects a charset.
 	req.Header.Set("Content-Type", "application/json")
@@ -205,7 +225,9 @@ func (p *HTTPPost) post(ctx context.Context, data []byte, sig string) (int, []by
 	}
 	resp, err := p.opts.Client.Do(req)
 	if err != nil {
-		return 0, nil, err
+		// *url.Error quotes the URL with its query and user name (net/http
+		// hides only the password).
+		return 0, nil, redact.Error(err)
 	}
 	defer resp.Body.Close()
 	reply, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1))

@@ -8,12 +8,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 type hookRequest struct {
@@ -236,6 +242,140 @@ func TestPostHeartbeatsNotQueuedWhileDown(t *testing.T) {
 	for _, r := range hook.received() {
 		if strings.Contains(r.body, "heartbeat") {
 			t.Fatalf("a heartbeat was queued while the webhook was down: %s", r.body)
+		}
+	}
+}
+
+// infoLog returns a logger that writes to the test log and records every
+// line from debug up.
+func infoLog(t *testing.T) (*zap.Logger, *observer.ObservedLogs) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	return zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), core)), logs
+}
+
+// TestPostEnableWaitsForLogin: a webhook's first event is lifecycle enable
+// with the account's real id in the body and X-Self-ID, even when the
+// login completes long after the worker started; a heartbeat built before
+// login is never posted.
+func TestPostEnableWaitsForLogin(t *testing.T) {
+	hook, srv := newWebhook(t, nil)
+	log, logs := infoLog(t)
+	hub, self := newHub(log, 0)
+	start(t, NewHTTPPost(HTTPPostOptions{Hub: hub, Router: testRouter(t, log), Log: log, URL: srv.URL}).Run)
+	eventually(t, "the worker to wait for the login", func() bool {
+		return logs.FilterMessageSnippet("waiting for the account id").Len() == 1
+	})
+	_ = hub.Publish(HeartbeatEvent{Time: 1, SelfID: 0, PostType: "meta_event", MetaEventType: "heartbeat"})
+	// The login takes a while; nothing is posted meanwhile. (A worker that
+	// posted without waiting would have posted before the log line above.)
+	time.Sleep(1500 * time.Millisecond)
+	if n := len(hook.received()); n != 0 {
+		t.Fatalf("%d posts before login: %v", n, hook.received())
+	}
+	self.set(987654321)
+	_ = hub.Publish(json.RawMessage(`{"time":2,"self_id":987654321,"post_type":"message","message":"after login"}`))
+	eventually(t, "enable and the message", func() bool { return len(hook.received()) >= 2 })
+	reqs := hook.received()
+	first := decode(t, []byte(reqs[0].body))
+	if first["meta_event_type"] != "lifecycle" || first["sub_type"] != "enable" || first["self_id"] != 987654321.0 {
+		t.Fatalf("first post %s, want lifecycle enable with self_id 987654321", reqs[0].body)
+	}
+	if got := reqs[0].header.Get("X-Self-ID"); got != "987654321" {
+		t.Errorf("enable X-Self-ID %q, want 987654321", got)
+	}
+	if !strings.Contains(reqs[1].body, "after login") {
+		t.Errorf("second post %s, want the message", reqs[1].body)
+	}
+	for _, r := range reqs {
+		if strings.Contains(r.body, `"heartbeat"`) {
+			t.Errorf("a heartbeat from before login was posted: %s", r.body)
+		}
+	}
+}
+
+// TestPostStopBeforeLogin: a daemon stopped before the account logged in
+// posts nothing: no enable with self_id 0, and no disable for an enable
+// that never was.
+func TestPostStopBeforeLogin(t *testing.T) {
+	hook, srv := newWebhook(t, nil)
+	log, logs := infoLog(t)
+	hub, _ := newHub(log, 0)
+	p := NewHTTPPost(HTTPPostOptions{Hub: hub, Router: testRouter(t, log), Log: log, URL: srv.URL})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	eventually(t, "the worker to wait for the login", func() bool {
+		return logs.FilterMessageSnippet("waiting for the account id").Len() == 1
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatal("Run did not return")
+	}
+	// Run posts synchronously, so anything it posted has been received.
+	if reqs := hook.received(); len(reqs) != 0 {
+		t.Fatalf("posted before login: %v", reqs)
+	}
+}
+
+// TestPostErrorsMaskURL: a failed delivery is logged with the webhook URL
+// masked in the url field and in the error text, where net/http quotes the
+// request URL with its query and user name.
+func TestPostErrorsMaskURL(t *testing.T) {
+	// A server that hangs up on every request: the client's error is a
+	// *url.Error quoting the URL.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			c.Close()
+		}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	secrets := []string{"hookuser", "hookpass", "QUERYSECRET", "s%20p"}
+	for _, u := range []string{
+		"http://hookuser:hookpass@" + ln.Addr().String() + "/hook?key=QUERYSECRET&x=s%20p",
+		"http://hookuser@" + ln.Addr().String() + "/hook?key=QUERYSECRET",
+		"http://hookuser:hookpass@127.0.0.1:1/hook?key=QUERYSECRET",               // refused at dial
+		"http://hookuser:hookpass@" + ln.Addr().String() + "/%zz?key=QUERYSECRET", // does not parse
+	} {
+		log, logs := infoLog(t)
+		hub, _ := newHub(log, 10001)
+		p := NewHTTPPost(HTTPPostOptions{Hub: hub, Router: testRouter(t, log), Log: log, URL: u,
+			Timeout: wait, MaxRetries: 1, RetryInterval: time.Millisecond})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		eventually(t, "the failure warning", func() bool { return logs.FilterMessage("event not delivered").Len() == 1 })
+		cancel()
+		<-done
+		var errs int
+		for _, e := range logs.All() {
+			for k, v := range e.ContextMap() {
+				s := fmt.Sprint(v)
+				for _, secret := range secrets {
+					if strings.Contains(s, secret) {
+						t.Errorf("%s: %q field %s=%q shows %q", u, e.Message, k, s, secret)
+					}
+				}
+				if k == "error" {
+					errs++
+					if !strings.Contains(s, "/hook?key=***") && !strings.Contains(s, "/%zz?key=***") {
+						t.Errorf("%s: error %q does not show the masked URL", u, s)
+					}
+				}
+			}
+		}
+		if errs < 2 { // the retry (debug) and the warning, at least
+			t.Errorf("%s: %d error fields logged, want the retry and the failure", u, errs)
 		}
 	}
 }

@@ -19,9 +19,14 @@ type WSOptions struct {
 	// AccessToken, when set, is required at the upgrade (Authorization
 	// header or ?access_token=). With a token, any Origin is accepted;
 	// without one, a browser page from another origin is refused, so a
-	// web page cannot drive a loopback bot.
+	// web page cannot drive a loopback bot, and neither can a Host that is
+	// not this server's (DNS rebinding: browser.go).
 	AccessToken string
-	Conn        ConnOptions
+	// Address is the configured listen address (host:port), which tells
+	// which Host names are this server's; "" allows loopback and the
+	// connection's own IP.
+	Address string
+	Conn    ConnOptions
 	// LoginWait is how long an event-carrying client that connects before
 	// the platform has logged in waits for the account id before it is
 	// answered 503; 0 means 10 s.
@@ -36,6 +41,7 @@ type WSOptions struct {
 type WSServer struct {
 	opts     WSOptions
 	token    accessToken
+	guard    *browserGuard
 	upgrader websocket.Upgrader
 
 	ctx    context.Context // cancelled by Close; parent of every connection
@@ -57,7 +63,8 @@ func NewWSServer(opts WSOptions) *WSServer {
 		opts.LoginWait = loginWait
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &WSServer{opts: opts, token: newAccessToken(opts.AccessToken), ctx: ctx, cancel: cancel}
+	s := &WSServer{opts: opts, token: newAccessToken(opts.AccessToken), ctx: ctx, cancel: cancel,
+		guard: newBrowserGuard(opts.AccessToken != "", opts.Address, opts.Log)}
 	s.upgrader = websocket.Upgrader{HandshakeTimeout: handshakeTimeout}
 	if s.token.set {
 		s.upgrader.CheckOrigin = func(*http.Request) bool { return true }
@@ -68,6 +75,9 @@ func NewWSServer(opts WSOptions) *WSServer {
 // ServeHTTP authenticates and upgrades the request and serves the
 // connection until it ends.
 func (s *WSServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.guard.allow(w, r) {
+		return
+	}
 	var ro role
 	switch r.URL.Path {
 	case "/", "":

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
+
+	"github.com/yunhu-onebot/yunhu-onebot/internal/redact"
 )
 
 // WSReverseOptions configures the reverse WebSocket client for one
@@ -215,6 +216,9 @@ func (l *reverseLoop) dial(ctx context.Context, selfID int64) (*websocket.Conn, 
 		_ = resp.Body.Close()
 	}
 	if err != nil {
+		// A bad URL or a proxy failure comes back as a *url.Error that
+		// quotes the URL, ?access_token= and all.
+		err = redact.Error(err)
 		if resp != nil {
 			return nil, nil, fmt.Errorf("dial: %w (HTTP %s)", err, resp.Status)
 		}
@@ -223,16 +227,6 @@ func (l *reverseLoop) dial(ctx context.Context, selfID int64) (*websocket.Conn, 
 	return conn, fc, nil
 }
 
-// redactURL drops credentials and the query (?access_token=) from a URL
+// redactURL masks a URL's credentials and query values (?access_token=)
 // before it is logged.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(invalid url)"
-	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "…"
-	}
-	return u.String()
-}
+func redactURL(s string) string { return redact.URL(s) }

@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // framework is a reverse-WS server that behaves like a bot framework
@@ -446,7 +450,7 @@ func TestReverseBuffersWhileDisconnected(t *testing.T) {
 
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
-		"ws://u:p@host:8080/ws?access_token=secret": "ws://host:8080/ws?…",
+		"ws://u:p@host:8080/ws?access_token=secret": "ws://***@host:8080/ws?access_token=***",
 		"ws://127.0.0.1:8080/onebot/v11/ws":         "ws://127.0.0.1:8080/onebot/v11/ws",
 	} {
 		if got := redactURL(in); got != want {
@@ -454,4 +458,34 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 	_ = context.Background
+}
+
+// TestWSReverseDialErrorsMaskURL: a URL the dialer rejects comes back as a
+// *url.Error quoting it whole; the warning shows it masked.
+func TestWSReverseDialErrorsMaskURL(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), core))
+	hub, _ := newHub(log, 10001)
+	w := NewWSReverse(WSReverseOptions{Router: testRouter(t, log), Hub: hub, Log: log,
+		Universal:         "ws://revuser:revpass@127.0.0.1:1/%zz?access_token=REVSECRET",
+		ReconnectInterval: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	eventually(t, "the dial warning", func() bool { return logs.FilterMessageSnippet("cannot connect").Len() > 0 })
+	cancel()
+	<-done
+	warn := logs.FilterMessageSnippet("cannot connect").All()[0].ContextMap()
+	if e := fmt.Sprint(warn["error"]); !strings.Contains(e, `ws://***@127.0.0.1:1/%zz?access_token=***`) {
+		t.Errorf("error %q, want the masked URL", e)
+	}
+	for _, e := range logs.All() {
+		for k, v := range e.ContextMap() {
+			for _, secret := range []string{"revuser", "revpass", "REVSECRET"} {
+				if strings.Contains(fmt.Sprint(v), secret) {
+					t.Errorf("%q: %s=%v shows %q", e.Message, k, v, secret)
+				}
+			}
+		}
+	}
 }
