@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -24,14 +23,17 @@ import (
 // their file parameter in one of three forms (message/segment.md):
 //
 //	http:// or https://  fetched, at most Options.MaxMediaBytes within
-//	                     Options.FetchTimeout; redirects only to http(s)
+//	                     Options.FetchTimeout; redirects only to http(s);
+//	                     only from addresses the media rules allow
 //	base64://<data>      standard or URL-safe base64, padding optional
-//	file:///abs/path     a regular file on this host, absolute path only
+//	file:///abs/path     a regular file below one of the media rules'
+//	                     roots, absolute path only
 //
 // Every failure to obtain the bytes is the client's to fix (a dead link, a
-// typo, a file too large), so it is a 1400 naming the parameter. The bot is
-// trusted with file:// as it is in go-cqhttp: whoever holds the access token
-// can make the bridge read any file its user can.
+// typo, a file too large, a source the rules refuse), so it is a 1400
+// naming the parameter. The rules are in mediarules.go: go-cqhttp trusts
+// the bot with every file and address the daemon can reach, which makes
+// the access token a key to the host's secrets.
 
 // maxMediaRedirects bounds a redirect chain when fetching media.
 const maxMediaRedirects = 10
@@ -87,8 +89,9 @@ func (b *Bridge) decodeBase64(param, s string) ([]byte, error) {
 	return data, nil
 }
 
-// readLocalMedia reads a file:/// URI. Relative paths are refused: the
-// daemon's working directory is not something a bot can know.
+// readLocalMedia reads a file:/// URI under the media rules. Relative
+// paths are refused: the daemon's working directory is not something a
+// bot can know.
 func (b *Bridge) readLocalMedia(param, ref string) ([]byte, string, error) {
 	u, err := url.Parse(ref)
 	if err != nil {
@@ -104,17 +107,18 @@ func (b *Bridge) readLocalMedia(param, ref string) ([]byte, string, error) {
 	if !filepath.IsAbs(p) {
 		return nil, "", onebot.ErrBadParams("%s: %q is not an absolute path: use file:///absolute/path", param, clipParam(ref, 80))
 	}
-	f, err := os.Open(p)
+	f, err := b.media.openLocal(p)
+	if errors.Is(err, errNoSuchFile) {
+		// The same words whether the file is missing or may not be read.
+		return nil, "", onebot.ErrBadParams("%s: %s: no such file under message.media.file-roots", param, clipParam(p, 120))
+	}
 	if err != nil {
-		return nil, "", onebot.ErrBadParams("%s: %v", param, err)
+		return nil, "", onebot.ErrBadParams("%s: %s: %v", param, clipParam(p, 120), err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
 		return nil, "", onebot.ErrBadParams("%s: %v", param, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, "", onebot.ErrBadParams("%s: %s is not a regular file", param, p)
 	}
 	if st.Size() > b.opts.MaxMediaBytes {
 		return nil, "", b.tooLarge(param, st.Size())
@@ -150,9 +154,13 @@ func (b *Bridge) fetchMedia(ctx context.Context, param, rawURL string) ([]byte, 
 	ctx, cancel := context.WithTimeout(ctx, b.opts.FetchTimeout)
 	defer cancel()
 	// A transport of its own that keeps no idle connections: media fetches
-	// are rare, and nothing must outlive the call.
+	// are rare, and nothing must outlive the call. Its dialer applies the
+	// media rules to every address dialled; no proxy, or the rules would
+	// see only the proxy's address.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DisableKeepAlives = true
+	tr.Proxy = nil
+	tr.DialContext = b.media.dialer().DialContext
 	defer tr.CloseIdleConnections()
 	client := &http.Client{
 		Transport: tr,
@@ -193,6 +201,10 @@ func (b *Bridge) fetchOnce(ctx context.Context, client *http.Client, param, rawU
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: no answer within %s", param, clipParam(rawURL, 120), b.opts.FetchTimeout)
+		}
+		var re *refusedError
+		if errors.As(err, &re) {
+			return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %s", param, clipParam(rawURL, 120), re.msg)
 		}
 		return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %v", param, clipParam(rawURL, 120), unwrapURLError(err))
 	}
