@@ -165,6 +165,13 @@ func (r *mediaRules) openLocal(p string) (*os.File, error) {
 	if root == "" || r.denied(resolved) {
 		return nil, errNoSuchFile
 	}
+	return r.openResolved(root, resolved)
+}
+
+// openResolved opens resolved, which the checks found below root, through
+// an os.Root of root and checks the file it got: what the path named may
+// have changed since.
+func (r *mediaRules) openResolved(root, resolved string) (*os.File, error) {
 	rel, err := filepath.Rel(root, resolved)
 	if err != nil {
 		return nil, errNoSuchFile
