@@ -118,7 +118,7 @@ func TestMediaBase64(t *testing.T) {
 	enc := b64(data)[len("base64://"):]
 	for _, enc := range []string{
 		"base64://" + strings.TrimRight(enc, "="), // unpadded
-		"base64://" + enc[:24] + "\n" + enc[24:], // wrapped
+		"base64://" + enc[:24] + "\n" + enc[24:],  // wrapped
 	} {
 		e.send("send_private_msg", map[string]any{"user_id": u, "message": []any{seg("record", map[string]any{"file": enc})}})
 		if got := e.lastSent().Request.Content.GetFileSize(); got != int64(len(data)) {

@@ -194,20 +194,20 @@ func TestMediaURLRules(t *testing.T) {
 	open.bridge.DenyMediaListeners([]net.Addr{own.Listener.Addr()})
 
 	refusedBoth := map[string]string{
-		"the daemon's listener":             own.URL + "/get_login_info?access_token=secret",
-		"the daemon's listener by name":     "http://localhost:" + ownPort + "/get_login_info",
+		"the daemon's listener":              own.URL + "/get_login_info?access_token=secret",
+		"the daemon's listener by name":      "http://localhost:" + ownPort + "/get_login_info",
 		"the daemon's listener on 127.0.0.2": "http://127.0.0.2:" + ownPort + "/",
-		"cloud metadata":                    "http://169.254.169.254/latest/meta-data/",
-		"link-local":                        "http://169.254.1.1/",
-		"Alibaba metadata":                  "http://100.100.100.200/latest/meta-data/",
-		"AWS IPv6 metadata":                 "http://[fd00:ec2::254]/",
-		"IPv6 link-local":                   "http://[fe80::1]/",
-		"IPv4-mapped metadata":              "http://[::ffff:169.254.169.254]/",
-		"NAT64 metadata":                    "http://[64:ff9b::a9fe:a9fe]/",
-		"unspecified":                       "http://0.0.0.0:" + ownPort + "/",
-		"IPv6 unspecified":                  "http://[::]:" + ownPort + "/",
-		"redirect to the listener":          other.URL + "/?to=" + url.QueryEscape(own.URL+"/get_login_info"),
-		"redirect to metadata":              other.URL + "/?to=" + url.QueryEscape("http://169.254.169.254/"),
+		"cloud metadata":                     "http://169.254.169.254/latest/meta-data/",
+		"link-local":                         "http://169.254.1.1/",
+		"Alibaba metadata":                   "http://100.100.100.200/latest/meta-data/",
+		"AWS IPv6 metadata":                  "http://[fd00:ec2::254]/",
+		"IPv6 link-local":                    "http://[fe80::1]/",
+		"IPv4-mapped metadata":               "http://[::ffff:169.254.169.254]/",
+		"NAT64 metadata":                     "http://[64:ff9b::a9fe:a9fe]/",
+		"unspecified":                        "http://0.0.0.0:" + ownPort + "/",
+		"IPv6 unspecified":                   "http://[::]:" + ownPort + "/",
+		"redirect to the listener":           other.URL + "/?to=" + url.QueryEscape(own.URL+"/get_login_info"),
+		"redirect to metadata":               other.URL + "/?to=" + url.QueryEscape("http://169.254.169.254/"),
 	}
 	for name, u := range refusedBoth {
 		for _, e := range []*actEnv{strict, open} {
@@ -222,11 +222,11 @@ func TestMediaURLRules(t *testing.T) {
 
 	// Loopback and private addresses: refused unless allowed.
 	for name, u := range map[string]string{
-		"a loopback server":          other.URL + "/pic.png",
+		"a loopback server":            other.URL + "/pic.png",
 		"a name resolving to loopback": strings.Replace(other.URL, "127.0.0.1", "localhost", 1) + "/pic.png",
-		"RFC 1918":                   "http://10.0.0.1/pic.png",
-		"CGNAT":                      "http://100.64.0.1/pic.png",
-		"IPv6 unique local":          "http://[fd12::1]/pic.png",
+		"RFC 1918":                     "http://10.0.0.1/pic.png",
+		"CGNAT":                        "http://100.64.0.1/pic.png",
+		"IPv6 unique local":            "http://[fd12::1]/pic.png",
 	} {
 		msg, up := sendImage(strict, u)
 		if !strings.Contains(msg, "allow-private-networks") || up {
