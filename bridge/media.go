@@ -35,6 +35,11 @@ import (
 // the bot with every file and address the daemon can reach, which makes
 // the access token a key to the host's secrets.
 
+// MediaUserAgent is the User-Agent of media fetches, so that a server on
+// this host can tell them from a person (the sandbox's control API
+// refuses them).
+const MediaUserAgent = "yunhu-onebot-media"
+
 // maxMediaRedirects bounds a redirect chain when fetching media.
 const maxMediaRedirects = 10
 
@@ -182,7 +187,7 @@ func (b *Bridge) fetchMedia(ctx context.Context, param, rawURL string) ([]byte, 
 		return nil, "", err
 	}
 	if status != http.StatusOK {
-		return nil, "", onebot.ErrBadParams("%s: fetch %s: HTTP %d %s", param, clipParam(rawURL, 120), status, http.StatusText(status))
+		return nil, "", onebot.ErrBadParams("%s: fetch %s: HTTP %d %s", param, shownURL(rawURL), status, http.StatusText(status))
 	}
 	return data, name, nil
 }
@@ -192,21 +197,22 @@ func (b *Bridge) fetchMedia(ctx context.Context, param, rawURL string) ([]byte, 
 func (b *Bridge) fetchOnce(ctx context.Context, client *http.Client, param, rawURL string, referer bool) ([]byte, string, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, "", 0, onebot.ErrBadParams("%s: bad URL: %v", param, err)
+		return nil, "", 0, onebot.ErrBadParams("%s: %s is not a valid URL", param, shownURL(rawURL))
 	}
+	req.Header.Set("User-Agent", MediaUserAgent) // kept on every redirect hop
 	if referer {
 		req.Header.Set(yunhu.HeaderReferer, yunhu.Referer)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-			return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: no answer within %s", param, clipParam(rawURL, 120), b.opts.FetchTimeout)
+			return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: no answer within %s", param, shownURL(rawURL), b.opts.FetchTimeout)
 		}
 		var re *refusedError
 		if errors.As(err, &re) {
-			return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %s", param, clipParam(rawURL, 120), re.msg)
+			return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %s", param, shownURL(rawURL), re.msg)
 		}
-		return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %v", param, clipParam(rawURL, 120), unwrapURLError(err))
+		return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %v", param, shownURL(rawURL), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -221,9 +227,24 @@ func (b *Bridge) fetchOnce(ctx context.Context, client *http.Client, param, rawU
 		return nil, "", 0, onebot.ErrBadParams("%s: media too large: more than %d bytes", param, b.opts.MaxMediaBytes)
 	}
 	if err != nil {
-		return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %v", param, clipParam(rawURL, 120), err)
+		return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %v", param, shownURL(rawURL), err)
 	}
 	return data, responseName(resp), http.StatusOK, nil
+}
+
+// shownURL is a media URL as errors show it: without its query, fragment
+// and user info, which may hold credentials (an access_token, say), and
+// clipped.
+func shownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "the URL"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	u.User, u.Fragment, u.RawFragment = nil, "", ""
+	return clipParam(u.String(), 120)
 }
 
 // unwrapURLError drops the *url.Error wrapper, whose text repeats the URL.
