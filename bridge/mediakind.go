@@ -90,36 +90,39 @@ func sniffMedia(data []byte) (f mediaFormat, ok bool) {
 	return mediaFormat{}, false
 }
 
-// ftypFormat tells an ISO base media file by its brands: HEIF and AVIF
-// are images, M4A audio, the rest (mp4, mov, 3gp, …) audio or video.
+// ftypFormat tells an ISO base media file by its major brand: HEIF and
+// AVIF are images, M4A audio, the rest (mp4, mov, 3gp, …) audio or video.
+// The compatible brands only refine a generic HEIF major brand.
 func ftypFormat(data []byte) mediaFormat {
 	size := int(data[0])<<24 | int(data[1])<<16 | int(data[2])<<8 | int(data[3])
 	end := min(max(size, 16), len(data), 256)
-	var brands []string
-	for off := 8; off+4 <= end; off += 4 {
-		if off == 12 {
-			continue // the minor version
-		}
-		brands = append(brands, string(data[off:off+4]))
-	}
-	for _, b := range brands {
+	major := string(data[8:min(12, len(data))])
+	image := func(b string) (mediaFormat, bool) {
 		switch b {
 		case "avif", "avis":
-			return mediaFormat{"image/avif", "i"}
+			return mediaFormat{"image/avif", "i"}, true
 		case "heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1":
-			return mediaFormat{"image/heic", "i"}
+			return mediaFormat{"image/heic", "i"}, true
 		}
+		return mediaFormat{}, false
 	}
-	if len(brands) > 0 {
-		switch brands[0] {
-		case "M4A ", "M4B ", "M4P ", "F4A ":
-			return mediaFormat{"audio/mp4", "a"}
-		case "qt  ":
-			return mediaFormat{"video/quicktime", "av"}
+	if f, ok := image(major); ok {
+		if major == "mif1" || major == "msf1" {
+			for off := 16; off+4 <= end; off += 4 {
+				if g, ok := image(string(data[off : off+4])); ok && g.mime == "image/avif" {
+					return g
+				}
+			}
 		}
-		if strings.HasPrefix(brands[0], "3g") {
-			return mediaFormat{"video/3gpp", "av"}
-		}
+		return f
+	}
+	switch {
+	case major == "M4A " || major == "M4B " || major == "M4P " || major == "F4A ":
+		return mediaFormat{"audio/mp4", "a"}
+	case major == "qt  ":
+		return mediaFormat{"video/quicktime", "av"}
+	case strings.HasPrefix(major, "3g"):
+		return mediaFormat{"video/3gpp", "av"}
 	}
 	return mediaFormat{"video/mp4", "av"}
 }
