@@ -85,7 +85,7 @@ type daemon struct {
 	// are never read from its directory, where the systemd unit's
 	// environment file (the token) lives too.
 	configPath string
-	getenv  func(string) string
+	getenv     func(string) string
 	// onReady, when set, is told the bound listener addresses once the
 	// daemon is ready (tests use it to learn ports chosen for :0).
 	onReady func(addrs []net.Addr)
@@ -184,9 +184,9 @@ func (d *daemon) run(ctx context.Context) (err error) {
 			// The sandbox's simulated Yunhu serves its media on loopback.
 			AllowPrivateNetworks: d.cfg.Message.Media.AllowPrivateNetworks || d.sandbox,
 		},
-		SetSelfID:           d.selfID.Store,
-		Version:             versionString(),
-		BackfillWindow:      d.cfg.Database.Retention(),
+		SetSelfID:      d.selfID.Store,
+		Version:        versionString(),
+		BackfillWindow: d.cfg.Database.Retention(),
 	})
 	if err != nil {
 		return err

@@ -9,7 +9,9 @@ import (
 // may travel as.
 func TestSniffMedia(t *testing.T) {
 	pad := func(s string) []byte { return append([]byte(s), make([]byte, 400)...) }
-	ftyp := func(brand string) []byte { return pad("\x00\x00\x00\x18ftyp" + brand + "\x00\x00\x00\x00" + brand + "isom") }
+	ftyp := func(brand string) []byte {
+		return pad("\x00\x00\x00\x18ftyp" + brand + "\x00\x00\x00\x00" + brand + "isom")
+	}
 	ts := make([]byte, 188*3)
 	ts[0], ts[188], ts[376] = 0x47, 0x47, 0x47
 	for _, c := range []struct {
