@@ -81,7 +81,11 @@ type daemon struct {
 	cfg     *config.Config
 	log     *zap.Logger
 	sandbox bool
-	getenv  func(string) string
+	// configPath is the file cfg came from ("" when built in code): media
+	// are never read from its directory, where the systemd unit's
+	// environment file (the token) lives too.
+	configPath string
+	getenv     func(string) string
 	// onReady, when set, is told the bound listener addresses once the
 	// daemon is ready (tests use it to learn ports chosen for :0).
 	onReady func(addrs []net.Addr)
@@ -174,9 +178,15 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		IgnoreInvalidCQCode: d.cfg.Message.IgnoreInvalidCQCode,
 		MaxMediaBytes:       d.cfg.Message.MaxMediaBytes(),
 		FetchTimeout:        d.cfg.Message.FetchTimeoutDuration(),
-		SetSelfID:           d.selfID.Store,
-		Version:             versionString(),
-		BackfillWindow:      d.cfg.Database.Retention(),
+		Media: bridge.MediaOptions{
+			FileRoots: d.cfg.Message.Media.FileRoots,
+			DenyPaths: []string{d.configPath, dbPath},
+			// The sandbox's simulated Yunhu serves its media on loopback.
+			AllowPrivateNetworks: d.cfg.Message.Media.AllowPrivateNetworks || d.sandbox,
+		},
+		SetSelfID:      d.selfID.Store,
+		Version:        versionString(),
+		BackfillWindow: d.cfg.Database.Retention(),
 	})
 	if err != nil {
 		return err
@@ -208,6 +218,9 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	addrs := make([]net.Addr, len(listeners))
 	for i, l := range listeners {
 		addrs[i] = l.ln.Addr()
+	}
+	br.DenyMediaListeners(addrs)
+	for _, l := range listeners {
 		g.Go(func() error { return serveHTTP(gctx, l.ln, l.handler, l.log) })
 	}
 

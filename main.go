@@ -103,7 +103,7 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	defer closeLog()
 	defer func() { _ = log.Sync() }()
 
-	d := &daemon{cfg: cfg, log: log, sandbox: *sandbox, getenv: getenv}
+	d := &daemon{cfg: cfg, log: log, sandbox: *sandbox, getenv: getenv, configPath: *configPath}
 	if *sandbox {
 		d.banner = stderr
 	}

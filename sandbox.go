@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/config"
 	"github.com/yunhu-onebot/yunhu-onebot/internal/redact"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
@@ -92,7 +93,16 @@ func (s *sandbox) handler() http.Handler {
 		_, _ = io.WriteString(w, s.usage())
 	})
 	mux.Handle("/", s.sim.Handler())
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The sandbox lets media come from loopback, where its simulated
+		// media live; its control API is not media, so a bot cannot send
+		// /sandbox/world (every simulated account's token) as a file.
+		if strings.HasPrefix(r.URL.Path, "/sandbox/") && strings.HasPrefix(r.UserAgent(), bridge.MediaUserAgent) {
+			http.Error(w, "the sandbox's control API is not a media source", http.StatusForbidden)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // loopbackOnly refuses every client that is not on this machine, should

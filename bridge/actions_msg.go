@@ -185,7 +185,7 @@ func (b *Bridge) sendPart(ctx context.Context, part outPart) (int32, error) {
 	rec := store.Message{
 		ChatType: int32(part.out.Chat.Type), ChatID: part.out.Chat.ID, MsgID: part.out.ID,
 		SenderID: b.self(), SenderName: b.selfName.Load().(string), Time: b.now(), Self: true,
-		Body: segment.AppendJSON(nil, part.segs),
+		Body: part.body,
 	}
 	id, err := b.store.PutMessage(ctx, rec)
 	if err != nil {

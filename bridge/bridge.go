@@ -97,6 +97,9 @@ type Options struct {
 	MaxMediaBytes int64
 	// FetchTimeout bounds fetching one media file by URL; 0 means 30 s.
 	FetchTimeout time.Duration
+	// Media confines where media may be read from (mediarules.go); the
+	// zero value refuses file:/// and private addresses.
+	Media MediaOptions
 	// SetSelfID is told the account's OneBot id once it is known, so that
 	// meta events and transports can carry it; nil means nobody cares.
 	SetSelfID func(int64)
@@ -124,6 +127,7 @@ type Bridge struct {
 	selfNumber atomic.Int64 // the same id as a OneBot number
 	selfName   atomic.Value // string: the account's nickname
 	online     atomic.Bool  // the push socket is logged in
+	media      *mediaRules
 
 	mu   sync.Mutex      // guards bots
 	bots map[string]bool // Yunhu ids known to be bots (private chats use ChatTypeBot)
@@ -163,6 +167,7 @@ func New(opts Options) (*Bridge, error) {
 		log:      opts.Log,
 		now:      opts.Now,
 		bots:     map[string]bool{},
+		media:    newMediaRules(opts.Media, opts.Log),
 	}
 	b.selfID.Store("")
 	b.selfName.Store("")

@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -24,14 +23,22 @@ import (
 // their file parameter in one of three forms (message/segment.md):
 //
 //	http:// or https://  fetched, at most Options.MaxMediaBytes within
-//	                     Options.FetchTimeout; redirects only to http(s)
+//	                     Options.FetchTimeout; redirects only to http(s);
+//	                     only from addresses the media rules allow
 //	base64://<data>      standard or URL-safe base64, padding optional
-//	file:///abs/path     a regular file on this host, absolute path only
+//	file:///abs/path     a regular file below one of the media rules'
+//	                     roots, absolute path only
 //
 // Every failure to obtain the bytes is the client's to fix (a dead link, a
-// typo, a file too large), so it is a 1400 naming the parameter. The bot is
-// trusted with file:// as it is in go-cqhttp: whoever holds the access token
-// can make the bridge read any file its user can.
+// typo, a file too large, a source the rules refuse), so it is a 1400
+// naming the parameter. The rules are in mediarules.go: go-cqhttp trusts
+// the bot with every file and address the daemon can reach, which makes
+// the access token a key to the host's secrets.
+
+// MediaUserAgent is the User-Agent of media fetches, so that a server on
+// this host can tell them from a person (the sandbox's control API
+// refuses them).
+const MediaUserAgent = "yunhu-onebot-media"
 
 // maxMediaRedirects bounds a redirect chain when fetching media.
 const maxMediaRedirects = 10
@@ -87,8 +94,9 @@ func (b *Bridge) decodeBase64(param, s string) ([]byte, error) {
 	return data, nil
 }
 
-// readLocalMedia reads a file:/// URI. Relative paths are refused: the
-// daemon's working directory is not something a bot can know.
+// readLocalMedia reads a file:/// URI under the media rules. Relative
+// paths are refused: the daemon's working directory is not something a
+// bot can know.
 func (b *Bridge) readLocalMedia(param, ref string) ([]byte, string, error) {
 	u, err := url.Parse(ref)
 	if err != nil {
@@ -104,17 +112,18 @@ func (b *Bridge) readLocalMedia(param, ref string) ([]byte, string, error) {
 	if !filepath.IsAbs(p) {
 		return nil, "", onebot.ErrBadParams("%s: %q is not an absolute path: use file:///absolute/path", param, clipParam(ref, 80))
 	}
-	f, err := os.Open(p)
+	f, err := b.media.openLocal(p)
+	if errors.Is(err, errNoSuchFile) {
+		// The same words whether the file is missing or may not be read.
+		return nil, "", onebot.ErrBadParams("%s: %s: no such file under message.media.file-roots", param, clipParam(p, 120))
+	}
 	if err != nil {
-		return nil, "", onebot.ErrBadParams("%s: %v", param, err)
+		return nil, "", onebot.ErrBadParams("%s: %s: %v", param, clipParam(p, 120), err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
 		return nil, "", onebot.ErrBadParams("%s: %v", param, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, "", onebot.ErrBadParams("%s: %s is not a regular file", param, p)
 	}
 	if st.Size() > b.opts.MaxMediaBytes {
 		return nil, "", b.tooLarge(param, st.Size())
@@ -150,9 +159,13 @@ func (b *Bridge) fetchMedia(ctx context.Context, param, rawURL string) ([]byte, 
 	ctx, cancel := context.WithTimeout(ctx, b.opts.FetchTimeout)
 	defer cancel()
 	// A transport of its own that keeps no idle connections: media fetches
-	// are rare, and nothing must outlive the call.
+	// are rare, and nothing must outlive the call. Its dialer applies the
+	// media rules to every address dialled; no proxy, or the rules would
+	// see only the proxy's address.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DisableKeepAlives = true
+	tr.Proxy = nil
+	tr.DialContext = b.media.dialer().DialContext
 	defer tr.CloseIdleConnections()
 	client := &http.Client{
 		Transport: tr,
@@ -174,7 +187,7 @@ func (b *Bridge) fetchMedia(ctx context.Context, param, rawURL string) ([]byte, 
 		return nil, "", err
 	}
 	if status != http.StatusOK {
-		return nil, "", onebot.ErrBadParams("%s: fetch %s: HTTP %d %s", param, clipParam(rawURL, 120), status, http.StatusText(status))
+		return nil, "", onebot.ErrBadParams("%s: fetch %s: HTTP %d %s", param, shownURL(rawURL), status, http.StatusText(status))
 	}
 	return data, name, nil
 }
@@ -184,17 +197,22 @@ func (b *Bridge) fetchMedia(ctx context.Context, param, rawURL string) ([]byte, 
 func (b *Bridge) fetchOnce(ctx context.Context, client *http.Client, param, rawURL string, referer bool) ([]byte, string, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, "", 0, onebot.ErrBadParams("%s: bad URL: %v", param, err)
+		return nil, "", 0, onebot.ErrBadParams("%s: %s is not a valid URL", param, shownURL(rawURL))
 	}
+	req.Header.Set("User-Agent", MediaUserAgent) // kept on every redirect hop
 	if referer {
 		req.Header.Set(yunhu.HeaderReferer, yunhu.Referer)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-			return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: no answer within %s", param, clipParam(rawURL, 120), b.opts.FetchTimeout)
+			return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: no answer within %s", param, shownURL(rawURL), b.opts.FetchTimeout)
 		}
-		return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %v", param, clipParam(rawURL, 120), unwrapURLError(err))
+		var re *refusedError
+		if errors.As(err, &re) {
+			return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %s", param, shownURL(rawURL), re.msg)
+		}
+		return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %v", param, shownURL(rawURL), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -209,9 +227,24 @@ func (b *Bridge) fetchOnce(ctx context.Context, client *http.Client, param, rawU
 		return nil, "", 0, onebot.ErrBadParams("%s: media too large: more than %d bytes", param, b.opts.MaxMediaBytes)
 	}
 	if err != nil {
-		return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %v", param, clipParam(rawURL, 120), err)
+		return nil, "", 0, onebot.ErrBadParams("%s: fetch %s: %v", param, shownURL(rawURL), err)
 	}
 	return data, responseName(resp), http.StatusOK, nil
+}
+
+// shownURL is a media URL as errors show it: without its query, fragment
+// and user info, which may hold credentials (an access_token, say), and
+// clipped.
+func shownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "the URL"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	u.User, u.Fragment, u.RawFragment = nil, "", ""
+	return clipParam(u.String(), 120)
 }
 
 // unwrapURLError drops the *url.Error wrapper, whose text repeats the URL.

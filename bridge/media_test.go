@@ -74,6 +74,7 @@ func TestMediaHTTP(t *testing.T) {
 	e := newActEnv(t, func(o *bridge.Options) {
 		o.MaxMediaBytes = limit
 		o.FetchTimeout = 300 * time.Millisecond
+		o.Media.AllowPrivateNetworks = true // the test server is on loopback
 	})
 	img := pngBytes(t, 4, 4)
 	srv := mediaServer(t, img, limit)
@@ -113,10 +114,11 @@ func TestMediaHTTP(t *testing.T) {
 func TestMediaBase64(t *testing.T) {
 	e := newActEnv(t, func(o *bridge.Options) { o.MaxMediaBytes = 1000 })
 	u := userN(t, sim.AliceID)
-	data := bytes.Repeat([]byte("voice"), 10)
+	data := append([]byte("ID3\x04\x00\x00\x00\x00\x00\x00"), bytes.Repeat([]byte("voice"), 10)...) // an MP3's tag header
+	enc := b64(data)[len("base64://"):]
 	for _, enc := range []string{
-		"base64://" + strings.TrimRight(b64(data)[len("base64://"):], "="),                // unpadded
-		"base64://dm9pY2V2b2ljZXZvaWNldm9pY2V2b2ljZXZv\naWNldm9pY2V2b2ljZXZvaWNldm9pY2U=", // wrapped
+		"base64://" + strings.TrimRight(enc, "="), // unpadded
+		"base64://" + enc[:24] + "\n" + enc[24:],  // wrapped
 	} {
 		e.send("send_private_msg", map[string]any{"user_id": u, "message": []any{seg("record", map[string]any{"file": enc})}})
 		if got := e.lastSent().Request.Content.GetFileSize(); got != int64(len(data)) {
@@ -138,9 +140,12 @@ func TestMediaBase64(t *testing.T) {
 }
 
 func TestMediaFile(t *testing.T) {
-	e := newActEnv(t, func(o *bridge.Options) { o.MaxMediaBytes = 1000 })
-	u := userN(t, sim.AliceID)
 	dir := t.TempDir()
+	e := newActEnv(t, func(o *bridge.Options) {
+		o.MaxMediaBytes = 1000
+		o.Media.FileRoots = []string{dir}
+	})
+	u := userN(t, sim.AliceID)
 	p := filepath.Join(dir, "clip.mp4")
 	if err := os.WriteFile(p, mp4Bytes(2), 0o600); err != nil {
 		t.Fatal(err)

@@ -41,10 +41,15 @@ import (
 // the first message goes out, so a bad segment fails the whole action with
 // 1400 and nothing half-sent.
 
+// maxRecordBody is the store's limit on a message body (store.Message):
+// a part whose record would exceed it cannot be sent with an id.
+const maxRecordBody = 1 << 20
+
 // outPart is one Yunhu message of an outgoing OneBot message.
 type outPart struct {
 	out  yunhu.Outgoing
-	segs segment.Message // the OneBot segments it carries: its stored body
+	segs segment.Message // the OneBot segments it carries (media as sent, not their bytes)
+	body []byte          // segs as the store keeps them
 }
 
 // outBuilder accumulates the parts of one outgoing message.
@@ -96,7 +101,14 @@ func (b *Bridge) buildOutgoing(ctx context.Context, chat yunhu.Chat, msg segment
 		last.segs = append(last.segs, ob.buttonSegs...)
 	}
 	for i := range ob.parts {
-		ob.parts[i].out.Chat = chat
+		p := &ob.parts[i]
+		p.out.Chat = chat
+		// Checked here, not when the store refuses it: by then the parts
+		// before it would have gone out.
+		p.body = segment.AppendJSON(nil, p.segs)
+		if len(p.body) > maxRecordBody {
+			return nil, onebot.ErrBadParams("message: too large: one Yunhu message of it would be %d bytes as recorded, the limit is %d (send long text in several messages)", len(p.body), maxRecordBody)
+		}
 	}
 	return ob.parts, nil
 }
@@ -115,11 +127,11 @@ func (ob *outBuilder) add(i int, seg segment.Segment) error {
 			return ob.addSticker(seg)
 		}
 		ob.flushText()
-		out, err := ob.b.mediaOutgoing(ob.ctx, seg)
+		out, stored, err := ob.b.mediaOutgoing(ob.ctx, seg)
 		if err != nil {
 			return err
 		}
-		ob.parts = append(ob.parts, outPart{out: out, segs: segment.Message{seg}})
+		ob.parts = append(ob.parts, outPart{out: out, segs: segment.Message{stored}})
 	case segment.TypeFace:
 		return ob.addSticker(seg)
 	case segment.TypeMarkdown, segment.TypeHTML, typeA2UI:
@@ -358,8 +370,11 @@ func (ob *outBuilder) addShare(seg segment.Segment) error {
 var mediaKey = regexp.MustCompile(`^(disk/)?[0-9a-f]{32}\.[0-9A-Za-z]{1,8}$`)
 
 // mediaOutgoing prepares an image, record, video or file segment: the
-// medium is uploaded (or its key reused) and the message built.
-func (b *Bridge) mediaOutgoing(ctx context.Context, seg segment.Segment) (yunhu.Outgoing, error) {
+// medium is loaded, checked to be of the segment's kind, uploaded (or its
+// key reused) and the message built. stored is the segment as the store
+// keeps it: what was sent (the key, its URL, name and size), never the
+// bytes, which would make every base64 medium a record of its own size.
+func (b *Bridge) mediaOutgoing(ctx context.Context, seg segment.Segment) (out yunhu.Outgoing, stored segment.Segment, err error) {
 	kind := map[string]yunhu.UploadKind{
 		segment.TypeImage: yunhu.UploadImage, segment.TypeRecord: yunhu.UploadAudio,
 		segment.TypeVideo: yunhu.UploadVideo, segment.TypeFile: yunhu.UploadFile,
@@ -374,11 +389,16 @@ func (b *Bridge) mediaOutgoing(ctx context.Context, seg segment.Segment) (yunhu.
 	}
 	name := seg.Value("name")
 	if mediaKey.MatchString(ref) {
-		return reuseMedia(kind, ref, name, seg), nil
+		// A medium Yunhu already holds: nothing to load or check.
+		out = reuseMedia(kind, ref, name, seg)
+		return out, storedMedia(seg, out), nil
 	}
 	data, fetchedName, err := b.loadMedia(ctx, param, ref)
 	if err != nil {
-		return yunhu.Outgoing{}, err
+		return out, stored, err
+	}
+	if err := checkMediaKind(seg.Type, param, data); err != nil {
+		return out, stored, err
 	}
 	if name == "" {
 		name = fetchedName
@@ -388,13 +408,44 @@ func (b *Bridge) mediaOutgoing(ctx context.Context, seg segment.Segment) (yunhu.
 	}
 	up, err := b.platform.Upload(ctx, kind, name, data)
 	if err != nil {
-		return yunhu.Outgoing{}, uploadError(param, err)
+		return out, stored, uploadError(param, err)
 	}
-	out := up.Outgoing(yunhu.Chat{})
+	out = up.Outgoing(yunhu.Chat{})
 	if kind == yunhu.UploadAudio {
 		out.Content.AudioSeconds = audioSeconds(seg, data)
 	}
-	return out, nil
+	return out, storedMedia(seg, out), nil
+}
+
+// storedMedia is the record of a sent medium: the segment type with file
+// = the Yunhu key (which sends the same medium again without an upload),
+// url = where Yunhu serves it, and name, file_size and duration when
+// known. The echo push later replaces it with Yunhu's own account of the
+// message.
+func storedMedia(seg segment.Segment, out yunhu.Outgoing) segment.Segment {
+	c := out.Content
+	key, cdn := c.Image, yunhu.DefaultImageCDN
+	switch out.ContentType {
+	case yunhu.ContentAudio:
+		key, cdn = c.AudioURL, yunhu.DefaultAudioCDN
+	case yunhu.ContentVideo:
+		key, cdn = c.VideoURL, yunhu.DefaultVideoCDN
+	case yunhu.ContentFile:
+		key, cdn = c.FileURL, yunhu.DefaultFileCDN
+	}
+	s := segment.Segment{Type: seg.Type}
+	s.Set("file", key)
+	s.Set("url", cdn+strings.TrimPrefix(key, yunhu.KeyPrefixFile))
+	if c.FileName != "" {
+		s.Set("name", c.FileName)
+	}
+	if c.FileSize > 0 {
+		s.Set("file_size", strconv.FormatInt(c.FileSize, 10))
+	}
+	if c.AudioSeconds > 0 {
+		s.Set("duration", strconv.FormatInt(c.AudioSeconds, 10))
+	}
+	return s
 }
 
 // reuseMedia sends an already hosted medium by its key.

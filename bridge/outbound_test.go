@@ -59,6 +59,10 @@ func mp4Bytes(seconds uint32) []byte {
 	return append(box("ftyp", []byte("isom\x00\x00\x02\x00isomiso2mp41")), box("moov", box("mvhd", mvhd))...)
 }
 
+// silkBytes is the start of a SILK voice file (Tencent's silk_v3), whose
+// length nothing in the bridge reads.
+func silkBytes() []byte { return append([]byte("\x02#!SILK_V3"), make([]byte, 64)...) }
+
 func b64(data []byte) string { return "base64://" + base64.StdEncoding.EncodeToString(data) }
 
 func md5Hex(data []byte) string {
@@ -190,7 +194,7 @@ func TestOutboundMedia(t *testing.T) {
 	if r.ContentType != yunhu.ContentAudio || r.Content.GetAudioUrl() == "" || r.Content.GetAudioTime() != 3 {
 		t.Fatalf("record sent %v", r)
 	}
-	e.send("send_private_msg", map[string]any{"user_id": u, "message": []any{seg("record", map[string]any{"file": b64([]byte("opaque audio")), "duration": 7})}})
+	e.send("send_private_msg", map[string]any{"user_id": u, "message": []any{seg("record", map[string]any{"file": b64(silkBytes()), "duration": 7})}})
 	if got := e.lastSent().Request.Content.GetAudioTime(); got != 7 {
 		t.Errorf("duration param: %d", got)
 	}

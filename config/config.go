@@ -12,6 +12,7 @@
 package config
 
 import (
+	"os"
 	"time"
 )
 
@@ -73,6 +74,22 @@ type Message struct {
 	MaxMediaSize int `yaml:"max-media-size"`
 	// FetchTimeout bounds downloading a media file given by URL, in seconds.
 	FetchTimeout int `yaml:"fetch-timeout"`
+	// Media confines where media for sending may come from.
+	Media Media `yaml:"media"`
+}
+
+// Media holds the rules for file:/// and http(s):// media (README "Media
+// rules").
+type Media struct {
+	// FileRoots are the absolute directories file:/// media may be read
+	// from, with everything below them; empty refuses file:///. /proc,
+	// /sys, /dev and the directories of the config file and the database
+	// are refused whatever the roots say.
+	FileRoots []string `yaml:"file-roots"`
+	// AllowPrivateNetworks lets http(s) media come from loopback, private
+	// and CGNAT addresses. The daemon's own listeners and link-local and
+	// metadata addresses are refused whatever it says.
+	AllowPrivateNetworks bool `yaml:"allow-private-networks"`
 }
 
 // MaxMediaBytes is MaxMediaSize in bytes.
@@ -176,6 +193,9 @@ func Default() Config {
 			PostFormat:   "string",
 			MaxMediaSize: 30,
 			FetchTimeout: 30,
+			// The temp directory is where bots put what they generate, and
+			// it holds none of the daemon's secrets.
+			Media: Media{FileRoots: []string{os.TempDir()}},
 		},
 		Database: Database{
 			Path:          "data/yunhu-onebot.db",

@@ -268,3 +268,27 @@ func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	return string(b), err
 }
+
+// TestMediaKeys: message.media decodes, defaults to the temp directory as
+// the only root, takes [] to refuse file:/// media, and wants absolute
+// roots.
+func TestMediaKeys(t *testing.T) {
+	if got := config.Default().Message.Media; !reflect.DeepEqual(got.FileRoots, []string{os.TempDir()}) || got.AllowPrivateNetworks {
+		t.Errorf("default media = %+v", got)
+	}
+	cfg, err := config.Parse("c.yaml", []byte("message:\n  media:\n    file-roots: [/srv/pics, /var/tmp]\n    allow-private-networks: true\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.Message.Media; !reflect.DeepEqual(m.FileRoots, []string{"/srv/pics", "/var/tmp"}) || !m.AllowPrivateNetworks {
+		t.Errorf("media = %+v", m)
+	}
+	cfg, err = config.Parse("c.yaml", []byte("message:\n  media:\n    file-roots: []\n"), noEnv)
+	if err != nil || len(cfg.Message.Media.FileRoots) != 0 {
+		t.Errorf("file-roots: [] = %v, %v", cfg, err)
+	}
+	_, err = config.Parse("c.yaml", []byte("message:\n  media:\n    file-roots:\n      - /ok\n      - pics\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), `c.yaml:5: message.media.file-roots[1]: "pics" is not an absolute path`) {
+		t.Errorf("relative root: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -37,6 +38,11 @@ func (c *Config) validate(report func(path, msg string)) {
 	}
 	v.between("message.max-media-size", c.Message.MaxMediaSize, 1, 1024, "MiB")
 	v.between("message.fetch-timeout", c.Message.FetchTimeout, 1, 3600, "seconds")
+	for i, root := range c.Message.Media.FileRoots {
+		if !filepath.IsAbs(root) {
+			v.fail(fmt.Sprintf("message.media.file-roots[%d]", i), fmt.Sprintf("%q is not an absolute path", root))
+		}
+	}
 
 	if strings.TrimSpace(c.Database.Path) == "" {
 		v.fail("database.path", "must not be empty")

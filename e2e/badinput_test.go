@@ -461,8 +461,6 @@ func retcode(codes ...int) func(outcome) bool {
 	return func(o outcome) bool { return slices.Contains(codes, o.retcode) }
 }
 
-var sendActions = []string{"send_private_msg", "send_group_msg", "send_msg"}
-
 var deviations = []deviation{
 	{
 		cases: []string{"message as a number", "message as a boolean"},
@@ -478,18 +476,6 @@ var deviations = []deviation{
 		cases: []string{"message invalid UTF-8", "value invalid UTF-8", "card invalid UTF-8", "group_name invalid UTF-8"},
 		got:   retcode(0),
 		why:   "BUG (onebot): invalid UTF-8 in a string parameter is accepted and each bad byte replaced by U+FFFD (encoding/json does that silently); the HTTP body and WS frame are not checked with utf8.Valid",
-	},
-	{
-		actions: sendActions,
-		cases:   []string{"message text of 10 MiB"},
-		got:     func(o outcome) bool { return o.retcode == 100 && o.message == "record the message" },
-		why:     "BUG (bridge, sendPart): the store refuses a record over 1 MiB (store.ErrInvalid) and the client gets retcode 100 \"record the message\" instead of 1400 naming the message's size",
-	},
-	{
-		actions: []string{"edit_msg"},
-		cases:   []string{"message text of 10 MiB"},
-		got:     func(o outcome) bool { return o.retcode == 100 && strings.Contains(o.message, "参数错误") },
-		why:     "BUG (bridge, editMsg): no size check, so 10 MiB of text go to Yunhu, which answers 参数错误 (bad parameter) as retcode 100",
 	},
 	{
 		actions: []string{"clear_msgs"},

@@ -14,8 +14,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -81,6 +83,12 @@ type Options struct {
 	// Quiet logs nothing (benchmarks); otherwise warnings and errors go to
 	// the test log.
 	Quiet bool
+	// MediaRoots are message.media.file-roots; nil means the daemon's
+	// default, the OS temp directory.
+	MediaRoots []string
+	// AllowPrivateMedia is message.media.allow-private-networks: media URLs
+	// on loopback (the simulator's, a test server's) need it.
+	AllowPrivateMedia bool
 }
 
 // Stack is one running pipeline.
@@ -132,6 +140,10 @@ func Start(tb testing.TB, opts Options) *Stack {
 	if opts.HTTPTimeout == 0 {
 		opts.HTTPTimeout = defaultHTTPTimeout
 	}
+	roots := opts.MediaRoots
+	if roots == nil {
+		roots = []string{os.TempDir()} // config.Default
+	}
 	s := &Stack{tb: tb, Log: log, done: make(chan struct{})}
 
 	s.Sim = sim.New(sim.Options{Log: log.Named("sim")})
@@ -164,6 +176,7 @@ func Start(tb testing.TB, opts Options) *Stack {
 	s.Bridge, err = bridge.New(bridge.Options{
 		Platform: s.Client, Store: st, Hub: s.Hub, Router: s.Router, Log: log.Named("bridge"),
 		PostFormat: opts.PostFormat, MaxMediaBytes: defaultMaxMedia, FetchTimeout: 30 * time.Second,
+		Media:     bridge.MediaOptions{FileRoots: roots, DenyPaths: []string{opts.DBPath}, AllowPrivateNetworks: opts.AllowPrivateMedia},
 		SetSelfID: s.selfID.Store, Version: "e2e", BackfillWindow: defaultRetention,
 	})
 	if err != nil {
@@ -190,6 +203,7 @@ func Start(tb testing.TB, opts Options) *Stack {
 	})
 	s.httpSrv.Start()
 	s.HTTPURL = s.httpSrv.URL
+	s.Bridge.DenyMediaListeners([]net.Addr{s.httpSrv.Listener.Addr(), s.wsSrv.Listener.Addr()})
 
 	components := []interface{ Run(context.Context) error }{s.Router, ws}
 	if opts.ReverseWS != "" {
