@@ -76,6 +76,9 @@ type Options struct {
 	Posts       []string
 	PostTimeout time.Duration
 	PostRetries int
+	// IgnoreInvalidCQCode drops malformed CQ codes instead of sending them
+	// as text (message.ignore-invalid-cqcode).
+	IgnoreInvalidCQCode bool
 	// WrapSim wraps the simulator's handler, e.g. to time it.
 	WrapSim func(http.Handler) http.Handler
 	// Quiet logs nothing (benchmarks); otherwise warnings and errors go to
@@ -165,6 +168,7 @@ func Start(tb testing.TB, opts Options) *Stack {
 		Platform: s.Client, Store: st, Hub: s.Hub, Router: s.Router, Log: log.Named("bridge"),
 		PostFormat: opts.PostFormat, MaxMediaBytes: defaultMaxMedia, FetchTimeout: 30 * time.Second,
 		SetSelfID: s.selfID.Store, Version: "e2e", BackfillWindow: defaultRetention,
+		IgnoreInvalidCQCode: opts.IgnoreInvalidCQCode,
 	})
 	if err != nil {
 		s.Client.Close()
