@@ -228,6 +228,7 @@ func (ob *outBuilder) mentionName(id string) string {
 	return n
 }
 
+// lookupName finds the name mentionName shows for id.
 func (ob *outBuilder) lookupName(id string) string {
 	if ob.chat.Type == yunhu.ChatTypeGroup {
 		if ob.groupNames == nil {
