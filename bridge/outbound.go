@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -60,10 +59,12 @@ type outBuilder struct {
 
 	parts []outPart
 
-	// The pending text run.
-	text     strings.Builder
-	mentions []string
-	textSegs segment.Message
+	// The pending text run. mentioned holds the ids in mentions, so that a
+	// message of many mentions is not quadratic.
+	text      strings.Builder
+	mentions  []string
+	mentioned map[string]struct{}
+	textSegs  segment.Message
 
 	quote      *yunhu.Content // quote fields for the first part
 	quoteID    string
@@ -72,6 +73,7 @@ type outBuilder struct {
 	buttonSegs segment.Message   // stored in the last part's body
 
 	groupNames map[string]string // user or bot id → name; nil until a group mention needs it
+	names      map[string]string // every name mentionName found, so each id costs one lookup
 }
 
 // buildOutgoing converts msg into the Yunhu messages that carry it into
@@ -79,6 +81,11 @@ type outBuilder struct {
 func (b *Bridge) buildOutgoing(ctx context.Context, chat yunhu.Chat, msg segment.Message) ([]outPart, error) {
 	ob := &outBuilder{b: b, ctx: ctx, chat: chat}
 	for i, seg := range msg {
+		// A message may hold a million segments: stop walking them once
+		// the client has gone or the action's time is up.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if err := ob.add(i, seg); err != nil {
 			return nil, err
 		}
@@ -175,7 +182,7 @@ func (ob *outBuilder) flushText() {
 	segs := ob.textSegs
 	mentions := ob.mentions
 	ob.text.Reset()
-	ob.textSegs, ob.mentions = nil, nil
+	ob.textSegs, ob.mentions, ob.mentioned = nil, nil, nil
 	if strings.TrimSpace(text) == "" && len(mentions) == 0 {
 		return
 	}
@@ -205,7 +212,11 @@ func (ob *outBuilder) addAt(seg segment.Segment) error {
 		name = ob.mentionName(id)
 	}
 	ob.text.WriteString("@" + name + " ")
-	if !slices.Contains(ob.mentions, id) {
+	if _, ok := ob.mentioned[id]; !ok {
+		if ob.mentioned == nil {
+			ob.mentioned = map[string]struct{}{}
+		}
+		ob.mentioned[id] = struct{}{}
 		ob.mentions = append(ob.mentions, id)
 	}
 	ob.textSegs = append(ob.textSegs, seg)
@@ -218,6 +229,19 @@ func (ob *outBuilder) addAt(seg segment.Segment) error {
 // failed lookup is not fatal: the mention itself travels in mentioned_id,
 // so the id serves as the name.
 func (ob *outBuilder) mentionName(id string) string {
+	if n, ok := ob.names[id]; ok {
+		return n
+	}
+	if ob.names == nil {
+		ob.names = map[string]string{}
+	}
+	n := ob.lookupName(id)
+	ob.names[id] = n
+	return n
+}
+
+// lookupName finds the name mentionName shows for id.
+func (ob *outBuilder) lookupName(id string) string {
 	if ob.chat.Type == yunhu.ChatTypeGroup {
 		if ob.groupNames == nil {
 			ob.groupNames = map[string]string{}
@@ -541,9 +565,20 @@ func clipRunes(s string, n int) string {
 
 // logInvalidCQ reports malformed CQ codes of an outgoing message; they were
 // sent as text or dropped as Options.IgnoreInvalidCQCode says.
+//
+// The list holds at most segment.MaxInvalid codes and each line is cut
+// short, so a hostile message cannot flood the log; nothing is formatted
+// unless debug logging is on.
 func (b *Bridge) logInvalidCQ(action string, inv []segment.Invalid) {
+	if !b.log.Core().Enabled(zap.DebugLevel) {
+		return
+	}
 	for _, v := range inv {
 		b.log.Debug("malformed CQ code", zap.String("action", action), zap.String("code", v.String()),
 			zap.Bool("dropped", b.opts.IgnoreInvalidCQCode))
+	}
+	if len(inv) == segment.MaxInvalid {
+		b.log.Debug("malformed CQ codes: only the first are logged", zap.String("action", action),
+			zap.Int("logged", len(inv)))
 	}
 }

@@ -78,6 +78,9 @@ type Options struct {
 	Posts       []string
 	PostTimeout time.Duration
 	PostRetries int
+	// IgnoreInvalidCQCode drops malformed CQ codes instead of sending them
+	// as text (message.ignore-invalid-cqcode).
+	IgnoreInvalidCQCode bool
 	// WrapSim wraps the simulator's handler, e.g. to time it.
 	WrapSim func(http.Handler) http.Handler
 	// Quiet logs nothing (benchmarks); otherwise warnings and errors go to
@@ -178,6 +181,7 @@ func Start(tb testing.TB, opts Options) *Stack {
 		PostFormat: opts.PostFormat, MaxMediaBytes: defaultMaxMedia, FetchTimeout: 30 * time.Second,
 		Media:     bridge.MediaOptions{FileRoots: roots, DenyPaths: []string{opts.DBPath}, AllowPrivateNetworks: opts.AllowPrivateMedia},
 		SetSelfID: s.selfID.Store, Version: "e2e", BackfillWindow: defaultRetention,
+		IgnoreInvalidCQCode: opts.IgnoreInvalidCQCode,
 	})
 	if err != nil {
 		s.Client.Close()

@@ -158,29 +158,50 @@ func (sc *scratch) truncate(start int) {
 	sc.pairs = sc.pairs[:start]
 }
 
-// drop removes the pairs named key from start on, with their fixes; a
-// JSON null makes a key absent even after a duplicate.
-func (sc *scratch) drop(start int, key string) {
+// dropNulls applies the null values of a data object whose pairs start at
+// start: each removes the pairs of its key that came before it, so that a
+// null makes a key absent even after a duplicate, while a pair after the
+// null stands. It is one pass over the pairs whatever the number of nulls;
+// removing the pairs as each null came would cost a pass per null.
+func (sc *scratch) dropNulls(start int, nulls []nullAt) {
+	// Backwards, a pair goes when a null of its key came after it.
+	gone := make(map[string]struct{}, len(nulls))
+	keep := make([]bool, len(sc.pairs)-start)
+	n := len(nulls)
 	for k := len(sc.pairs) - 1; k >= start; k-- {
-		if sc.str(sc.pairs[k].k) != key {
-			continue
+		for ; n > 0 && nulls[n-1].at > k; n-- {
+			gone[sc.str(nulls[n-1].k)] = struct{}{}
 		}
-		q := 0
-		for _, f := range sc.fixes {
-			switch {
-			case f == k:
+		_, drop := gone[sc.str(sc.pairs[k].k)]
+		keep[k-start] = !drop
+	}
+	// Forwards, the kept pairs close up, and so do the fixes that name
+	// them: the fixes of this object are the tail of the list.
+	f := len(sc.fixes)
+	for f > 0 && sc.fixes[f-1] >= start {
+		f--
+	}
+	w, fw := start, f
+	for k := start; k < len(sc.pairs); k++ {
+		fixed := f < len(sc.fixes) && sc.fixes[f] == k
+		if fixed {
+			f++
+		}
+		if !keep[k-start] {
+			if fixed {
 				v := sc.pairs[k].v
 				sc.fixLen -= v.end - v.off
-				continue
-			case f > k:
-				f--
 			}
-			sc.fixes[q] = f
-			q++
+			continue
 		}
-		sc.fixes = sc.fixes[:q]
-		sc.pairs = append(sc.pairs[:k], sc.pairs[k+1:]...)
+		if fixed {
+			sc.fixes[fw] = w
+			fw++
+		}
+		sc.pairs[w] = sc.pairs[k]
+		w++
 	}
+	sc.fixes, sc.pairs = sc.fixes[:fw], sc.pairs[:w]
 }
 
 // message builds the final message. Escaped values are decoded as JSON

@@ -30,10 +30,18 @@ type Invalid struct {
 	Reason string
 }
 
-// String describes the problem in one line, for logging.
+// String describes the problem in one line, for logging. A long code is
+// cut to its first maxShown bytes: an unterminated code runs to the end of
+// the message, which may be megabytes.
 func (v Invalid) String() string {
+	if len(v.Code) > maxShown {
+		return fmt.Sprintf("invalid CQ code at offset %d (%s): %q… (%d bytes)", v.Offset, v.Reason, v.Code[:maxShown], len(v.Code))
+	}
 	return fmt.Sprintf("invalid CQ code at offset %d (%s): %q", v.Offset, v.Reason, v.Code)
 }
+
+// maxShown is how much of a malformed code Invalid.String shows.
+const maxShown = 120
 
 const (
 	reasonUnterminated = "unterminated"
@@ -45,8 +53,9 @@ const (
 
 // ParseCQ parses a message in string form with the default Options: CQ
 // codes are decoded and malformed ones kept as literal text. It never fails;
-// the second result lists the malformed codes, and is nil when there are
-// none.
+// the second result lists the malformed codes, the first MaxInvalid of
+// them, and is nil when there are none. Its time is linear in len(s)
+// whatever s holds.
 func ParseCQ(s string) (Message, []Invalid) {
 	return parseCQ(s, false)
 }
@@ -85,10 +94,35 @@ type parser struct {
 	extra  []byte
 
 	// open is the offset of the first '[' after the last code's "[CQ:",
-	// or len(s). amp is the offset of the first '&' at or after ampFrom,
-	// or len(s); ampIn moves it forward.
-	open         int
+	// or len(s). close is the offset of the first ']' at or after the
+	// last code's body, or len(s); closeAt moves it forward. amp is the
+	// offset of the first '&' at or after ampFrom, or len(s); ampIn moves
+	// it forward.
+	open, close  int
 	amp, ampFrom int
+
+	// scanned counts the bytes the searches for delimiters went over, so
+	// that a test can check that parsing is linear without timing it.
+	scanned int
+}
+
+// next returns the offset of the first c in s at or after from, or len(s).
+func (p *parser) next(c byte, from int) int {
+	i := nextByte(p.s, c, from)
+	p.scanned += i - from
+	return i
+}
+
+// closeAt returns the offset of the first ']' at or after b, or len(s).
+// Codes are read left to right, so the answer found for one code stands
+// for the next ones until b passes it. Searching afresh for each code
+// would make a run of unterminated codes quadratic: "[CQ:" repeated n
+// times, with no ']' anywhere, would search to the end n times.
+func (p *parser) closeAt(b int) int {
+	if p.close < b {
+		p.close = p.next(']', b)
+	}
+	return p.close
 }
 
 // ampIn returns the offset of the first '&' in s[a:b], or -1. Queries
@@ -96,13 +130,16 @@ type parser struct {
 // them without a search.
 func (p *parser) ampIn(a, b int) int {
 	if a < p.ampFrom {
-		if i := strings.IndexByte(p.s[a:b], '&'); i >= 0 {
+		i := strings.IndexByte(p.s[a:b], '&')
+		if i >= 0 {
+			p.scanned += i
 			return a + i
 		}
+		p.scanned += b - a
 		return -1
 	}
 	if p.amp < a {
-		p.amp, p.ampFrom = nextByte(p.s, '&', a), a
+		p.amp, p.ampFrom = p.next('&', a), a
 	}
 	if p.amp < b {
 		return p.amp
@@ -111,20 +148,28 @@ func (p *parser) ampIn(a, b int) int {
 }
 
 func parseCQ(s string, drop bool) (Message, []Invalid) {
-	i := indexCode(s, 0)
+	m, inv, _ := parseCounted(s, drop)
+	return m, inv
+}
+
+// parseCounted is parseCQ that also returns parser.scanned.
+func parseCounted(s string, drop bool) (Message, []Invalid, int) {
+	i, n := indexCode(s, 0)
 	if i < 0 {
 		if s == "" {
-			return nil, nil
+			return nil, nil, n
 		}
-		return textMessage(Unescape(s)), nil
+		return textMessage(Unescape(s)), nil, n
 	}
-	p := parser{s: s, sc: getScratch(s), amp: -1}
+	p := parser{s: s, sc: getScratch(s), amp: -1, close: -1, scanned: n}
 	pos := 0
 	for i >= 0 {
 		p.addRange(pos, i)
 		end, reason := p.code(i)
 		if reason != "" {
-			p.invalid = append(p.invalid, Invalid{Offset: i, Code: s[i:end], Reason: reason})
+			if len(p.invalid) < MaxInvalid {
+				p.invalid = append(p.invalid, Invalid{Offset: i, Code: s[i:end], Reason: reason})
+			}
 			if !drop {
 				p.addRange(i, end)
 			}
@@ -132,33 +177,42 @@ func parseCQ(s string, drop bool) (Message, []Invalid) {
 		pos = end
 		// code found the first '[' after the code's start; when it lies
 		// ahead, the search for the next code starts there.
-		i = indexCode(s, max(pos, p.open))
+		i, n = indexCode(s, max(pos, p.open))
+		p.scanned += n
 	}
 	p.addRange(pos, len(s))
 	p.flushText()
 	m := p.sc.message(false)
 	p.sc.release()
-	return m, p.invalid
+	return m, p.invalid, p.scanned
 }
 
+// MaxInvalid bounds the malformed codes ParseCQ reports: the first
+// MaxInvalid of them. Each report takes ten times the bytes of "[CQ:",
+// the shortest malformed code, and a caller only logs them.
+const MaxInvalid = 64
+
 // indexCode returns the offset of the first "[CQ:" in s at or after from, or
-// -1. It is cheaper than strings.Index for this: a raw '[' is rare outside
-// codes, so the first one found is nearly always the answer.
-func indexCode(s string, from int) int {
+// -1, and the number of bytes it searched. It is cheaper than strings.Index
+// for this: a raw '[' is rare outside codes, so the first one found is
+// nearly always the answer.
+func indexCode(s string, from int) (at, scanned int) {
 	for {
 		// Codes often follow one another, and the caller starts from the
 		// '[' it already knows of: then there is nothing to search.
 		if from >= len(s) || s[from] != '[' {
 			i := strings.IndexByte(s[from:], '[')
 			if i < 0 {
-				return -1
+				return -1, scanned + len(s) - from
 			}
 			from += i
+			scanned += i
 		}
 		if strings.HasPrefix(s[from:], "[CQ:") {
-			return from
+			return from, scanned
 		}
 		from++
+		scanned++
 	}
 }
 
@@ -239,8 +293,8 @@ var typeChar = func() (t [256]bool) {
 func (p *parser) code(i int) (end int, reason string) {
 	s := p.s
 	b := i + 4 // the body, between "[CQ:" and ']'
-	close := nextByte(s, ']', b)
-	p.open = nextByte(s, '[', b)
+	close := p.closeAt(b)
+	p.open = p.next('[', b)
 	if p.open < close {
 		return p.open, reasonUnterminated
 	}

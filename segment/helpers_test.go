@@ -54,7 +54,9 @@ func refParse(s string, drop bool) (segment.Message, []segment.Invalid) {
 		}
 		switch {
 		case reason != "":
-			inv = append(inv, segment.Invalid{Offset: start, Code: s[start:end], Reason: reason})
+			if len(inv) < segment.MaxInvalid {
+				inv = append(inv, segment.Invalid{Offset: start, Code: s[start:end], Reason: reason})
+			}
 			if !drop {
 				text.WriteString(refUnescape(s[start:end]))
 			}

@@ -132,6 +132,16 @@ type decoder struct {
 	// depth is the number of arrays enclosing the segment objects: 1 in an
 	// array, 0 for a lone object.
 	depth int
+	// nulls lists the null values of the data object being read, to be
+	// applied when it ends (see dropNulls).
+	nulls []nullAt
+}
+
+// nullAt is a null data value: it removes the pairs named k before the
+// pair at index at.
+type nullAt struct {
+	k  span
+	at int
 }
 
 func (d *decoder) path() string {
@@ -322,6 +332,7 @@ func (d *decoder) data(start int) error {
 		d.pos++
 		return nil
 	}
+	d.nulls = d.nulls[:0]
 	for {
 		d.ws()
 		if d.pos >= len(d.s) || d.s[d.pos] != '"' {
@@ -352,7 +363,7 @@ func (d *decoder) data(start int) error {
 		case 'n':
 			err = d.literal("null")
 			keep = false
-			d.sc.drop(start, d.key)
+			d.nulls = append(d.nulls, nullAt{k, len(d.sc.pairs)})
 		case 't':
 			err = d.literal("true")
 		case 'f':
@@ -372,6 +383,9 @@ func (d *decoder) data(start int) error {
 		d.ws()
 		if d.pos < len(d.s) && d.s[d.pos] == '}' {
 			d.pos++
+			if len(d.nulls) > 0 {
+				d.sc.dropNulls(start, d.nulls)
+			}
 			return nil
 		}
 		if err := d.next(','); err != nil {

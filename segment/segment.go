@@ -24,11 +24,17 @@
 //
 // ParseCQ never fails. A CQ code that does not follow string.md (no closing
 // bracket, an empty or malformed type, a parameter without '=') is kept as
-// literal text, as go-cqhttp does by default, and is reported as an Invalid so
-// that the caller can log it; Options.DropInvalid removes such codes instead
-// (config message.ignore-invalid-cqcode). Adjacent text, including text
-// produced by malformed codes, is merged into one segment, and empty text is
-// dropped, so a parsed message is always in canonical form.
+// literal text, as go-cqhttp does by default, and is reported as an Invalid
+// so that the caller can log it (the first MaxInvalid of them);
+// Options.DropInvalid removes such codes instead (config
+// message.ignore-invalid-cqcode). Adjacent text, including text produced by
+// malformed codes, is merged into one segment, and empty text is dropped,
+// so a parsed message is always in canonical form.
+//
+// Every parser and formatter here runs in time linear in its input, on
+// hostile input too (unterminated codes, runs of brackets, escapes or
+// nulls): a message is at most a request body, tens of megabytes, and a
+// quadratic pass over that would hold a core for hours.
 //
 // Parsing does not copy: types, keys and values that contain no escape are
 // substrings of the input, and whatever had to be unescaped shares one
