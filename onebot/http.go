@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -37,7 +36,9 @@ type HTTPOptions struct {
 // Status codes: 401 no token, 403 wrong token, 405 other methods, 406
 // unsupported Content-Type, 413 body too large, 400 bad JSON or params,
 // 404 unknown action, 200 otherwise; 400, 404 and 200 carry the JSON
-// response.
+// response. A request beyond the Router's limits (limits.go) is answered
+// at once with retcode 1429 and status 200: its body is read only while
+// the request memory has room for it, never waiting for room.
 func NewHTTP(opts HTTPOptions) http.Handler {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
@@ -69,7 +70,19 @@ func (h *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.write(w, failure(ErrUnknownAction(action)))
 		return
 	}
-	params, status, err := h.params(w, r)
+	// g holds the body's bytes and the action's slot until the response
+	// is written (the deferred release runs after h.write).
+	g := h.opts.Router.limits.grant()
+	defer g.release()
+	params, status, err := h.params(w, r, g)
+	if errors.Is(err, errNoMemory) {
+		h.write(w, failure(h.opts.Router.limits.tooMany(boundMemory)))
+		return
+	}
+	if !g.takeAction() {
+		h.write(w, failure(h.opts.Router.limits.tooMany(boundActions)))
+		return
+	}
 	if status != 0 {
 		if status == http.StatusBadRequest {
 			h.write(w, failure(ErrBadParams("%s", err)))
@@ -84,7 +97,7 @@ func (h *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, h.opts.Timeout)
 		defer cancel()
 	}
-	h.write(w, h.opts.Router.Handle(ctx, action, params))
+	h.write(w, h.opts.Router.handle(ctx, action, params, g))
 }
 
 func (h *httpAPI) write(w http.ResponseWriter, resp Response) {
@@ -102,9 +115,10 @@ func (h *httpAPI) write(w http.ResponseWriter, resp Response) {
 	}
 }
 
-// params gathers the request's parameters as one JSON object; a non-zero
-// status is the HTTP error to answer with.
-func (h *httpAPI) params(w http.ResponseWriter, r *http.Request) (json.RawMessage, int, error) {
+// params gathers the request's parameters as one JSON object, reading the
+// body into memory reserved in g; a non-zero status is the HTTP error to
+// answer with, errNoMemory (status 0) a body refused for want of memory.
+func (h *httpAPI) params(w http.ResponseWriter, r *http.Request, g *grant) (json.RawMessage, int, error) {
 	query := queryParams(r.URL)
 	var body json.RawMessage
 	var form url.Values
@@ -117,7 +131,15 @@ func (h *httpAPI) params(w http.ResponseWriter, r *http.Request) (json.RawMessag
 				return nil, http.StatusNotAcceptable, errors.New("unsupported Content-Type " + ct)
 			}
 		}
-		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+		if r.ContentLength > h.opts.MaxBodyBytes {
+			return nil, http.StatusRequestEntityTooLarge, errors.New("request body too large")
+		}
+		// A Content-Length is reserved whole before reading; a body
+		// without one (chunked) in steps as it arrives.
+		raw, err := readBudgeted(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), g, r.ContentLength)
+		if errors.Is(err, errNoMemory) {
+			return nil, 0, err
+		}
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
