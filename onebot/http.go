@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -76,11 +77,7 @@ func (h *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer g.release()
 	params, status, err := h.params(w, r, g)
 	if errors.Is(err, errNoMemory) {
-		h.write(w, failure(h.opts.Router.limits.tooMany(boundMemory)))
-		return
-	}
-	if !g.takeAction() {
-		h.write(w, failure(h.opts.Router.limits.tooMany(boundActions)))
+		h.refuse(w, r, h.opts.Router.limits.tooMany(boundMemory))
 		return
 	}
 	if status != 0 {
@@ -91,6 +88,10 @@ func (h *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
+	if !g.takeAction() {
+		h.refuse(w, r, h.opts.Router.limits.tooMany(boundActions))
+		return
+	}
 	ctx := r.Context()
 	if h.opts.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -98,6 +99,18 @@ func (h *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 	}
 	h.write(w, h.opts.Router.handle(ctx, action, params, g))
+}
+
+// refuse answers a request the limits turned away at once, then reads
+// and drops the rest of its body, keeping none of it: a client still
+// sending would otherwise have its connection reset (the server closes
+// a connection with a large unread body) and lose the answer.
+func (h *httpAPI) refuse(w http.ResponseWriter, r *http.Request, ae *ActionError) {
+	rc := http.NewResponseController(w)
+	_ = rc.EnableFullDuplex() // read the body after the answer is sent
+	h.write(w, failure(ae))
+	_ = rc.Flush()
+	_, _ = io.CopyN(io.Discard, r.Body, h.opts.MaxBodyBytes)
 }
 
 func (h *httpAPI) write(w http.ResponseWriter, resp Response) {

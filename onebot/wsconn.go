@@ -264,6 +264,11 @@ func (c *wsConn) readLoop(ctx context.Context) error {
 			}
 			continue
 		}
+		if ctx.Err() != nil {
+			// Stopped (e.g. too many unread replies) while the connection
+			// is still being closed: read nothing more.
+			return context.Cause(ctx)
+		}
 		// At MaxInFlight unwritten replies the reader stops reading, which
 		// pushes back on the client; it waits holding nothing.
 		select {

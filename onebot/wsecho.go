@@ -33,8 +33,17 @@ type echoScanner struct {
 }
 
 func (s *echoScanner) Write(p []byte) (int, error) {
-	for _, c := range p {
-		s.byte(c)
+	for i := 0; i < len(p); i++ {
+		if s.inString && !s.escaped && !s.inKey && !s.inEcho {
+			// Inside a string nobody keeps (base64 media, mostly): skip to
+			// its next quote or backslash.
+			j := bytes.IndexAny(p[i:], `"\`)
+			if j < 0 {
+				break
+			}
+			i += j
+		}
+		s.byte(p[i])
 	}
 	return len(p), nil
 }
