@@ -201,13 +201,12 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	components = append(components, router, memoryReturner{log: log.Named("memory"), every: memoryCheckInterval},
-		onebot.NewHeartbeat(onebot.HeartbeatOptions{
+	components = append(components, router, onebot.NewHeartbeat(onebot.HeartbeatOptions{
 		Hub:      hub,
 		Log:      log.Named("heartbeat"),
 		Interval: d.cfg.Heartbeat.IntervalDuration(),
 		Status:   br.Status,
-	}))
+	}), memoryReturner{log: log.Named("memory"), every: memoryCheckInterval})
 	if sb != nil {
 		components = append(components, sb)
 	}
