@@ -45,6 +45,9 @@ const (
 	// memorySlack is the freed memory worth giving back at once; below it
 	// the runtime's own background scavenger is left to do it.
 	memorySlack = 64 << 20
+	// recheckTicks is how many memoryCheckIntervals pass before a quiet
+	// heap that was found live is looked at again.
+	recheckTicks = 6
 )
 
 // runUntilSignalled runs d until SIGINT or SIGTERM. The first signal stops
@@ -473,7 +476,11 @@ func (m memoryReturner) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(m.every)
 	defer t.Stop()
-	lastCycles, _, lastKept := read()
+	// base is what was kept after the last FreeOSMemory (or at start),
+	// lowered as the heap shrinks by itself; floor is the least ever kept.
+	lastCycles, _, base := read()
+	lastKept, floor := base, base
+	sinceFree := 0 // ticks
 	for {
 		select {
 		case <-ctx.Done():
@@ -481,18 +488,25 @@ func (m memoryReturner) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		cycles, live, kept := read()
-		// With neither a GC nor heap growth since the last look, the burst
-		// is over but live is from before its end: what is kept beyond it
-		// is garbage or free memory, and one GC of a quiet process is
-		// cheap. A process that allocates slowly grows its heap between
-		// GCs, and is left to them.
-		quiet := cycles == lastCycles && kept <= lastKept
-		lastCycles, lastKept = cycles, kept
-		if kept > 2*live+memorySlack || (quiet && kept > live+memorySlack) {
+		sinceFree++
+		// shrunk: the last GC found far less live than is kept.
+		shrunk := kept > 2*live+memorySlack
+		// quiet: neither a GC nor heap growth since the last look. With
+		// much more kept than after the last release, a burst may have
+		// ended and left garbage no GC has found yet (live is from before
+		// its end); one GC of a quiet process is cheap. If the GC finds
+		// the memory still live, base rises, and it is tried again only
+		// after recheckTicks, against the floor. A process that allocates
+		// steadily is left to its own GCs.
+		quiet := cycles == lastCycles && kept <= lastKept &&
+			(kept > base+memorySlack || (sinceFree >= recheckTicks && kept > floor+memorySlack))
+		lastCycles, lastKept, base, floor = cycles, kept, min(base, kept), min(floor, kept)
+		if shrunk || quiet {
 			debug.FreeOSMemory()
-			lastCycles, live, lastKept = read()
+			lastCycles, live, base = read()
+			lastKept, floor, sinceFree = base, min(floor, base), 0
 			m.log.Debug("gave freed memory back to the system",
-				zap.Uint64("kept_MiB", kept>>20), zap.Uint64("live_MiB", live>>20))
+				zap.Uint64("kept_MiB", kept>>20), zap.Uint64("now_MiB", base>>20), zap.Uint64("live_MiB", live>>20))
 		}
 	}
 }
