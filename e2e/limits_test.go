@@ -20,18 +20,25 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 )
 
 // TestUnreadRepliesAttack runs attack (a) against the whole pipeline with
-// the daemon's default limits: forward WebSocket clients send calls with
-// 1 MiB echoes and never read a reply. Unbounded, this grew the daemon
-// by 2.5 GB in 10 s; now each connection is closed once its unwritten
-// replies pass 16 MiB (the cause in the log), the live heap stays within
-// the 128 MiB request memory, and the daemon answers normally afterwards.
+// the daemon's default limits (but 16 calls in flight per connection):
+// forward WebSocket clients send calls with 1 MiB echoes and never read a
+// reply. Unbounded, this grew the daemon by 2.5 GB in 10 s; now each
+// connection is closed once its unwritten replies pass 16 MiB (the cause
+// in the log), the live heap stays within the 128 MiB request memory, and
+// the daemon answers normally afterwards.
 func TestUnreadRepliesAttack(t *testing.T) {
 	core, logs := observer.New(zapcore.WarnLevel)
 	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Core(), core))
-	s := Start(t, Options{Log: log})
+	// 16 in-flight calls per connection (the daemon allows 64): 2 × 16
+	// slots of a 2 MiB frame buffer and a 1 MiB reply never exhaust the
+	// 128 MiB request memory, so what closes the connections is their
+	// unread replies, whatever the scheduling.
+	s := Start(t, Options{Log: log, WSConn: onebot.ConnOptions{MaxInFlight: 16}})
 
 	var base, peak atomic.Uint64
 	base.Store(liveHeap())

@@ -250,10 +250,13 @@ func TestWSReplySlotHeld(t *testing.T) {
 // connection once they pass MaxUnreadBytes, and says why in the log.
 func TestWSUnreadRepliesAttack(t *testing.T) {
 	log, logs := testLog(t)
-	router, _ := limitsRouter(t, log, LimitsOptions{MaxRequestBytes: 64 << 20}, RouterOptions{})
+	// Each slot holds at most a 2 MiB frame buffer and a 1 MiB reply, so
+	// 3 connections × 8 slots never exhaust the 96 MiB of request memory:
+	// what closes them is their unread replies, whatever the scheduling.
+	router, _ := limitsRouter(t, log, LimitsOptions{MaxRequestBytes: 96 << 20}, RouterOptions{})
 	hub, _ := newHub(log, 10001)
 	ws := NewWSServer(WSOptions{Router: router, Hub: hub, Log: log,
-		Conn: ConnOptions{MaxUnreadBytes: 4 << 20, WriteTimeout: time.Minute}})
+		Conn: ConnOptions{MaxInFlight: 8, MaxUnreadBytes: 4 << 20, WriteTimeout: time.Minute}})
 	srv := httptest.NewServer(ws)
 	t.Cleanup(srv.Close)
 	start(t, ws.Run)
@@ -296,11 +299,10 @@ func TestWSUnreadRepliesAttack(t *testing.T) {
 	eventually(t, "the log to name the cause", func() bool {
 		return logs.FilterMessage("disconnected a client that sends calls without reading their replies").Len() == conns
 	})
-	// The request memory (64 MiB) bounds frames and replies alike; a
-	// little room for the replies of actions already running, the test's
-	// own frames and the GC.
+	// 3 × 8 slots of 3 MiB at most, plus the test's own frames; unbounded,
+	// the server held 600 MiB of frames and as much of replies.
 	if grew > 112 {
-		t.Errorf("live heap grew %.0f MiB under the attack, want under 112 (the request memory is 64 MiB)", grew)
+		t.Errorf("live heap grew %.0f MiB under the attack, want under 112 (24 slots of at most 3 MiB)", grew)
 	}
 	healthyWS(t, wsURL(srv, "/api"))
 	settled(t, router)
