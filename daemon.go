@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -36,6 +38,16 @@ const (
 	shutdownGrace = 3 * time.Second
 	// pruneInterval is how often expired messages are removed.
 	pruneInterval = 10 * time.Minute
+	// memoryCheckInterval is how often the daemon looks for memory to
+	// give back to the system after a burst: at most one
+	// debug.FreeOSMemory per interval.
+	memoryCheckInterval = 10 * time.Second
+	// memorySlack is the freed memory worth giving back at once; below it
+	// the runtime's own background scavenger is left to do it.
+	memorySlack = 64 << 20
+	// recheckTicks is how many memoryCheckIntervals pass before a quiet
+	// heap that was found live is looked at again.
+	recheckTicks = 6
 )
 
 // runUntilSignalled runs d until SIGINT or SIGTERM. The first signal stops
@@ -109,6 +121,7 @@ type daemon struct {
 func (d *daemon) run(ctx context.Context) (err error) {
 	log := d.log
 	log.Info("starting", zap.String("version", versionString()), zap.Bool("sandbox", d.sandbox))
+	defer d.setMemoryLimit()()
 
 	dbPath := d.cfg.Database.Path
 	if d.sandbox {
@@ -166,7 +179,10 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	defer client.Close()
 
 	hub := onebot.NewHub(onebot.HubOptions{Log: log.Named("onebot"), SelfID: d.selfID.Load})
-	router := onebot.NewRouter(onebot.RouterOptions{Log: log.Named("action")})
+	router := onebot.NewRouter(onebot.RouterOptions{Log: log.Named("action"), Limits: onebot.LimitsOptions{
+		MaxActions:      d.cfg.Limits.MaxActions,
+		MaxRequestBytes: d.cfg.Limits.MaxRequestBytes(),
+	}})
 	br, err := bridge.New(bridge.Options{
 		Platform:            client,
 		Store:               db,
@@ -203,7 +219,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		Log:      log.Named("heartbeat"),
 		Interval: d.cfg.Heartbeat.IntervalDuration(),
 		Status:   br.Status,
-	}))
+	}), memoryReturner{log: log.Named("memory"), every: memoryCheckInterval})
 	if sb != nil {
 		components = append(components, sb)
 	}
@@ -384,6 +400,7 @@ func (d *daemon) listen(router *onebot.Router, hub *onebot.Hub) ([]listener, []c
 				AccessToken: s.WS.AccessToken,
 				Address:     s.WS.Address,
 				Conn:        onebot.ConnOptions{MaxMessageBytes: maxRequest},
+				MaxConns:    d.cfg.Limits.MaxWSConnections,
 			})
 			h = ws
 			comps = append(comps, ws)
@@ -419,6 +436,94 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, log *zap.Lo
 	}
 	<-errc
 	return nil
+}
+
+// setMemoryLimit sets the process's soft memory limit from limits.memory
+// (the GC works harder as the heap nears it, so a burst of requests is
+// collected before it doubles in size) unless the operator set
+// GOMEMLIMIT, which the runtime has already applied. It returns the
+// function that restores the previous limit.
+func (d *daemon) setMemoryLimit() (restore func()) {
+	getenv := d.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if v := getenv("GOMEMLIMIT"); v != "" {
+		d.log.Info("memory limit from GOMEMLIMIT", zap.String("GOMEMLIMIT", v))
+		return func() {}
+	}
+	limit := d.cfg.Limits.MemoryBytes()
+	prev := debug.SetMemoryLimit(limit)
+	d.log.Info("memory limit", zap.Int64("MiB", limit>>20),
+		zap.Int64("request_MiB", d.cfg.Limits.MaxRequestBytes()>>20))
+	return func() { debug.SetMemoryLimit(prev) }
+}
+
+// memoryReturner gives memory back to the system after a burst. The Go
+// runtime keeps freed heap memory mapped and returns it slowly, so after a
+// spike the RSS stays high for minutes; every interval this checks how much
+// heap memory is kept beyond what is live, and when it is well beyond (the
+// heap has shrunk from its peak), calls debug.FreeOSMemory: a full GC, then
+// all free memory goes back at once. Under steady load the heap stays near
+// its goal (about twice the live heap) and nothing is done.
+type memoryReturner struct {
+	log   *zap.Logger
+	every time.Duration
+}
+
+func (m memoryReturner) Run(ctx context.Context) error {
+	samples := []metrics.Sample{
+		{Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+	}
+	read := func() (cycles, live, kept uint64) {
+		metrics.Read(samples)
+		for _, s := range samples {
+			if s.Value.Kind() != metrics.KindUint64 {
+				return 0, 0, 0 // not provided by this runtime: never act
+			}
+		}
+		return samples[0].Value.Uint64(), samples[1].Value.Uint64(),
+			samples[2].Value.Uint64() + samples[3].Value.Uint64() + samples[4].Value.Uint64()
+	}
+	t := time.NewTicker(m.every)
+	defer t.Stop()
+	// base is what was kept after the last FreeOSMemory (or at start),
+	// lowered as the heap shrinks by itself; floor is the least ever kept.
+	lastCycles, _, base := read()
+	lastKept, floor := base, base
+	sinceFree := 0 // ticks
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		cycles, live, kept := read()
+		sinceFree++
+		// shrunk: the last GC found far less live than is kept.
+		shrunk := kept > 2*live+memorySlack
+		// quiet: neither a GC nor heap growth since the last look. With
+		// much more kept than after the last release, a burst may have
+		// ended and left garbage no GC has found yet (live is from before
+		// its end); one GC of a quiet process is cheap. If the GC finds
+		// the memory still live, base rises, and it is tried again only
+		// after recheckTicks, against the floor. A process that allocates
+		// steadily is left to its own GCs.
+		quiet := cycles == lastCycles && kept <= lastKept &&
+			(kept > base+memorySlack || (sinceFree >= recheckTicks && kept > floor+memorySlack))
+		lastCycles, lastKept, base, floor = cycles, kept, min(base, kept), min(floor, kept)
+		if shrunk || quiet {
+			debug.FreeOSMemory()
+			lastCycles, live, base = read()
+			lastKept, floor, sinceFree = base, min(floor, base), 0
+			m.log.Debug("gave freed memory back to the system",
+				zap.Uint64("kept_MiB", kept>>20), zap.Uint64("now_MiB", base>>20), zap.Uint64("live_MiB", live>>20))
+		}
+	}
 }
 
 // sandboxPath keeps the simulator's data apart from a real account's:

@@ -24,6 +24,7 @@ type Config struct {
 	Message   Message   `yaml:"message"`
 	Database  Database  `yaml:"database"`
 	Log       Log       `yaml:"log"`
+	Limits    Limits    `yaml:"limits"`
 	Servers   []Server  `yaml:"servers"`
 }
 
@@ -121,6 +122,42 @@ type Log struct {
 	File string `yaml:"file"`
 }
 
+// Limits bounds what the OneBot servers hold for their clients, whatever
+// the clients do; a request beyond a bound is answered at once with
+// retcode 1429 ("too many requests", retry later).
+type Limits struct {
+	// MaxActions caps the actions running at once over every server.
+	MaxActions int `yaml:"max-actions"`
+	// MaxRequestMemory caps the memory held for requests at once (bodies,
+	// WebSocket frames, queued _async and _rate_limited params, replies
+	// not yet written), in MiB.
+	MaxRequestMemory int `yaml:"max-request-memory"`
+	// MaxWSConnections caps the open connections of each ws server.
+	MaxWSConnections int `yaml:"max-ws-connections"`
+	// Memory is the process's soft memory limit (the Go GC works harder
+	// near it), in MiB; 0 derives it from MaxRequestMemory. GOMEMLIMIT in
+	// the environment wins over it.
+	Memory int `yaml:"memory"`
+}
+
+// MaxRequestBytes is MaxRequestMemory in bytes.
+func (l Limits) MaxRequestBytes() int64 { return int64(l.MaxRequestMemory) << 20 }
+
+// MemoryBytes is the soft memory limit in bytes: Memory, or when 0 twice
+// the request memory (requests and the replies and decoded media they
+// lead to) plus memoryBase for everything else.
+func (l Limits) MemoryBytes() int64 {
+	if l.Memory > 0 {
+		return int64(l.Memory) << 20
+	}
+	return 2*l.MaxRequestBytes() + memoryBase<<20
+}
+
+// memoryBase is the memory, in MiB, the daemon needs besides requests:
+// the store's cache, event queues and the GC's headroom (idle RSS is
+// about 14 MiB, a 1,000 events/s soak about 100 MiB).
+const memoryBase = 256
+
 // Server is one entry of the servers list; exactly one field is set.
 type Server struct {
 	HTTP      *HTTPServer `yaml:"http"`
@@ -203,6 +240,11 @@ func Default() Config {
 			MaxMessages:   1_000_000,
 		},
 		Log: Log{Level: "info", Format: "console"},
+		Limits: Limits{
+			MaxActions:       256,
+			MaxRequestMemory: 128,
+			MaxWSConnections: 128,
+		},
 	}
 }
 

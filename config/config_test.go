@@ -214,6 +214,14 @@ func TestProblems(t *testing.T) {
 		{"bad yaml", "account: [\n", "c.yaml: not valid YAML"},
 		{"unterminated var", "account:\n  token: ${X\n", `c.yaml:2: account.token: unterminated ${ in "${X"`},
 		{"api url", "yunhu:\n  api-url: chat-go.jwzhd.com\n", `c.yaml:2: yunhu.api-url: "chat-go.jwzhd.com" is not a http:// or https:// URL`},
+		{"max-actions", "limits:\n  max-actions: 0\n", "c.yaml:2: limits.max-actions: 0 is out of range (1 to 1000000 actions)"},
+		{"request memory below one media request", "limits:\n  max-request-memory: 64\n",
+			"c.yaml:2: limits.max-request-memory: 64 MiB cannot hold one request with a 30 MiB media file (message.max-media-size) as a WebSocket frame; need at least 84 MiB"},
+		{"request memory follows max-media-size", "message:\n  max-media-size: 100\n",
+			"c.yaml: limits.max-request-memory: 128 MiB cannot hold one request with a 100 MiB media file (message.max-media-size) as a WebSocket frame; need at least 270 MiB"},
+		{"ws connections", "limits:\n  max-ws-connections: -1\n", "c.yaml:2: limits.max-ws-connections: -1 is out of range (1 to 100000 connections)"},
+		{"memory below requests", "limits:\n  memory: 100\n",
+			"c.yaml:2: limits.memory: 100 MiB leaves no room beside limits.max-request-memory (128 MiB); use 0 (derived) or at least 192 MiB"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,6 +269,34 @@ func TestValidateInCode(t *testing.T) {
 	err := cfg.Validate()
 	if err == nil || !strings.Contains(err.Error(), "servers[0].ws-reverse.reconnect-interval") {
 		t.Errorf("Validate = %v", err)
+	}
+}
+
+// TestLimits: the limits section decodes, and the memory limit is derived
+// from the request memory unless it is set.
+func TestLimits(t *testing.T) {
+	def := config.Default().Limits
+	if def.MaxRequestBytes() != 128<<20 || def.MemoryBytes() != 512<<20 {
+		t.Errorf("defaults: request %d, memory %d bytes", def.MaxRequestBytes(), def.MemoryBytes())
+	}
+	src := "limits:\n  max-actions: 64\n  max-request-memory: 200\n  max-ws-connections: 8\n"
+	cfg, err := config.Parse("c.yaml", []byte(src), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Limits{MaxActions: 64, MaxRequestMemory: 200, MaxWSConnections: 8}
+	if cfg.Limits != want {
+		t.Fatalf("limits = %+v, want %+v", cfg.Limits, want)
+	}
+	if got := cfg.Limits.MemoryBytes(); got != (2*200+256)<<20 {
+		t.Errorf("derived memory = %d MiB, want 656", got>>20)
+	}
+	cfg, err = config.Parse("c.yaml", []byte("limits:\n  memory: 1024\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Limits.MemoryBytes(); got != 1024<<20 {
+		t.Errorf("memory = %d MiB, want 1024", got>>20)
 	}
 }
 

@@ -61,6 +61,26 @@ func (c *Config) validate(report func(path, msg string)) {
 		v.fail("log.format", fmt.Sprintf("%q is not console or json", c.Log.Format))
 	}
 
+	v.between("limits.max-actions", c.Limits.MaxActions, 1, 1_000_000, "actions")
+	// One request of the largest size (a max-media-size file as base64)
+	// must always fit, and a WebSocket frame needs up to twice its size
+	// while it is read.
+	minRequest := 2 * (c.Message.MaxMediaSize*4/3 + 2)
+	if c.Limits.MaxRequestMemory < minRequest {
+		v.fail("limits.max-request-memory", fmt.Sprintf(
+			"%d MiB cannot hold one request with a %d MiB media file (message.max-media-size) as a WebSocket frame; need at least %d MiB",
+			c.Limits.MaxRequestMemory, c.Message.MaxMediaSize, minRequest))
+	} else {
+		v.between("limits.max-request-memory", c.Limits.MaxRequestMemory, minRequest, 1<<20, "MiB")
+	}
+	v.between("limits.max-ws-connections", c.Limits.MaxWSConnections, 1, 100_000, "connections")
+	if m := c.Limits.Memory; m != 0 && m < c.Limits.MaxRequestMemory+memoryBase/4 {
+		v.fail("limits.memory", fmt.Sprintf("%d MiB leaves no room beside limits.max-request-memory (%d MiB); use 0 (derived) or at least %d MiB",
+			m, c.Limits.MaxRequestMemory, c.Limits.MaxRequestMemory+memoryBase/4))
+	} else {
+		v.between("limits.memory", m, 0, 1<<24, "MiB")
+	}
+
 	listeners := map[string]string{} // address -> path of the entry using it
 	listen := func(path, addr string) {
 		if !v.address(path, addr) {

@@ -47,6 +47,8 @@ const (
 	// maxRequest is daemon.listen's bound on one request: one media file
 	// of max-media-size as base64 plus the rest of the message.
 	maxRequest = defaultMaxMedia*4/3 + 1<<20
+	// defaultMaxWSConns is limits.max-ws-connections.
+	defaultMaxWSConns = 128
 
 	// WaitTimeout bounds every wait of the helpers: a wait that runs out
 	// fails the test instead of hanging it.
@@ -92,6 +94,15 @@ type Options struct {
 	// AllowPrivateMedia is message.media.allow-private-networks: media URLs
 	// on loopback (the simulator's, a test server's) need it.
 	AllowPrivateMedia bool
+	// Limits are the router's shared limits (config limits:); zero values
+	// are the daemon's defaults.
+	Limits onebot.LimitsOptions
+	// WSConn tunes the forward WebSocket's connections beyond the
+	// daemon's settings (e.g. a smaller MaxUnreadBytes).
+	WSConn onebot.ConnOptions
+	// Log, when set, receives the pipeline's log instead of the test log
+	// (tests that assert on a log line).
+	Log *zap.Logger
 }
 
 // Stack is one running pipeline.
@@ -128,7 +139,10 @@ type Stack struct {
 func Start(tb testing.TB, opts Options) *Stack {
 	tb.Helper()
 	log := zap.NewNop()
-	if !opts.Quiet {
+	switch {
+	case opts.Log != nil:
+		log = opts.Log
+	case !opts.Quiet:
 		log = zaptest.NewLogger(tb, zaptest.Level(zap.WarnLevel))
 	}
 	if opts.DBPath == "" {
@@ -175,7 +189,7 @@ func Start(tb testing.TB, opts Options) *Stack {
 		Log:     log.Named("yunhu"),
 	})
 	s.Hub = onebot.NewHub(onebot.HubOptions{Log: log.Named("onebot"), SelfID: s.selfID.Load})
-	s.Router = onebot.NewRouter(onebot.RouterOptions{Log: log.Named("action")})
+	s.Router = onebot.NewRouter(onebot.RouterOptions{Log: log.Named("action"), Limits: opts.Limits})
 	s.Bridge, err = bridge.New(bridge.Options{
 		Platform: s.Client, Store: st, Hub: s.Hub, Router: s.Router, Log: log.Named("bridge"),
 		PostFormat: opts.PostFormat, MaxMediaBytes: defaultMaxMedia, FetchTimeout: 30 * time.Second,
@@ -193,9 +207,11 @@ func Start(tb testing.TB, opts Options) *Stack {
 	// Bound first, so that each transport is told its listen address as
 	// daemon.listen tells it (the Host rules without a token depend on it).
 	s.wsSrv = httptest.NewUnstartedServer(nil)
+	wsConn := opts.WSConn
+	wsConn.QueueSize, wsConn.MaxMessageBytes = opts.WSQueue, maxRequest
 	ws := onebot.NewWSServer(onebot.WSOptions{
 		Router: s.Router, Hub: s.Hub, Log: log.Named("ws"), Address: s.wsSrv.Listener.Addr().String(),
-		Conn: onebot.ConnOptions{QueueSize: opts.WSQueue, MaxMessageBytes: maxRequest},
+		Conn: wsConn, MaxConns: defaultMaxWSConns,
 	})
 	s.wsSrv.Config.Handler = ws
 	s.wsSrv.Start()

@@ -2,6 +2,7 @@ package onebot
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,7 +45,10 @@ type HTTPOptions struct {
 // browser request from another site or for a foreign Host: browser.go),
 // 405 other methods, 406 unsupported Content-Type, 413 body too large,
 // 400 bad JSON or params, 404 unknown action, 200 otherwise; 400, 404 and
-// 200 carry the JSON response.
+// 200 carry the JSON response. A request beyond the Router's limits
+// (limits.go) is answered at once with retcode 1429 and status 200: its
+// body is read only while the request memory has room for it, never
+// waiting for room.
 func NewHTTP(opts HTTPOptions) http.Handler {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
@@ -81,7 +85,15 @@ func (h *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.write(w, failure(ErrUnknownAction(action)))
 		return
 	}
-	params, status, err := h.params(w, r)
+	// g holds the body's bytes and the action's slot until the response
+	// is written (the deferred release runs after h.write).
+	g := h.opts.Router.limits.grant()
+	defer g.release()
+	params, status, err := h.params(w, r, g)
+	if errors.Is(err, errNoMemory) {
+		h.refuse(w, r, h.opts.Router.limits.tooMany(boundMemory))
+		return
+	}
 	if status != 0 {
 		if status == http.StatusBadRequest {
 			h.write(w, failure(ErrBadParams("%s", err)))
@@ -90,13 +102,29 @@ func (h *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
+	if !g.takeAction() {
+		h.refuse(w, r, h.opts.Router.limits.tooMany(boundActions))
+		return
+	}
 	ctx := r.Context()
 	if h.opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, h.opts.Timeout)
 		defer cancel()
 	}
-	h.write(w, h.opts.Router.Handle(ctx, action, params))
+	h.write(w, h.opts.Router.handle(ctx, action, params, g))
+}
+
+// refuse answers a request the limits turned away at once, then reads
+// and drops the rest of its body, keeping none of it: a client still
+// sending would otherwise have its connection reset (the server closes
+// a connection with a large unread body) and lose the answer.
+func (h *httpAPI) refuse(w http.ResponseWriter, r *http.Request, ae *ActionError) {
+	rc := http.NewResponseController(w)
+	_ = rc.EnableFullDuplex() // read the body after the answer is sent
+	h.write(w, failure(ae))
+	_ = rc.Flush()
+	_, _ = io.CopyN(io.Discard, r.Body, h.opts.MaxBodyBytes)
 }
 
 func (h *httpAPI) write(w http.ResponseWriter, resp Response) {
@@ -114,9 +142,10 @@ func (h *httpAPI) write(w http.ResponseWriter, resp Response) {
 	}
 }
 
-// params gathers the request's parameters as one JSON object; a non-zero
-// status is the HTTP error to answer with.
-func (h *httpAPI) params(w http.ResponseWriter, r *http.Request) (json.RawMessage, int, error) {
+// params gathers the request's parameters as one JSON object, reading the
+// body into memory reserved in g; a non-zero status is the HTTP error to
+// answer with, errNoMemory (status 0) a body refused for want of memory.
+func (h *httpAPI) params(w http.ResponseWriter, r *http.Request, g *grant) (json.RawMessage, int, error) {
 	query := queryParams(r.URL)
 	var body json.RawMessage
 	var form url.Values
@@ -129,7 +158,22 @@ func (h *httpAPI) params(w http.ResponseWriter, r *http.Request) (json.RawMessag
 				return nil, http.StatusNotAcceptable, errors.New("unsupported Content-Type " + ct)
 			}
 		}
-		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+		if r.ContentLength > h.opts.MaxBodyBytes {
+			return nil, http.StatusRequestEntityTooLarge, errors.New("request body too large")
+		}
+		// A Content-Length is reserved whole before reading; a body
+		// without one (chunked) in steps as it arrives.
+		// A body that trickles in would hold its reservation for as long
+		// as the client likes; it gets as long as an action does. The
+		// deadline is lifted once the body is in: net/http's watch for a
+		// client hanging up reads on, and must not time out.
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(cmp.Or(h.opts.Timeout, DefaultActionTimeout)))
+		raw, err := readBudgeted(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), g, r.ContentLength)
+		_ = rc.SetReadDeadline(time.Time{})
+		if errors.Is(err, errNoMemory) {
+			return nil, 0, err
+		}
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {

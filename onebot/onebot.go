@@ -29,7 +29,13 @@
 //	WebSocket connection (forward accept, or reverse dial):
 //	  subscribe --> write meta_event lifecycle "connect" (always the first
 //	    frame: ZeroBot reads self_id from it) --> drain the queue; the reader
-//	    runs actions concurrently (at most MaxInFlight per connection)
+//	    runs actions concurrently (at most MaxInFlight per connection, each
+//	    holding its slot until its reply is written)
+//
+//	limits (limits.go), shared by every transport through the Router:
+//	  actions in flight and bytes of requests held (bodies and frames as
+//	    they are read, queued _async/_rate_limited params, unwritten WS
+//	    replies) --> beyond a bound: retcode 1429 at once, never a wait
 //
 // Every long-lived component has Run(ctx) error and stops, with all its
 // goroutines, when ctx is cancelled.

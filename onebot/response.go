@@ -19,6 +19,11 @@ const (
 	// RetcodeUnknownAction is HTTP 404: no such action, or one this
 	// implementation cannot provide.
 	RetcodeUnknownAction = 1404
+	// RetcodeTooManyRequests is HTTP 429: a bound on the work or memory
+	// the server holds was reached; the request was not run and may be
+	// retried later. Over HTTP it is answered with status 200, as every
+	// failure of a well-formed request (communication/http.md).
+	RetcodeTooManyRequests = 1429
 )
 
 // Response statuses.

@@ -28,14 +28,20 @@ type RouterOptions struct {
 	// (api/README.md); 0 means DefaultRateLimitInterval, negative none.
 	RateLimitInterval time.Duration
 	// RateLimitQueue is how many _rate_limited calls may wait; beyond it a
-	// call fails at once. 0 means 1024.
+	// call fails at once with 1429. 0 means 1024. Their params also count
+	// against Limits (at most half of MaxRequestBytes for all background
+	// calls together).
 	RateLimitQueue int
 	// MaxAsync caps the _async calls running at once; beyond it a call
-	// fails at once. 0 means 256.
+	// fails at once with 1429. 0 means 256. Their params count against
+	// Limits as for RateLimitQueue.
 	MaxAsync int
 	// ActionTimeout bounds each _async and _rate_limited call; 0 means
 	// DefaultActionTimeout.
 	ActionTimeout time.Duration
+	// Limits bounds the actions and request memory of every transport
+	// serving this Router together (limits.go).
+	Limits LimitsOptions
 }
 
 // Router is the action table shared by every transport. Register actions,
@@ -51,6 +57,9 @@ type Router struct {
 	actions atomic.Pointer[map[string]ActionFunc]
 	regMu   sync.Mutex // serialises Register
 
+	// limits is shared by every transport; the background calls hold
+	// their params' bytes in it until they have run.
+	limits    *limiter
 	rateQueue chan rateJob
 	asyncSem  chan struct{}
 
@@ -67,6 +76,7 @@ type Router struct {
 type rateJob struct {
 	fn  ActionFunc
 	req *Request
+	g   *grant // the bytes of req.Params
 }
 
 // NewRouter returns a Router holding only the built-in
@@ -91,6 +101,7 @@ func NewRouter(opts RouterOptions) *Router {
 		log:           opts.Log,
 		rateInterval:  opts.RateLimitInterval,
 		actionTimeout: opts.ActionTimeout,
+		limits:        newLimiter(opts.Limits),
 		rateQueue:     make(chan rateJob, opts.RateLimitQueue),
 		asyncSem:      make(chan struct{}, opts.MaxAsync),
 	}
@@ -146,7 +157,21 @@ const (
 // background, and _rate_limited queues it to run one call per interval.
 // A panicking handler is recovered, logged with its stack and answered as
 // a failure.
+//
+// Handle takes no action slot of the shared limits: its callers (the
+// quick operations of HTTP POST, tests) bound their own concurrency. An
+// _async or _rate_limited call still charges its params to the limits
+// while it waits and runs.
 func (r *Router) Handle(ctx context.Context, action string, params json.RawMessage) Response {
+	g := r.limits.grant()
+	defer g.release()
+	return r.handle(ctx, action, params, g)
+}
+
+// handle is Handle for a transport, whose request holds g. An _async or
+// _rate_limited call takes g over (its params live in the request's
+// bytes); otherwise g stays the caller's to release.
+func (r *Router) handle(ctx context.Context, action string, params json.RawMessage, g *grant) Response {
 	actions := *r.actions.Load()
 	name, mode := action, modeSync
 	fn := actions[name]
@@ -168,9 +193,9 @@ func (r *Router) Handle(ctx context.Context, action string, params json.RawMessa
 	req := &Request{Action: name, Params: params}
 	switch mode {
 	case modeAsync:
-		return r.startAsync(fn, req)
+		return r.startAsync(fn, req, g)
 	case modeRateLimited:
-		return r.enqueue(fn, req)
+		return r.enqueue(fn, req, g)
 	}
 	return r.call(ctx, fn, req)
 }
@@ -247,37 +272,48 @@ var errNotRunning = &ActionError{
 	Wording: "OneBot is stopping: background calls are not accepted",
 }
 
-func (r *Router) startAsync(fn ActionFunc, req *Request) Response {
+func (r *Router) startAsync(fn ActionFunc, req *Request, g *grant) Response {
 	select {
 	case r.asyncSem <- struct{}{}:
 	default:
-		return failure(&ActionError{Retcode: RetcodeFailed, Msg: "too many _async calls running",
-			Wording: fmt.Sprintf("at most %d _async calls run at once; retry later", cap(r.asyncSem))})
+		return failure(&ActionError{Retcode: RetcodeTooManyRequests, Msg: "too many requests",
+			Wording: fmt.Sprintf("%d _async calls are already running; retry later", cap(r.asyncSem))})
+	}
+	if !g.toBackground(len(req.Params)) {
+		<-r.asyncSem
+		return failure(r.limits.tooMany(boundBackground))
 	}
 	if !r.background() {
 		<-r.asyncSem
-		return failure(errNotRunning)
+		return failure(errNotRunning) // g is still the caller's to release
 	}
+	held := g.handOff()
 	go func() {
 		defer r.wg.Done()
 		defer func() { <-r.asyncSem }()
+		defer held.release()
 		r.runBackground(r.bgCtx, fn, req)
 	}()
 	return asyncResponse()
 }
 
-func (r *Router) enqueue(fn ActionFunc, req *Request) Response {
+func (r *Router) enqueue(fn ActionFunc, req *Request, g *grant) Response {
 	r.mu.Lock()
 	stopped := r.stopped
 	r.mu.Unlock()
 	if stopped {
 		return failure(errNotRunning)
 	}
+	if !g.toBackground(len(req.Params)) {
+		return failure(r.limits.tooMany(boundBackground))
+	}
+	held := g.handOff()
 	select {
-	case r.rateQueue <- rateJob{fn: fn, req: req}:
+	case r.rateQueue <- rateJob{fn: fn, req: req, g: held}:
 		return asyncResponse()
 	default:
-		return failure(&ActionError{Retcode: RetcodeFailed, Msg: "rate-limit queue full",
+		held.release()
+		return failure(&ActionError{Retcode: RetcodeTooManyRequests, Msg: "too many requests",
 			Wording: fmt.Sprintf("%d _rate_limited calls are already waiting; retry later", cap(r.rateQueue))})
 	}
 }
@@ -314,7 +350,8 @@ func (r *Router) Run(ctx context.Context) error {
 		dropped := 0
 		for {
 			select {
-			case <-r.rateQueue:
+			case job := <-r.rateQueue:
+				job.g.release()
 				dropped++
 				continue
 			default:
@@ -332,6 +369,7 @@ func (r *Router) Run(ctx context.Context) error {
 			return nil
 		case job := <-r.rateQueue:
 			r.runBackground(ctx, job.fn, job.req)
+			job.g.release()
 			if !sleep(ctx, r.rateInterval) {
 				return nil
 			}

@@ -173,12 +173,18 @@ func TestRouterRateLimitQueueFull(t *testing.T) {
 	defer close(release)
 	// One runs (then the router waits an hour), one waits, one is refused.
 	var statuses []string
+	var last Response
 	for range 3 {
-		statuses = append(statuses, r.Handle(context.Background(), "block_rate_limited", nil).Status)
+		last = r.Handle(context.Background(), "block_rate_limited", nil)
+		statuses = append(statuses, last.Status)
 		time.Sleep(10 * time.Millisecond)
 	}
 	if statuses[2] != StatusFailed {
 		t.Errorf("statuses %v: want the third refused", statuses)
+	}
+	if last.Retcode != RetcodeTooManyRequests || last.Message != "too many requests" ||
+		!strings.Contains(last.Wording, "retry later") {
+		t.Errorf("refusal %+v: want 1429, too many requests, retry later", last)
 	}
 }
 

@@ -31,6 +31,9 @@ type WSOptions struct {
 	// the platform has logged in waits for the account id before it is
 	// answered 503; 0 means 10 s.
 	LoginWait time.Duration
+	// MaxConns caps the open connections; one more is answered 503 at
+	// the upgrade. 0 means DefaultMaxConns.
+	MaxConns int
 }
 
 // WSServer is the forward WebSocket server (communication/ws.md): "/"
@@ -47,9 +50,12 @@ type WSServer struct {
 	ctx    context.Context // cancelled by Close; parent of every connection
 	cancel context.CancelFunc
 
-	mu     sync.Mutex     // guards closed and wg.Add against Close's wg.Wait
+	mu     sync.Mutex     // guards closed, conns and wg.Add against Close's wg.Wait
 	closed bool           //
+	conns  int            // connections being upgraded or served
 	wg     sync.WaitGroup // connections and their actions
+
+	refusedLog logLimiter // a client retrying in a loop must not flood the log
 }
 
 // NewWSServer returns a forward WebSocket server; serve it as an
@@ -62,9 +68,13 @@ func NewWSServer(opts WSOptions) *WSServer {
 	if opts.LoginWait <= 0 {
 		opts.LoginWait = loginWait
 	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &WSServer{opts: opts, token: newAccessToken(opts.AccessToken), ctx: ctx, cancel: cancel,
-		guard: newBrowserGuard(opts.AccessToken != "", opts.Address, opts.Log)}
+		guard:      newBrowserGuard(opts.AccessToken != "", opts.Address, opts.Log),
+		refusedLog: logLimiter{every: time.Minute}}
 	s.upgrader = websocket.Upgrader{HandshakeTimeout: handshakeTimeout}
 	if s.token.set {
 		s.upgrader.CheckOrigin = func(*http.Request) bool { return true }
@@ -104,9 +114,25 @@ func (s *WSServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if s.conns >= s.opts.MaxConns {
+		s.mu.Unlock()
+		if ok, held := s.refusedLog.allow(); ok {
+			s.opts.Log.Warn("refused a connection: too many open", zap.String("remote", r.RemoteAddr),
+				zap.Int("max", s.opts.MaxConns), zap.Uint64("refusals_not_logged", held))
+		}
+		w.Header().Set("Retry-After", "3")
+		http.Error(w, "too many WebSocket connections (limits.max-ws-connections); retry later", http.StatusServiceUnavailable)
+		return
+	}
+	s.conns++
 	s.wg.Add(1)
 	s.mu.Unlock()
-	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		s.conns--
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
 
 	// ZeroBot takes self_id from the first frame and keys the bot by it, so
 	// a lifecycle frame with self_id 0 would register a phantom bot. A
@@ -136,6 +162,11 @@ func (s *WSServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log.Info("client connected")
 	err = c.serve(s.ctx)
 	switch {
+	case errors.Is(err, errUnreadReplies):
+		log.Warn("disconnected a client that sends calls without reading their replies", zap.Error(err),
+			zap.Int64("max_unread_bytes", s.opts.Conn.MaxUnreadBytes))
+	case errors.Is(err, errTryLater):
+		log.Warn("disconnected a client: no memory left to read its call, and it could not be answered", zap.Error(err))
 	case errors.Is(err, errSlowClient):
 		var dropped uint64
 		if c.sub != nil {

@@ -1,10 +1,12 @@
 package onebot
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -37,6 +39,11 @@ type ConnOptions struct {
 	// PingInterval is how often a ping is sent; 0 means
 	// DefaultPingInterval, negative none.
 	PingInterval time.Duration
+	// MaxUnreadBytes bounds the replies waiting to be written to one
+	// connection: a client that lets more pile up (it sends calls and
+	// does not read) is disconnected with 1008. One reply alone may be
+	// larger. 0 means DefaultMaxUnreadBytes.
+	MaxUnreadBytes int64
 }
 
 func (o ConnOptions) withDefaults() ConnOptions {
@@ -57,6 +64,9 @@ func (o ConnOptions) withDefaults() ConnOptions {
 	}
 	if o.PingInterval == 0 {
 		o.PingInterval = DefaultPingInterval
+	}
+	if o.MaxUnreadBytes <= 0 {
+		o.MaxUnreadBytes = DefaultMaxUnreadBytes
 	}
 	return o
 }
@@ -89,6 +99,15 @@ func (r role) actions() bool { return r != roleEvent }
 // queue overflowed (forward WS) or a write timed out.
 var errSlowClient = errors.New("client too slow")
 
+// errUnreadReplies ends a connection whose peer sends calls but does not
+// read their replies (ConnOptions.MaxUnreadBytes).
+var errUnreadReplies = fmt.Errorf("%w: it does not read its replies", errSlowClient)
+
+// errTryLater ends a connection whose frame could not be read for want of
+// memory and could not be answered either (its echo was too large to
+// keep); it is closed with 1013 "try again later".
+var errTryLater = errors.New("request memory exhausted and the frame's echo could not be kept to answer it")
+
 // wsConn serves one WebSocket connection, forward or reverse, derp style:
 // the caller's goroutine reads, one writer goroutine is the only one that
 // writes data frames, and each action runs in its own goroutine (at most
@@ -118,9 +137,30 @@ type wsConn struct {
 	actionCtx context.Context
 	actions   *sync.WaitGroup
 
-	sem       chan struct{}
-	responses chan []byte
-	done      chan struct{} // closed when the writer has stopped
+	// sem holds a slot for each action frame from when it is read until
+	// its reply is written or dropped, so that replies a client does not
+	// read stop the reader instead of piling up.
+	sem chan struct{}
+	// responses never blocks: it has room for one reply per slot of sem.
+	responses chan reply
+	// unread and unreadN are the bytes and count of replies queued or
+	// being written.
+	unread  atomic.Int64
+	unreadN atomic.Int64
+	// stop ends serve with a cause; set by serve before the reader starts.
+	stop context.CancelCauseFunc
+
+	replyMu       sync.Mutex // guards repliesClosed and sends on responses
+	repliesClosed bool       // the writer is gone: replies are dropped
+
+	done chan struct{} // closed when the writer has stopped
+}
+
+// reply is a response frame and the grant of its request, kept until the
+// frame is written.
+type reply struct {
+	b []byte
+	g *grant
 }
 
 func newWSConn(conn *websocket.Conn, r role, router *Router, log *zap.Logger, opts ConnOptions,
@@ -134,7 +174,7 @@ func newWSConn(conn *websocket.Conn, r role, router *Router, log *zap.Logger, op
 		actionCtx: actionCtx,
 		actions:   actions,
 		sem:       make(chan struct{}, opts.MaxInFlight),
-		responses: make(chan []byte, opts.MaxInFlight),
+		responses: make(chan reply, opts.MaxInFlight),
 		done:      make(chan struct{}),
 	}
 }
@@ -145,6 +185,7 @@ func newWSConn(conn *websocket.Conn, r role, router *Router, log *zap.Logger, op
 func (c *wsConn) serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	c.stop = cancel
 	if c.sub != nil {
 		c.sub.online.Store(true)
 		defer c.sub.online.Store(false)
@@ -180,7 +221,10 @@ func (c *wsConn) serve(ctx context.Context) error {
 			return
 		}
 		code, text := websocket.CloseGoingAway, "server shutting down"
-		if errors.Is(context.Cause(ctx), errSlowClient) {
+		switch cause := context.Cause(ctx); {
+		case errors.Is(cause, errUnreadReplies):
+			code, text = websocket.ClosePolicyViolation, "too many unread replies: read the replies to your calls"
+		case errors.Is(cause, errSlowClient):
 			code, text = websocket.ClosePolicyViolation, "too slow to keep up with events"
 		}
 		_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text),
@@ -201,46 +245,164 @@ func (c *wsConn) serve(ctx context.Context) error {
 	}
 	_ = c.conn.Close()
 	writer.Wait()
+	c.dropReplies()
 	return context.Cause(ctx)
 }
 
 func (c *wsConn) readLoop(ctx context.Context) error {
 	c.conn.SetReadLimit(c.opts.MaxMessageBytes)
 	for {
-		_, frame, err := c.conn.ReadMessage()
-		if err != nil {
-			return fmt.Errorf("read: %w", err)
-		}
 		if !c.role.actions() {
-			continue // an /event connection takes no calls (communication/ws.md)
+			// An /event connection takes no calls (communication/ws.md):
+			// whatever it sends is read and dropped, never held.
+			_, r, err := c.conn.NextReader()
+			if err == nil {
+				_, err = io.Copy(io.Discard, r)
+			}
+			if err != nil {
+				return fmt.Errorf("read: %w", err)
+			}
+			continue
 		}
+		if ctx.Err() != nil {
+			// Stopped (e.g. too many unread replies) while the connection
+			// is still being closed: read nothing more.
+			return context.Cause(ctx)
+		}
+		// At MaxInFlight unwritten replies the reader stops reading, which
+		// pushes back on the client; it waits holding nothing.
 		select {
 		case c.sem <- struct{}{}:
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
-		c.actions.Add(1)
-		go func() {
-			defer c.actions.Done()
-			b := c.call(frame)
+		if err := c.readAction(); err != nil {
 			<-c.sem
-			select {
-			case c.responses <- b:
-			case <-c.done: // connection gone; nobody to answer
-			}
-		}()
+			return err
+		}
 	}
 }
 
-// call runs one action frame and returns the response frame.
-func (c *wsConn) call(frame []byte) []byte {
+// readAction reads one action frame, holding a slot of sem, and starts
+// the action or answers 1429 at once; either way the slot goes with the
+// reply. An error ends the connection and leaves the slot to the caller.
+//
+// The frame is read through the shared limits. When they run out
+// mid-frame, the rest is read and dropped, keeping only its echo, and the
+// call is answered 1429 with that echo, so the client's caller sees a
+// clear "retry later" and the connection and its other calls go on.
+// Only when the echo is too large to keep (it goes with the rest of the
+// frame) is the connection closed, with 1013 "try again later": a reply
+// without the echo would match no call.
+func (c *wsConn) readAction() error {
+	_, r, err := c.conn.NextReader()
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	limits := c.router.limits
+	g := limits.grant()
+	frame, err := readBudgeted(r, g, -1)
+	if errors.Is(err, errNoMemory) {
+		var s echoScanner
+		_, _ = s.Write(frame)
+		frame = nil
+		g.release()
+		if _, err := io.Copy(&s, r); err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		echo, ok := s.result()
+		if !ok {
+			_ = c.conn.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "out of memory for requests; try again later"),
+				time.Now().Add(closeGrace))
+			return errTryLater
+		}
+		c.refuse(limits.tooMany(boundMemory), echo)
+		return nil
+	}
+	if err != nil {
+		g.release()
+		return fmt.Errorf("read: %w", err)
+	}
+	if !g.takeAction() {
+		_, _, echo, _ := parseFrame(frame)
+		echo = bytes.Clone(echo) // let the frame go now
+		g.release()
+		c.refuse(limits.tooMany(boundActions), echo)
+		return nil
+	}
+	c.actions.Add(1)
+	go func() {
+		defer c.actions.Done()
+		c.queueReply(c.call(frame, g), g)
+	}()
+	return nil
+}
+
+// refuse answers a call that was not run.
+func (c *wsConn) refuse(ae *ActionError, echo json.RawMessage) {
+	resp := failure(ae)
+	resp.Echo = echo
+	c.queueReply(resp.appendJSON(make([]byte, 0, 256+len(echo))), c.router.limits.grant())
+}
+
+// queueReply hands b to the writer; g (the request's grant) and the
+// request's slot of sem are given back once b is written or dropped.
+// Until then b's bytes are charged to the shared limits, and a
+// connection whose unwritten replies pass MaxUnreadBytes is stopped.
+func (c *wsConn) queueReply(b []byte, g *grant) {
+	n := int64(len(b))
+	g.force(n)
+	c.replyMu.Lock()
+	if c.repliesClosed {
+		c.replyMu.Unlock()
+		g.release()
+		<-c.sem
+		return
+	}
+	unread, count := c.unread.Add(n), c.unreadN.Add(1)
+	c.responses <- reply{b: b, g: g}
+	c.replyMu.Unlock()
+	if unread > c.opts.MaxUnreadBytes && count > 1 {
+		c.stop(fmt.Errorf("%w: %d replies (%d KiB) wait to be written, over the %d KiB allowed",
+			errUnreadReplies, count, unread>>10, c.opts.MaxUnreadBytes>>10))
+	}
+}
+
+// replyDone gives back what a written or dropped reply held.
+func (c *wsConn) replyDone(r reply) {
+	c.unread.Add(-int64(len(r.b)))
+	c.unreadN.Add(-1)
+	r.g.release()
+	<-c.sem
+}
+
+// dropReplies runs once the writer has stopped: replies queued and still
+// to come are dropped, as nobody will write them.
+func (c *wsConn) dropReplies() {
+	c.replyMu.Lock()
+	defer c.replyMu.Unlock()
+	c.repliesClosed = true
+	for {
+		select {
+		case r := <-c.responses:
+			c.replyDone(r)
+		default:
+			return
+		}
+	}
+}
+
+// call runs one action frame, whose request holds g, and returns the
+// response frame.
+func (c *wsConn) call(frame []byte, g *grant) []byte {
 	action, params, echo, perr := parseFrame(frame)
 	var resp Response
 	if perr != nil {
 		resp = failure(perr)
 	} else {
 		ctx, cancel := context.WithTimeout(c.actionCtx, c.opts.ActionTimeout)
-		resp = c.router.Handle(ctx, action, params)
+		resp = c.router.handle(ctx, action, params, g)
 		cancel()
 	}
 	resp.Echo = echo
@@ -317,8 +479,10 @@ func (c *wsConn) writeLoop(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
-		case b := <-c.responses:
-			if err := write(b); err != nil {
+		case r := <-c.responses:
+			err := write(r.b)
+			c.replyDone(r)
+			if err != nil {
 				return fmt.Errorf("write: %w", err)
 			}
 		case e := <-events:
