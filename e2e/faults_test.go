@@ -286,7 +286,10 @@ func TestYunhuRESTFailing(t *testing.T) {
 // WebSocket connects to, 20 times, with events published while it is
 // down: the pipeline reconnects each time with one connection (never
 // two), events published while it was down arrive after the reconnect,
-// and a forward-WS client sees every event in order, unaffected.
+// and a forward-WS client sees every event in order, unaffected. The
+// framework stops cleanly (Framework.Stop): with the close handshake, the
+// pipeline knows the connection is over before the next event, so none
+// may be lost.
 func TestReverseWSFlapping(t *testing.T) {
 	const flaps = 20
 	rev := newInbox()
@@ -294,7 +297,7 @@ func TestReverseWSFlapping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fw.Stop()
+	defer fw.Close()
 	s := Start(t, Options{ReverseWS: fw.URL(), ReverseInterval: 10 * time.Millisecond})
 	fwd := newInbox()
 	c, err := DialWS(s.WSURL+"/", fwd.onEvent)
