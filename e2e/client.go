@@ -47,7 +47,11 @@ var httpClient = &http.Client{Transport: &http.Transport{
 }}
 
 // PostJSON POSTs body to url and returns the status and the whole answer.
+// It gives up after WaitTimeout if ctx does not end sooner: a daemon that
+// never answers fails the test instead of hanging it.
 func PostJSON(ctx context.Context, url, contentType string, body io.Reader) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, WaitTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
 	if err != nil {
 		return 0, nil, err
@@ -131,8 +135,10 @@ func (c *WSClient) read(onEvent func([]byte)) {
 }
 
 // Call sends an action with a fresh numeric echo and waits for its
-// response.
+// response, at most WaitTimeout if ctx does not end sooner.
 func (c *WSClient) Call(ctx context.Context, action string, params json.RawMessage) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, WaitTimeout)
+	defer cancel()
 	id := strconv.FormatInt(c.nextID.Add(1), 10)
 	ch := make(chan []byte, 1)
 	c.mu.Lock()
