@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -377,13 +377,14 @@ func TestHTTPPostTargetsDown(t *testing.T) {
 	s.MustHTTP("send_group_msg", `{"group_id":`+sim.GroupOwnedID+`,"message":"still here"}`)
 }
 
-// closedPort returns a loopback address nothing listens on.
+// closedPort returns a loopback address nothing listens on for the rest
+// of the test: the port stays reserved (see reservePort), so the kernel
+// cannot hand it to another test's listener meanwhile.
 func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, addr, err := reservePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	t.Cleanup(func() { _ = syscall.Close(fd) })
 	return addr
 }
