@@ -524,9 +524,9 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: "theirs"})
-	ids.others = gjson.GetBytes(<-events, "message_id").Raw
+	ids.others = gjson.GetBytes(Receive(t, "the group message event", events), "message_id").Raw
 	s.Inject(sim.Message{From: sim.AliceID, ChatID: sim.SelfID, Text: "private"})
-	ids.private = gjson.GetBytes(<-events, "message_id").Raw
+	ids.private = gjson.GetBytes(Receive(t, "the private message event", events), "message_id").Raw
 	c.Close()
 
 	baseG, baseHeap := settle(t, 0, 0)

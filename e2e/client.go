@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -46,7 +47,11 @@ var httpClient = &http.Client{Transport: &http.Transport{
 }}
 
 // PostJSON POSTs body to url and returns the status and the whole answer.
+// It gives up after WaitTimeout if ctx does not end sooner: a daemon that
+// never answers fails the test instead of hanging it.
 func PostJSON(ctx context.Context, url, contentType string, body io.Reader) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, WaitTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
 	if err != nil {
 		return 0, nil, err
@@ -130,8 +135,10 @@ func (c *WSClient) read(onEvent func([]byte)) {
 }
 
 // Call sends an action with a fresh numeric echo and waits for its
-// response.
+// response, at most WaitTimeout if ctx does not end sooner.
 func (c *WSClient) Call(ctx context.Context, action string, params json.RawMessage) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, WaitTimeout)
+	defer cancel()
 	id := strconv.FormatInt(c.nextID.Add(1), 10)
 	ch := make(chan []byte, 1)
 	c.mu.Lock()
@@ -192,28 +199,67 @@ func (c *WSClient) Close() {
 
 // Framework is a reverse-WS server on 127.0.0.1, as a bot framework runs
 // one: it accepts the pipeline's connections and hands each frame to
-// OnFrame. It can be stopped and restarted on the same port.
+// onFrame. It can be stopped and restarted on the same port, which stays
+// reserved for it until Close.
 type Framework struct {
 	onFrame func(raw []byte)
 	addr    string
 
-	mu       sync.Mutex // guards the fields below
-	srv      *http.Server
+	// mu guards the fields below. upgrade holds it from its check of srv
+	// to the registration of the connection, so that Stop either finds a
+	// connection in conns or has refused it before its 101.
+	mu sync.Mutex
+	// port is the socket that keeps addr bound while the framework is
+	// stopped (see reservePort), -1 once closed. Without it, another
+	// process on the machine may take the port between Stop and Restart,
+	// as a listener on port 0 or as the local port of an outgoing
+	// connection, and Restart would fail for as long as that socket lives
+	// (a minute in TIME_WAIT).
+	port     int
+	srv      *http.Server // nil while stopped or stopping
 	served   chan struct{}
 	conns    map[*websocket.Conn]struct{}
 	accepted int
 	handlers sync.WaitGroup
 }
 
-// NewFramework listens on a fresh loopback port and serves.
+// NewFramework listens on a fresh loopback port and serves. Close it.
 func NewFramework(onFrame func(raw []byte)) (*Framework, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, addr, err := reservePort()
 	if err != nil {
 		return nil, err
 	}
-	f := &Framework{onFrame: onFrame, addr: ln.Addr().String(), conns: map[*websocket.Conn]struct{}{}}
-	f.serve(ln)
+	f := &Framework{onFrame: onFrame, addr: addr, port: port, conns: map[*websocket.Conn]struct{}{}}
+	if err := f.Restart(); err != nil {
+		_ = syscall.Close(port)
+		return nil, err
+	}
 	return f, nil
+}
+
+// reservePort binds a TCP socket to a free loopback port without
+// listening on it, and returns the socket and the address. A dial to the
+// port is refused, as by a stopped process, but the port is not free:
+// the kernel gives it to no other socket that binds port 0 and to no
+// outgoing connection. SO_REUSEADDR on both sides lets the framework's
+// own listeners bind it while the reservation holds.
+func reservePort() (int, string, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		return 0, "", fmt.Errorf("reserve a port: %w", err)
+	}
+	syscall.CloseOnExec(fd) // the process tests start children
+	var sa syscall.Sockaddr
+	if err = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err == nil {
+		if err = syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err == nil {
+			sa, err = syscall.Getsockname(fd)
+		}
+	}
+	if err != nil {
+		_ = syscall.Close(fd)
+		return 0, "", fmt.Errorf("reserve a port: %w", err)
+	}
+	return fd, net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port)), nil
 }
 
 // URL is the universal endpoint to configure as ws-reverse.
@@ -233,28 +279,20 @@ func (f *Framework) Live() int {
 	return len(f.conns)
 }
 
-func (f *Framework) serve(ln net.Listener) {
-	srv := &http.Server{Handler: http.HandlerFunc(f.upgrade)}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(ln)
-	}()
-	f.mu.Lock()
-	f.srv, f.served = srv, served
-	f.mu.Unlock()
-}
-
 func (f *Framework) upgrade(w http.ResponseWriter, r *http.Request) {
-	up := websocket.Upgrader{ReadBufferSize: 64 << 10}
-	conn, err := up.Upgrade(w, r, nil)
-	if err != nil {
+	f.mu.Lock()
+	if f.srv == nil {
+		// Stopping: refuse before the 101. A connection upgraded and
+		// dropped at once would be one the pipeline believes open, and
+		// an event it writes there before it sees the end is lost.
+		f.mu.Unlock()
+		http.Error(w, "stopping", http.StatusServiceUnavailable)
 		return
 	}
-	f.mu.Lock()
-	if f.srv == nil { // stopping
+	up := websocket.Upgrader{ReadBufferSize: 64 << 10}
+	conn, err := up.Upgrade(w, r, nil) // a 101 of a few hundred bytes to a fresh socket: it does not block
+	if err != nil {
 		f.mu.Unlock()
-		conn.Close()
 		return
 	}
 	f.conns[conn] = struct{}{}
@@ -265,7 +303,7 @@ func (f *Framework) upgrade(w http.ResponseWriter, r *http.Request) {
 	for {
 		_, raw, err := conn.ReadMessage()
 		if err != nil {
-			break
+			break // Stop's close answered, or the connection is gone
 		}
 		if f.onFrame != nil {
 			f.onFrame(raw)
@@ -277,36 +315,73 @@ func (f *Framework) upgrade(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 }
 
-// Stop closes the listener and every connection, as a framework that
-// exits does, and waits for the handlers.
+// Stop shuts the framework down as one that exits cleanly does, with the
+// WebSocket close handshake (RFC 6455, 7.1.2): it stops listening first, so
+// that every dial from then on is refused and no connection is accepted
+// after Stop began; then it sends each connection a close frame and reads
+// on until the pipeline's close reply, so every event the pipeline wrote
+// before it reaches onFrame, and the pipeline knows the connection is
+// over before Stop returns. An event the pipeline publishes after that
+// fails to write on its side and is kept for the next connection.
+//
+// Closing the sockets without the close handshake would lose events
+// whatever the pipeline does: it cannot tell an event written just after
+// the peer's FIN (which the kernel still accepts) from one the peer read.
 func (f *Framework) Stop() {
 	f.mu.Lock()
 	srv, served := f.srv, f.served
 	f.srv = nil
+	conns := make([]*websocket.Conn, 0, len(f.conns))
 	for c := range f.conns {
-		c.Close()
+		conns = append(conns, c)
 	}
 	f.mu.Unlock()
 	if srv == nil {
 		return
 	}
-	_ = srv.Close()
+	_ = srv.Close() // the listener, and connections not upgraded yet
 	<-served
+	// A pipeline that never answers the close cannot hold Stop up.
+	deadline := time.Now().Add(WaitTimeout)
+	for _, c := range conns {
+		_ = c.SetReadDeadline(deadline)
+		_ = c.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseGoingAway, "framework stopping"), deadline)
+	}
 	f.handlers.Wait()
 }
 
-// Restart listens on the same port again after Stop.
+// Restart listens on the framework's port and serves: after Stop, it
+// starts the framework again.
 func (f *Framework) Restart() error {
-	var ln net.Listener
-	var err error
-	for range 200 { // the port was ours a moment ago; TIME_WAIT does not block a listener
-		if ln, err = net.Listen("tcp", f.addr); err == nil {
-			f.serve(ln)
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", f.addr, err)
 	}
-	return fmt.Errorf("listen again on %s: %w", f.addr, err)
+	srv := &http.Server{Handler: http.HandlerFunc(f.upgrade)}
+	served := make(chan struct{})
+	// srv is set before the first accept: a dial must never meet a
+	// listener that refuses it as stopping.
+	f.mu.Lock()
+	f.srv, f.served = srv, served
+	f.mu.Unlock()
+	go func() {
+		defer close(served)
+		_ = srv.Serve(ln)
+	}()
+	return nil
+}
+
+// Close stops the framework and releases its port. Calls after the
+// first only stop it.
+func (f *Framework) Close() {
+	f.Stop()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.port >= 0 {
+		_ = syscall.Close(f.port) // a second close could hit a reused descriptor
+		f.port = -1
+	}
 }
 
 // IsMessageEvent reports whether an event frame is a message event (the

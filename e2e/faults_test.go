@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -286,7 +286,10 @@ func TestYunhuRESTFailing(t *testing.T) {
 // WebSocket connects to, 20 times, with events published while it is
 // down: the pipeline reconnects each time with one connection (never
 // two), events published while it was down arrive after the reconnect,
-// and a forward-WS client sees every event in order, unaffected.
+// and a forward-WS client sees every event in order, unaffected. The
+// framework stops cleanly (Framework.Stop): with the close handshake, the
+// pipeline knows the connection is over before the next event, so none
+// may be lost.
 func TestReverseWSFlapping(t *testing.T) {
 	const flaps = 20
 	rev := newInbox()
@@ -294,7 +297,7 @@ func TestReverseWSFlapping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fw.Stop()
+	defer fw.Close()
 	s := Start(t, Options{ReverseWS: fw.URL(), ReverseInterval: 10 * time.Millisecond})
 	fwd := newInbox()
 	c, err := DialWS(s.WSURL+"/", fwd.onEvent)
@@ -374,13 +377,14 @@ func TestHTTPPostTargetsDown(t *testing.T) {
 	s.MustHTTP("send_group_msg", `{"group_id":`+sim.GroupOwnedID+`,"message":"still here"}`)
 }
 
-// closedPort returns a loopback address nothing listens on.
+// closedPort returns a loopback address nothing listens on for the rest
+// of the test: the port stays reserved (see reservePort), so the kernel
+// cannot hand it to another test's listener meanwhile.
 func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, addr, err := reservePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	t.Cleanup(func() { _ = syscall.Close(fd) })
 	return addr
 }

@@ -243,11 +243,14 @@ func TestDatabaseUnwritable(t *testing.T) {
 		env, argv := withFileLimit(256<<10, bin, "-c", cfg)
 		d := StartDaemon(t, env, argv...)
 		api := "http://" + d.WaitReady()["http"]
-		ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
+		online, cancel := context.WithTimeout(context.Background(), WaitTimeout)
 		defer cancel()
-		if err := s.WaitOnline(ctx, sim.SelfID, 1); err != nil {
+		if err := s.WaitOnline(online, sim.SelfID, 1); err != nil {
 			t.Fatal(err)
 		}
+		// Each call is bounded (PostJSON), the loop by its count: one
+		// deadline for all of them would be a timed assertion.
+		ctx := context.Background()
 		// Fill the file: sent messages get their ids until the limit.
 		var failure Reply
 		for i := 0; ; i++ {
@@ -356,9 +359,10 @@ func TestKillUnderLoad(t *testing.T) {
 	}
 	defer c.Close()
 
-	// Load: four senders and one simulated user, until the daemon dies.
-	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
-	defer cancel()
+	// Load: four senders and one simulated user, until the daemon dies
+	// (or the test ends early). Each call is bounded (PostJSON).
+	ctx, stopLoad := context.WithCancel(context.Background())
+	defer stopLoad()
 	var load sync.WaitGroup
 	for g := range 4 {
 		load.Add(1)

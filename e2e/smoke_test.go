@@ -25,7 +25,7 @@ func TestPipeline(t *testing.T) {
 	}
 	defer c.Close()
 	s.Inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: "hello"})
-	ev := <-events
+	ev := Receive(t, "the message event", events)
 	if got := gjson.GetBytes(ev, "raw_message").Str; got != "hello" {
 		t.Fatalf("event %s", ev)
 	}

@@ -337,6 +337,19 @@ func WaitFor(tb testing.TB, what string, cond func() bool) {
 	}
 }
 
+// Receive waits for the next value on ch, failing tb after WaitTimeout.
+func Receive[T any](tb testing.TB, what string, ch <-chan T) T {
+	tb.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(WaitTimeout):
+		tb.Fatalf("gave up after %v waiting for %s", WaitTimeout, what)
+		var zero T
+		return zero
+	}
+}
+
 // HTTP calls an action over the HTTP API with a JSON body and returns the
 // HTTP status and the decoded OneBot response.
 func (s *Stack) HTTP(action string, body string) (int, Reply) {
