@@ -499,6 +499,14 @@ func (c *wsConn) writeLoop(ctx context.Context) error {
 					break more
 				}
 			}
+			// select picks at random among ready cases: the reader may
+			// already have seen the connection end. Writing now would put
+			// the batch into a socket the kernel still accepts writes for
+			// but nobody reads; keep it for the next connection instead.
+			if ctx.Err() != nil {
+				c.pending = append([]event(nil), batch...)
+				return context.Cause(ctx)
+			}
 			if err := c.writeEvents(batch); err != nil {
 				return err
 			}
