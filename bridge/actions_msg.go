@@ -182,9 +182,10 @@ func failureText(err error) string {
 // names the same message and the server does not send it twice.
 func (b *Bridge) sendPart(ctx context.Context, part outPart) (int32, error) {
 	part.out.ID = yunhu.NewMessageID()
+	me := b.identity()
 	rec := store.Message{
 		ChatType: int32(part.out.Chat.Type), ChatID: part.out.Chat.ID, MsgID: part.out.ID,
-		SenderID: b.self(), SenderName: b.selfName.Load().(string), Time: b.now(), Self: true,
+		SenderID: me.ID, SenderName: me.Name, Time: b.now(), Self: true,
 		Body: part.body,
 	}
 	id, err := b.store.PutMessage(ctx, rec)

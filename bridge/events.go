@@ -348,12 +348,12 @@ func (in *ingest) publishRecall(ctx context.Context, key chatKey, id int32, auth
 			}
 		}
 		ev = &groupRecallNotice{
-			Time: at.Unix(), SelfID: in.b.selfNumber.Load(), PostType: postNotice, NoticeType: noticeGroupRecall,
+			Time: at.Unix(), SelfID: in.b.selfNumber(), PostType: postNotice, NoticeType: noticeGroupRecall,
 			GroupID: peer, UserID: uid, OperatorID: uid, MessageID: id,
 		}
 	} else {
 		ev = &friendRecallNotice{
-			Time: at.Unix(), SelfID: in.b.selfNumber.Load(), PostType: postNotice, NoticeType: noticeFriendRecall,
+			Time: at.Unix(), SelfID: in.b.selfNumber(), PostType: postNotice, NoticeType: noticeFriendRecall,
 			UserID: peer, MessageID: id,
 		}
 	}
@@ -407,7 +407,7 @@ func (in *ingest) edit(ctx context.Context, key chatKey, found bool, p yunhu.Edi
 		return
 	}
 	ev := &messageEditNotice{
-		Time: p.EditTime.Unix(), SelfID: in.b.selfNumber.Load(), PostType: postNotice, NoticeType: noticeMessageEdit,
+		Time: p.EditTime.Unix(), SelfID: in.b.selfNumber(), PostType: postNotice, NoticeType: noticeMessageEdit,
 		MessageType: messagePrivate, MessageID: id, Message: f.post, RawMessage: f.raw,
 	}
 	if p.EditTime.IsZero() {

@@ -475,7 +475,8 @@ func (in *ingest) resolveQuotes(ctx context.Context, run []entry) bool {
 // privateNames are the names a mention in a private chat may use: the
 // account's and the sender's.
 func (in *ingest) privateNames(m *yunhu.Message) mentionNames {
-	self, selfName := in.b.self(), in.b.selfName.Load().(string)
+	me := in.b.identity()
+	self, selfName := me.ID, me.Name
 	return func(id string) []string {
 		switch id {
 		case self:
@@ -510,7 +511,7 @@ func (in *ingest) messageEvent(ctx context.Context, e *entry, id int32, f format
 	if t.IsZero() {
 		t = in.b.now()
 	}
-	selfID := in.b.selfNumber.Load()
+	selfID := in.b.selfNumber()
 	if e.key.Type == yunhu.ChatTypeGroup {
 		s := groupSender{UserID: uid, Nickname: m.Sender.Name, Sex: sexUnknown, Role: roleMember, Title: title(&m.Sender)}
 		if e.known {
