@@ -137,6 +137,9 @@ func (b *Bridge) history(ctx context.Context, chat yunhu.Chat, p historyParams) 
 			chat.Type = yunhu.ChatTypeBot
 			msgs, err = b.platform.ListMessages(ctx, chat, before, int(count))
 		}
+		if err == nil {
+			msgs, err = b.moreHistory(ctx, chat, msgs, int(count))
+		}
 		if err != nil {
 			return nil, platformError("list messages", err)
 		}
@@ -165,6 +168,40 @@ func (b *Bridge) history(ctx context.Context, chat yunhu.Chat, p historyParams) 
 		out.Messages = append(out.Messages, info)
 	}
 	return out, nil
+}
+
+// maxHistoryPages bounds the list-message calls of one history read.
+const maxHistoryPages = 10
+
+// moreHistory completes a first page of history to count messages: Yunhu
+// may serve fewer than asked while older ones remain, so it asks again
+// before the oldest so far until it has count, gets an empty page, or a
+// page with nothing new (a server serving the same page again).
+func (b *Bridge) moreHistory(ctx context.Context, chat yunhu.Chat, msgs []yunhu.Message, count int) ([]yunhu.Message, error) {
+	seen := make(map[string]bool, len(msgs))
+	for i := range msgs {
+		seen[msgs[i].ID] = true
+	}
+	page := msgs
+	for range maxHistoryPages - 1 {
+		if len(msgs) >= count || len(page) == 0 {
+			break
+		}
+		oldest := slices.MinFunc(msgs, func(x, y yunhu.Message) int { return cmp.Compare(x.Seq, y.Seq) })
+		more, err := b.platform.ListMessages(ctx, chat, oldest.ID, count-len(msgs))
+		if err != nil {
+			return nil, err
+		}
+		page = page[:0:0]
+		for i := range more {
+			if !seen[more[i].ID] {
+				seen[more[i].ID] = true
+				page = append(page, more[i])
+			}
+		}
+		msgs = append(msgs, page...)
+	}
+	return msgs, nil
 }
 
 // mapHistory gives every listed message its message_id and record: the

@@ -207,19 +207,34 @@ func (b *Bridge) getMsgEditHistory(ctx context.Context, req *onebot.Request) (an
 	if err != nil {
 		return nil, err
 	}
+	// Yunhu may serve fewer edits than asked on a page that is not the
+	// last and may leave total out: only an empty page, total reached or
+	// a page of nothing new (the same page again) ends the list.
 	var (
 		all   []yunhu.EditRecord
 		total int
+		seen  = map[int64]bool{}
 	)
 	for page := 1; len(all) < maxEditHistory; page++ {
 		list, n, err := b.platform.ListEditRecords(ctx, rec.MsgID, page, editHistoryPage)
 		if err != nil {
 			return nil, platformError("list edits", err)
 		}
-		all, total = append(all, list...), n
-		if len(list) < editHistoryPage || len(all) >= total {
+		total = n
+		fresh := 0
+		for _, e := range list {
+			if !seen[e.ID] {
+				seen[e.ID] = true
+				all = append(all, e)
+				fresh++
+			}
+		}
+		if fresh == 0 || total > 0 && len(all) >= total {
 			break
 		}
+	}
+	if total == 0 {
+		total = len(all)
 	}
 	slices.SortStableFunc(all, func(x, y yunhu.EditRecord) int { return cmp.Compare(x.MsgTime, y.MsgTime) })
 	out := editHistory{Total: total, Edits: make([]editEntry, 0, len(all))}
