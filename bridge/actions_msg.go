@@ -233,12 +233,16 @@ func (b *Bridge) deleteMsg(ctx context.Context, req *onebot.Request) (any, error
 	}
 	ids := append([]string{rec.MsgID}, b.partMsgIDs(int32(p.MessageID), rec)...)
 	chat := recordChat(rec)
+	// Announced before the call: the recall's push may be handled before
+	// Yunhu's answer arrives.
+	undo := b.ownRecalls.add(b.now(), ids)
 	if len(ids) == 1 {
 		err = b.platform.Recall(ctx, chat, rec.MsgID)
 	} else {
 		err = b.platform.RecallBatch(ctx, chat, ids)
 	}
 	if err != nil {
+		undo()
 		return nil, platformError("recall message", err)
 	}
 	return nil, nil

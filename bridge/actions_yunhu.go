@@ -89,6 +89,7 @@ func (b *Bridge) deleteMsgBatch(ctx context.Context, req *onebot.Request) (any, 
 	}
 	var chats []yunhu.Chat
 	byChat := map[yunhu.Chat][]string{}
+	parts := map[yunhu.Chat][][]string{} // each message's Yunhu ids, first part first
 	for _, n := range p.MessageIDs {
 		rec, err := b.storedMessage(int32(n), "message_ids")
 		if err != nil {
@@ -98,14 +99,25 @@ func (b *Bridge) deleteMsgBatch(ctx context.Context, req *onebot.Request) (any, 
 		if _, ok := byChat[c]; !ok {
 			chats = append(chats, c)
 		}
-		for _, msgID := range append([]string{rec.MsgID}, b.partMsgIDs(int32(n), rec)...) {
+		ids := append([]string{rec.MsgID}, b.partMsgIDs(int32(n), rec)...)
+		parts[c] = append(parts[c], ids)
+		for _, msgID := range ids {
 			if !slices.Contains(byChat[c], msgID) {
 				byChat[c] = append(byChat[c], msgID)
 			}
 		}
 	}
 	for _, c := range chats {
+		// As delete_msg: the account is the operator, one notice per
+		// OneBot message.
+		var undo []func()
+		for _, ids := range parts[c] {
+			undo = append(undo, b.ownRecalls.add(b.now(), ids))
+		}
 		if err := b.platform.RecallBatch(ctx, c, byChat[c]); err != nil {
+			for _, u := range undo {
+				u()
+			}
 			return nil, platformError("recall messages in "+c.ID, err)
 		}
 	}

@@ -129,6 +129,8 @@ type Bridge struct {
 	me     atomic.Pointer[identity]
 	online atomic.Bool // the push socket is logged in
 	media  *mediaRules
+	// ownRecalls are the recalls delete_msg is making (events.go).
+	ownRecalls *ownRecalls
 
 	mu   sync.Mutex      // guards bots
 	bots map[string]bool // Yunhu ids known to be bots (private chats use ChatTypeBot)
@@ -169,6 +171,8 @@ func New(opts Options) (*Bridge, error) {
 		now:      opts.Now,
 		bots:     map[string]bool{},
 		media:    newMediaRules(opts.Media, opts.Log),
+
+		ownRecalls: newOwnRecalls(),
 	}
 	b.me.Store(&identity{})
 	b.registerActions(opts.Router)

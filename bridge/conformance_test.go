@@ -103,3 +103,86 @@ func TestHistoryPastShortPages(t *testing.T) {
 		}
 	}
 }
+
+// until returns the events before the first message event whose text is
+// marker (the marker itself left out): a marker injected after an action
+// closes the events that action caused, since pushes arrive in order.
+func until(t *testing.T, e *actEnv, events <-chan map[string]any, marker string) []map[string]any {
+	t.Helper()
+	e.inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: marker})
+	var out []map[string]any
+	for {
+		ev := nextEvent(t, events)
+		if ev["post_type"] == "message" && ev["raw_message"] == marker {
+			return out
+		}
+		out = append(out, ev)
+	}
+}
+
+// recallNotices returns the recall notices among evs.
+func recallNotices(evs []map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, ev := range evs {
+		if n := ev["notice_type"]; n == "group_recall" || n == "friend_recall" {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// TestOwnRecallNotices: a recall the account makes with delete_msg (or
+// delete_msg_batch) reports the account as operator_id, and a message sent
+// as several Yunhu messages gives one notice, with the message_id the bot
+// was given; a recall by someone else keeps the author as operator.
+func TestOwnRecallNotices(t *testing.T) {
+	e := newActEnv(t)
+	events := e.events()
+	self := userN(t, sim.SelfID)
+	bob := userN(t, sim.BobID)
+	num := func(v any) int64 { f, _ := v.(float64); return int64(f) }
+	check := func(what string, evs []map[string]any, id int32, user, operator int64) {
+		t.Helper()
+		n := recallNotices(evs)
+		if len(n) != 1 {
+			t.Fatalf("%s: %d recall notices, want 1: %v", what, len(n), n)
+		}
+		ev := n[0]
+		if num(ev["message_id"]) != int64(id) || num(ev["user_id"]) != user || num(ev["operator_id"]) != operator {
+			t.Errorf("%s: notice %v, want message_id %d user_id %d operator_id %d", what, ev, id, user, operator)
+		}
+	}
+
+	// A message sent as four Yunhu messages, recalled by its sender.
+	g := e.groupN(sim.GroupOwnedID)
+	img := b64(pngBytes(t, 1, 1))
+	split := e.send("send_group_msg", map[string]any{"group_id": g, "message": "look:[CQ:image,file=" + img + "]\n[CQ:image,file=" + img + "]and this"})
+	e.ok("delete_msg", map[string]any{"message_id": split})
+	check("own split message", until(t, e, events, "m1"), split, self, self)
+
+	// Bob's message recalled by the account as an admin.
+	_, bobs := e.inject(sim.Message{From: sim.BobID, ChatID: sim.GroupAdminID, Text: "spam"})
+	until(t, e, events, "m2")
+	e.ok("delete_msg", map[string]any{"message_id": bobs})
+	check("member's message by the admin", until(t, e, events, "m3"), bobs, bob, self)
+
+	// delete_msg_batch, likewise.
+	_, bobs2 := e.inject(sim.Message{From: sim.BobID, ChatID: sim.GroupAdminID, Text: "spam 2"})
+	split2 := e.send("send_group_msg", map[string]any{"group_id": e.groupN(sim.GroupAdminID), "message": "a[CQ:image,file=" + img + "]b"})
+	until(t, e, events, "m4")
+	e.ok("delete_msg_batch", map[string]any{"message_ids": []any{bobs2, split2}})
+	evs := recallNotices(until(t, e, events, "m5"))
+	if len(evs) != 2 {
+		t.Fatalf("delete_msg_batch of 2 messages: %d notices: %v", len(evs), evs)
+	}
+	check("batch, Bob's", evs[:1], bobs2, bob, self)
+	check("batch, own split", evs[1:], split2, self, self)
+
+	// Bob recalls his own: the operator is Bob, as before.
+	rec, bobs3 := e.inject(sim.Message{From: sim.BobID, ChatID: sim.GroupAdminID, Text: "typo"})
+	until(t, e, events, "m6")
+	if err := e.sim.Recall(sim.BobID, rec.MsgID); err != nil {
+		t.Fatal(err)
+	}
+	check("Bob's own recall", until(t, e, events, "m7"), bobs3, bob, bob)
+}

@@ -356,7 +356,8 @@ func (in *ingest) reported(ctx context.Context, key chatKey, m *yunhu.Message) b
 		return false // stored by send_msg or as a quote, never reported
 	}
 	if m.Recalled() && !rec.Recalled {
-		in.recallStored(ctx, key, id, rec, m.RecallTime)
+		own, isOwn := in.b.ownRecalls.take(m.ID)
+		in.recallStored(ctx, key, id, rec, m.RecallTime, own, isOwn)
 	}
 	return true
 }
