@@ -302,9 +302,8 @@ type forwardParams struct {
 }
 
 // forwardResult is the data of the forward actions. message_id is the
-// rendered message's, 0 when every node forwarded an existing message:
-// Yunhu does not return the ids of forwarded copies (§2.8). There is no
-// forward_id: Yunhu has no merged-forward messages.
+// first message sent: the rendered custom nodes, or the first forwarded
+// copy. There is no forward_id: Yunhu has no merged-forward messages.
 type forwardResult struct {
 	MessageID int32 `json:"message_id"`
 }
@@ -392,8 +391,15 @@ func (b *Bridge) sendForward(ctx context.Context, action string, chat yunhu.Chat
 	var first int32
 	for _, s := range steps {
 		if s.forward != nil {
+			var newest int64
+			if first == 0 {
+				newest = b.newestSeq(ctx, chat)
+			}
 			if err := b.platform.Forward(ctx, s.forward.MsgID, yunhu.ChatType(s.forward.ChatType), []yunhu.Chat{chat}); err != nil {
 				return nil, platformError("forward message", err)
+			}
+			if first == 0 && newest >= 0 {
+				first = b.forwardedCopy(ctx, chat, newest)
 			}
 			continue
 		}
@@ -406,6 +412,55 @@ func (b *Bridge) sendForward(ctx context.Context, action string, chat yunhu.Chat
 		}
 	}
 	return forwardResult{MessageID: first}, nil
+}
+
+// forwardLookback is how many of a chat's newest messages forwardedCopy
+// reads to find a copy.
+const forwardLookback = 20
+
+// newestSeq returns the seq of chat's newest message (0 for an empty
+// chat), or -1 when the chat cannot be read.
+func (b *Bridge) newestSeq(ctx context.Context, chat yunhu.Chat) int64 {
+	msgs, err := b.platform.ListMessages(ctx, chat, "", 1)
+	if err != nil {
+		b.log.Warn("forward: read the chat before; the copy's message_id will be 0", zap.String("chat", chat.ID), zap.Error(err))
+		return -1
+	}
+	var seq int64
+	for i := range msgs {
+		seq = max(seq, msgs[i].Seq)
+	}
+	return seq
+}
+
+// forwardedCopy returns the message_id of the copy a forward just made in
+// chat, durable in the store (so get_msg and delete_msg work on it), or 0
+// when it cannot be found. Yunhu does not return the copy's id (§2.8): it
+// is the account's first message in chat after the newest one before the
+// forward (a send of the account's that races with the forward may be
+// taken for it).
+func (b *Bridge) forwardedCopy(ctx context.Context, chat yunhu.Chat, newest int64) int32 {
+	msgs, err := b.platform.ListMessages(ctx, chat, "", forwardLookback)
+	if err != nil {
+		b.log.Warn("forward: find the copy; its message_id will be 0", zap.String("chat", chat.ID), zap.Error(err))
+		return 0
+	}
+	pick := -1
+	for i := range msgs {
+		if m := &msgs[i]; m.Seq > newest && m.Sender.ID == b.self() && (pick < 0 || m.Seq < msgs[pick].Seq) {
+			pick = i
+		}
+	}
+	if pick < 0 {
+		b.log.Warn("forward: the copy is not listed; its message_id will be 0", zap.String("chat", chat.ID))
+		return 0
+	}
+	ids, _, err := b.mapHistory(ctx, chat, msgs[pick:pick+1])
+	if err != nil {
+		b.log.Warn("forward: store the copy; its message_id will be 0", zap.String("chat", chat.ID), zap.Error(err))
+		return 0
+	}
+	return ids[0]
 }
 
 // renderNode renders one custom node as a markdown quote: the name in bold,
