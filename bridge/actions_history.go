@@ -221,6 +221,7 @@ func (b *Bridge) mapHistory(ctx context.Context, chat yunhu.Chat, msgs []yunhu.M
 			rec, err = b.store.Message(id)
 			if err == nil {
 				rec.Recalled = rec.Recalled || msgs[i].Recalled()
+				rec.Unsent = false // Yunhu lists it: it was sent
 				if len(rec.Body) == 0 {
 					// A placeholder (a quoted message never seen): complete it.
 					rec = b.completeRecord(ctx, id, rec, chat, &msgs[i])

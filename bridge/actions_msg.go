@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 
 	"go.uber.org/zap"
@@ -193,12 +194,36 @@ func (b *Bridge) sendPart(ctx context.Context, part outPart) (int32, error) {
 		return 0, onebot.ErrFailed("record the message", err)
 	}
 	if _, err := b.platform.SendMessage(ctx, part.out); err != nil {
-		// The record stays: nobody learns its id, and should the message
-		// have reached Yunhu after all (a reply lost on the way back), its
-		// echo completes the record as for any other send.
+		b.dropUnsent(ctx, id, err)
 		return 0, platformError("send message", err)
 	}
 	return id, nil
+}
+
+// dropUnsent takes back the record of a send that failed, so that nothing
+// a bot reads (get_msg, history, a reply) claims the message exists. A
+// refusal (Yunhu answered, e.g. 对方不是你的好友) is definite: the record
+// goes. Any other failure (a timeout, a reply lost on the way back, an
+// HTTP error) may hide a message that went out: the record stays, marked
+// Unsent and hidden from reads, so that its echo, should it come, finds
+// the id and completes the record as for any other send.
+func (b *Bridge) dropUnsent(ctx context.Context, id int32, cause error) {
+	ctx = context.WithoutCancel(ctx)
+	var (
+		ae  *yunhu.APIError
+		err error
+	)
+	if errors.As(cause, &ae) && ae.HTTPStatus == http.StatusOK {
+		err = b.store.DeleteMessage(ctx, id)
+	} else {
+		err = b.store.UpdateMessage(ctx, id, func(m *store.Message) error {
+			m.Unsent = m.Seq == 0 // the echo may have completed it already
+			return nil
+		})
+	}
+	if err != nil {
+		b.log.Warn("take back the record of a failed send", zap.Int32("message_id", id), zap.Error(err))
+	}
 }
 
 // lookupBot asks the address book whether id is one of the account's

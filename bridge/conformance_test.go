@@ -2,10 +2,13 @@ package bridge_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
 )
 
@@ -185,4 +188,59 @@ func TestOwnRecallNotices(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("Bob's own recall", until(t, e, events, "m7"), bobs3, bob, bob)
+}
+
+// TestRefusedSendLeavesNoRecord: a send Yunhu refuses leaves nothing a bot
+// can read back (get_msg of every id the bridge handed out or skipped);
+// a send whose reply was lost after Yunhu stored it is hidden until its
+// echo arrives, and the echo's message_sent carries an id get_msg then
+// answers.
+func TestRefusedSendLeavesNoRecord(t *testing.T) {
+	e := newActEnv(t, func(o *bridge.Options) { o.ReportSelfMessage = true })
+	events := e.events()
+	alice, dave := userN(t, sim.AliceID), userN(t, sim.DaveID)
+	first := e.send("send_private_msg", map[string]any{"user_id": alice, "message": "before"})
+	r := e.fail("send_private_msg", map[string]any{"user_id": dave, "message": "refused"}, 100)
+	if !strings.Contains(r.Message, "对方不是你的好友") {
+		t.Fatalf("refusal %q", r.Message)
+	}
+	// Every retry fails before Yunhu stores anything: ambiguous to the
+	// bridge, so the record stays, hidden.
+	e.sim.FailNext(3, 502, yunhu.PathSendMessage)
+	e.fail("send_private_msg", map[string]any{"user_id": alice, "message": "lost"}, 100)
+	last := e.send("send_private_msg", map[string]any{"user_id": alice, "message": "after"})
+	for id := first + 1; id < last; id++ {
+		r := e.call("get_msg", map[string]any{"message_id": id})
+		if r.Status == onebot.StatusOK {
+			t.Errorf("get_msg %d of a message never sent answered %s", id, r.Data)
+		}
+		e.fail("delete_msg", map[string]any{"message_id": id}, 1400)
+	}
+	h := decode[struct {
+		Messages []struct {
+			RawMessage string `json:"raw_message"`
+		} `json:"messages"`
+	}](t, e.ok("get_history_msg", map[string]any{"message_type": "private", "user_id": alice, "count": 20}))
+	for _, m := range h.Messages {
+		if m.RawMessage == "refused" || m.RawMessage == "lost" {
+			t.Errorf("history lists %q", m.RawMessage)
+		}
+	}
+
+	// Stored by Yunhu, every reply lost: the send fails, the echo comes.
+	e.sim.FailNextAfterCommit(3, 502, yunhu.PathSendMessage)
+	e.fail("send_private_msg", map[string]any{"user_id": alice, "message": "went out"}, 100)
+	var echoed float64
+	for echoed == 0 {
+		ev := nextEvent(t, events)
+		if ev["post_type"] == "message_sent" && ev["raw_message"] == "went out" {
+			echoed, _ = ev["message_id"].(float64)
+		}
+	}
+	got := decode[struct {
+		RawMessage string `json:"raw_message"`
+	}](t, e.ok("get_msg", map[string]any{"message_id": int32(echoed)}))
+	if got.RawMessage != "went out" {
+		t.Errorf("get_msg of the echoed id: %q", got.RawMessage)
+	}
 }
