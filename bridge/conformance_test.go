@@ -244,3 +244,34 @@ func TestRefusedSendLeavesNoRecord(t *testing.T) {
 		t.Errorf("get_msg of the echoed id: %q", got.RawMessage)
 	}
 }
+
+// TestStrangerInfoOfBot: a bot's id, as get_friend_list lists it and as
+// the user_id of its private messages, answers get_stranger_info with the
+// bot's profile, whether or not the bridge has met the bot yet.
+func TestStrangerInfoOfBot(t *testing.T) {
+	e := newActEnv(t)
+	type info struct {
+		UserID   int64  `json:"user_id"`
+		Nickname string `json:"nickname"`
+	}
+	bot := userN(t, sim.BotID)
+	// Not met yet: nothing has listed the address book.
+	if got := decode[info](t, e.ok("get_stranger_info", map[string]any{"user_id": bot})); got.UserID != bot || got.Nickname != "EchoBot" {
+		t.Errorf("bot not met yet: %+v", got)
+	}
+	friends := decode[[]info](t, e.ok("get_friend_list", nil))
+	listed := false
+	for _, f := range friends {
+		if f.UserID == bot {
+			listed = true
+			if got := decode[info](t, e.ok("get_stranger_info", map[string]any{"user_id": f.UserID})); got != f {
+				t.Errorf("get_stranger_info %+v, get_friend_list %+v", got, f)
+			}
+		}
+	}
+	if !listed {
+		t.Fatalf("get_friend_list %+v lists no bot %d", friends, bot)
+	}
+	// A stranger that is no bot still fails as before.
+	e.fail("get_stranger_info", map[string]any{"user_id": 99999999}, 100)
+}
