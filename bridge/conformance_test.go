@@ -10,6 +10,7 @@ import (
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu/yunhupb"
 )
 
 // TestLoginInfoNeverHalfPublished: frameworks call get_login_info the
@@ -274,4 +275,66 @@ func TestStrangerInfoOfBot(t *testing.T) {
 	}
 	// A stranger that is no bot still fails as before.
 	e.fail("get_stranger_info", map[string]any{"user_id": 99999999}, 100)
+}
+
+// TestMentionSpacingRoundTrips: the official clients write "@name " before
+// the text (as the sandbox's at= does). A message event of such a text,
+// sent back as it came, writes the same Yunhu text, and that text read
+// back gives the same segments; a framework's "[CQ:at,qq=X] hi" gets one
+// space after the name, not two.
+func TestMentionSpacingRoundTrips(t *testing.T) {
+	e := newActEnv(t)
+	events := e.events()
+	g := e.groupN(sim.GroupOwnedID)
+	alice, bob := sim.AliceID, sim.BobID
+	// event returns the raw_message of the next message event.
+	event := func(from, text string, mentions ...string) string {
+		t.Helper()
+		e.inject(sim.Message{From: from, ChatID: sim.GroupOwnedID, Content: &yunhupb.MsgContent{Text: text, MentionedId: mentions}})
+		for {
+			if ev := nextEvent(t, events); ev["post_type"] == "message" {
+				raw, _ := ev["raw_message"].(string)
+				return raw
+			}
+		}
+	}
+	// sendBack sends raw into the group and returns the Yunhu text written.
+	sendBack := func(raw string) string {
+		t.Helper()
+		before := len(e.sim.Sent())
+		e.send("send_group_msg", map[string]any{"group_id": g, "message": raw})
+		return e.sent(before)[0].Request.Content.GetText()
+	}
+	for _, c := range []struct {
+		official string // as an official client writes it
+		mentions []string
+		event    string
+	}{
+		{"@Alice hi", []string{alice}, "[CQ:at,qq=1000002] hi"},
+		{"@Alice @Bob hi", []string{alice, bob}, "[CQ:at,qq=1000002] [CQ:at,qq=1000003] hi"},
+		{"hi @Alice ", []string{alice}, "hi [CQ:at,qq=1000002]"},
+		{"@Alice  two spaces", []string{alice}, "[CQ:at,qq=1000002]  two spaces"},
+	} {
+		got := event(sim.CarolID, c.official, c.mentions...)
+		if got != c.event {
+			t.Errorf("%q read as %q, want %q", c.official, got, c.event)
+		}
+		written := sendBack(got)
+		if written != c.official {
+			t.Errorf("event %q sent back wrote %q, the official client wrote %q", got, written, c.official)
+		}
+		if again := event(sim.CarolID, written, c.mentions...); again != got {
+			t.Errorf("%q read back as %q, first read %q", written, again, got)
+		}
+	}
+	// What frameworks write: one space after the name either way.
+	for raw, want := range map[string]string{
+		"[CQ:at,qq=1000002] hi": "@Alice hi",
+		"[CQ:at,qq=1000002]hi":  "@Alice hi",
+		"[CQ:at,qq=1000002]":    "@Alice ",
+	} {
+		if got := sendBack(raw); got != want {
+			t.Errorf("%q wrote %q, want %q", raw, got, want)
+		}
+	}
 }
