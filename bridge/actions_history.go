@@ -404,7 +404,7 @@ func (b *Bridge) sendForward(ctx context.Context, action string, chat yunhu.Chat
 			}
 			continue
 		}
-		id, err := b.sendMessage(ctx, chat, segment.Message{segment.Markdown(s.markdown)})
+		id, _, err := b.sendMessage(ctx, chat, segment.Message{segment.Markdown(s.markdown)})
 		if err != nil {
 			return nil, err
 		}

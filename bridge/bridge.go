@@ -131,6 +131,10 @@ type Bridge struct {
 	media  *mediaRules
 	// ownRecalls are the recalls delete_msg is making (events.go).
 	ownRecalls *ownRecalls
+	// members is the group member cache (members.go): the ingest
+	// goroutine's for the sender of events, and get_msg's and history's
+	// for the same sender; its refresh worker runs with receive.
+	members *memberCache
 
 	mu   sync.Mutex      // guards bots
 	bots map[string]bool // Yunhu ids known to be bots (private chats use ChatTypeBot)
@@ -174,6 +178,7 @@ func New(opts Options) (*Bridge, error) {
 
 		ownRecalls: newOwnRecalls(),
 	}
+	b.members = newMemberCache(b.platform, b.log.Named("members"), b.now)
 	b.me.Store(&identity{})
 	b.registerActions(opts.Router)
 	return b, nil

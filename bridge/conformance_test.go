@@ -1,10 +1,12 @@
 package bridge_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
@@ -336,5 +338,115 @@ func TestMentionSpacingRoundTrips(t *testing.T) {
 		if got := sendBack(raw); got != want {
 			t.Errorf("%q wrote %q, want %q", raw, got, want)
 		}
+	}
+}
+
+// TestGetMsgSenderMatchesEvent: get_msg, get_history_msg and
+// get_group_msg_history describe a message's sender as its message event
+// did, field by field (nickname the user's name, card the group
+// nickname, role), plus Shamrock's uid and target_id; send_* answer the
+// time get_msg then reports.
+func TestGetMsgSenderMatchesEvent(t *testing.T) {
+	e := newActEnv(t)
+	events := e.events()
+	next := func() map[string]any {
+		t.Helper()
+		for {
+			if ev := nextEvent(t, events); ev["post_type"] == "message" {
+				return ev
+			}
+		}
+	}
+	num := func(v any) int64 { f, _ := v.(float64); return int64(f) }
+	same := func(what string, ev, got map[string]any) {
+		t.Helper()
+		evSender, _ := ev["sender"].(map[string]any)
+		gotSender, _ := got["sender"].(map[string]any)
+		if len(evSender) == 0 {
+			t.Fatalf("%s: event has no sender: %v", what, ev)
+		}
+		for k, v := range evSender {
+			if gv, ok := gotSender[k]; !ok || gv != v {
+				t.Errorf("%s: sender.%s = %v (present %v), the event has %v", what, k, gv, ok, v)
+			}
+		}
+		for _, k := range []string{"time", "message_type", "message_id", "raw_message", "user_id", "group_id"} {
+			if got[k] != ev[k] {
+				t.Errorf("%s: %s = %v, the event has %v", what, k, got[k], ev[k])
+			}
+		}
+		if gotSender["uid"] == "" || gotSender["uid"] == nil {
+			t.Errorf("%s: sender.uid missing: %v", what, gotSender)
+		}
+	}
+	historyEntry := func(action string, params map[string]any, id int64) map[string]any {
+		t.Helper()
+		var h struct {
+			Messages []map[string]any `json:"messages"`
+		}
+		if err := json.Unmarshal(e.ok(action, params), &h); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range h.Messages {
+			if num(m["message_id"]) == id {
+				return m
+			}
+		}
+		t.Fatalf("%s %v: no message %d in %v", action, params, id, h.Messages)
+		return nil
+	}
+	getMsg := func(id int64) map[string]any {
+		t.Helper()
+		var m map[string]any
+		if err := json.Unmarshal(e.ok("get_msg", map[string]any{"message_id": id}), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+
+	// Carol has a group nickname in big; Alice is an admin of owned.
+	for _, c := range []struct{ from, group, role, card string }{
+		{sim.CarolID, sim.GroupBigID, "member", "Carol in big"},
+		{sim.AliceID, sim.GroupOwnedID, "admin", ""},
+	} {
+		e.sim.Inject(sim.Message{From: c.from, ChatID: c.group, Text: "hello from " + c.from})
+		ev := next()
+		s, _ := ev["sender"].(map[string]any)
+		if s["role"] != c.role || s["card"] != c.card || s["nickname"] != e.sim.User(c.from).Name {
+			t.Errorf("event sender %v, want role %s card %q nickname %s", s, c.role, c.card, e.sim.User(c.from).Name)
+		}
+		id := num(ev["message_id"])
+		same("get_msg in "+c.group, ev, getMsg(id))
+		g := e.groupN(c.group)
+		same("get_group_msg_history in "+c.group, ev, historyEntry("get_group_msg_history", map[string]any{"group_id": g}, id))
+		same("get_history_msg in "+c.group, ev, historyEntry("get_history_msg", map[string]any{"message_type": "group", "group_id": g}, id))
+	}
+
+	// Private: the event's sender, and target_id the peer (Shamrock).
+	e.sim.Inject(sim.Message{From: sim.AliceID, ChatID: sim.SelfID, Text: "hi in private"})
+	ev := next()
+	got := getMsg(num(ev["message_id"]))
+	same("private get_msg", ev, got)
+	if alice := userN(t, sim.AliceID); num(got["target_id"]) != alice || num(got["peer_id"]) != alice {
+		t.Errorf("private get_msg target_id %v peer_id %v, want %d", got["target_id"], got["peer_id"], alice)
+	}
+	if s, _ := got["sender"].(map[string]any); s["uid"] != sim.AliceID {
+		t.Errorf("sender.uid %v, want %s", s["uid"], sim.AliceID)
+	}
+
+	// send_* answer the time of the send; get_msg reports it, or Yunhu's
+	// own once the echo has come, which is no earlier.
+	var sent struct {
+		MessageID int64 `json:"message_id"`
+		Time      int64 `json:"time"`
+	}
+	before := time.Now().Unix()
+	if err := json.Unmarshal(e.ok("send_group_msg", map[string]any{"group_id": e.groupN(sim.GroupOwnedID), "message": "timed"}), &sent); err != nil {
+		t.Fatal(err)
+	}
+	gm := num(getMsg(sent.MessageID)["time"])
+	after := time.Now().Unix()
+	if sent.Time < before || sent.Time > after || gm < sent.Time || gm > after {
+		t.Errorf("send_group_msg time %d, get_msg time %d, sent within [%d, %d]", sent.Time, gm, before, after)
 	}
 }

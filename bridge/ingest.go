@@ -103,7 +103,7 @@ func (b *Bridge) receive(ctx context.Context) error {
 		b:        b,
 		ch:       make(chan item, ingestQueue),
 		stop:     ctx.Done(),
-		members:  newMemberCache(b.platform, b.log.Named("members"), b.now),
+		members:  b.members,
 		requests: newRequestWatcher(b),
 		tracker:  tr,
 		recent:   newRecentIndex(recentMessages),
