@@ -117,6 +117,10 @@ func yunhuMessage(err error) string {
 // param names the parameter in the 1400 for an unknown one.
 func (b *Bridge) storedMessage(id int32, param string) (store.Message, error) {
 	rec, err := b.store.Message(id)
+	if err == nil && rec.Unsent {
+		// A send that failed: the bot was never given this id.
+		err = store.ErrNotFound
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return rec, onebot.ErrBadParams("%s: %d is not a known message_id", param, id)
 	}

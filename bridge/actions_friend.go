@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 )
 
 // Friend actions (api/public.md).
@@ -43,14 +44,38 @@ func (b *Bridge) getStrangerInfo(ctx context.Context, req *onebot.Request) (any,
 	if err != nil {
 		return nil, err
 	}
+	if chat.Type == yunhu.ChatTypeBot {
+		return b.botInfo(ctx, int64(*p.UserID), chat.ID)
+	}
 	u, err := b.platform.GetUser(ctx, chat.ID)
 	if err != nil {
+		// A bot the bridge has not met since the start: Yunhu has no user
+		// by its id (用户不存在); the address book tells.
+		if b.lookupBot(ctx, chat.ID) {
+			return b.botInfo(ctx, int64(*p.UserID), chat.ID)
+		}
 		return nil, platformError("read user profile", err)
 	}
 	return strangerInfo{
 		UserID: int64(*p.UserID), Nickname: u.Name, Sex: sexOf(u.Gender), Remark: u.Remark,
 		Sign: u.Introduction, Avatar: u.AvatarURL, LoginDays: u.OnlineDays, Area: u.City, VIP: u.VIP,
 	}, nil
+}
+
+// botInfo is get_stranger_info for a bot: get_friend_list lists the
+// account's bots and their private messages carry their id as user_id,
+// but a bot is no Yunhu user, so its profile comes from the address book.
+func (b *Bridge) botInfo(ctx context.Context, n int64, id string) (any, error) {
+	book, err := b.platform.AddressBook(ctx)
+	if err != nil {
+		return nil, platformError("read address book", err)
+	}
+	for _, c := range book.Bots {
+		if c.ID == id {
+			return strangerInfo{UserID: n, Nickname: c.Name, Sex: sexUnknown, Remark: c.Remark, Avatar: c.AvatarURL}, nil
+		}
+	}
+	return nil, onebot.ErrFailed("read bot profile: not in the address book", nil)
 }
 
 type friendInfo struct {

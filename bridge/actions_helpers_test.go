@@ -31,10 +31,11 @@ type actEnv struct {
 	hub    *onebot.Hub
 	bridge *bridge.Bridge
 	ctx    context.Context
+	run    func() // nil once started
 }
 
-// newActEnv starts the world; mod adjusts the bridge options.
-func newActEnv(t *testing.T, mod ...func(*bridge.Options)) *actEnv {
+// newIdleActEnv builds the world without running the bridge (start does).
+func newIdleActEnv(t *testing.T, mod ...func(*bridge.Options)) *actEnv {
 	t.Helper()
 	s := sim.New(sim.Options{Log: zaptest.NewLogger(t).Named("sim")})
 	srv := httptest.NewServer(s.Handler())
@@ -65,20 +66,39 @@ func newActEnv(t *testing.T, mod ...func(*bridge.Options)) *actEnv {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = b.Run(ctx)
-	}()
+	e := &actEnv{t: t, sim: s, urls: urls, store: st, router: router, hub: hub, bridge: b, ctx: ctx}
+	e.run = func() {
+		go func() {
+			defer close(done)
+			_ = b.Run(ctx)
+		}()
+	}
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if e.run == nil {
+			<-done
+		}
 		s.Close()
 		srv.CloseClientConnections()
 		srv.Close()
 		client.Close()
 		_ = st.Close()
 	})
-	e := &actEnv{t: t, sim: s, urls: urls, store: st, router: router, hub: hub, bridge: b, ctx: ctx}
+	return e
+}
+
+// start runs the bridge (Run: log in, then receive pushes).
+func (e *actEnv) start() {
+	e.run()
+	e.run = nil
+}
+
+// newActEnv starts the world; mod adjusts the bridge options.
+func newActEnv(t *testing.T, mod ...func(*bridge.Options)) *actEnv {
+	t.Helper()
+	e := newIdleActEnv(t, mod...)
+	e.start()
+	s, ctx := e.sim, e.ctx
 	// Log in the way frameworks start: get_login_info first; then wait for
 	// the push socket, so that injected messages reach the bridge.
 	e.ok("get_login_info", nil)

@@ -137,6 +137,9 @@ func (b *Bridge) history(ctx context.Context, chat yunhu.Chat, p historyParams) 
 			chat.Type = yunhu.ChatTypeBot
 			msgs, err = b.platform.ListMessages(ctx, chat, before, int(count))
 		}
+		if err == nil {
+			msgs, err = b.moreHistory(ctx, chat, msgs, int(count))
+		}
 		if err != nil {
 			return nil, platformError("list messages", err)
 		}
@@ -167,6 +170,40 @@ func (b *Bridge) history(ctx context.Context, chat yunhu.Chat, p historyParams) 
 	return out, nil
 }
 
+// maxHistoryPages bounds the list-message calls of one history read.
+const maxHistoryPages = 10
+
+// moreHistory completes a first page of history to count messages: Yunhu
+// may serve fewer than asked while older ones remain, so it asks again
+// before the oldest so far until it has count, gets an empty page, or a
+// page with nothing new (a server serving the same page again).
+func (b *Bridge) moreHistory(ctx context.Context, chat yunhu.Chat, msgs []yunhu.Message, count int) ([]yunhu.Message, error) {
+	seen := make(map[string]bool, len(msgs))
+	for i := range msgs {
+		seen[msgs[i].ID] = true
+	}
+	page := msgs
+	for range maxHistoryPages - 1 {
+		if len(msgs) >= count || len(page) == 0 {
+			break
+		}
+		oldest := slices.MinFunc(msgs, func(x, y yunhu.Message) int { return cmp.Compare(x.Seq, y.Seq) })
+		more, err := b.platform.ListMessages(ctx, chat, oldest.ID, count-len(msgs))
+		if err != nil {
+			return nil, err
+		}
+		page = page[:0:0]
+		for i := range more {
+			if !seen[more[i].ID] {
+				seen[more[i].ID] = true
+				page = append(page, more[i])
+			}
+		}
+		msgs = append(msgs, page...)
+	}
+	return msgs, nil
+}
+
 // mapHistory gives every listed message its message_id and record: the
 // stored one when the bridge has it (its body may be richer, e.g. the
 // segments a bot sent), else a new record, allocated in one write.
@@ -184,6 +221,7 @@ func (b *Bridge) mapHistory(ctx context.Context, chat yunhu.Chat, msgs []yunhu.M
 			rec, err = b.store.Message(id)
 			if err == nil {
 				rec.Recalled = rec.Recalled || msgs[i].Recalled()
+				rec.Unsent = false // Yunhu lists it: it was sent
 				if len(rec.Body) == 0 {
 					// A placeholder (a quoted message never seen): complete it.
 					rec = b.completeRecord(ctx, id, rec, chat, &msgs[i])
@@ -265,9 +303,8 @@ type forwardParams struct {
 }
 
 // forwardResult is the data of the forward actions. message_id is the
-// rendered message's, 0 when every node forwarded an existing message:
-// Yunhu does not return the ids of forwarded copies (§2.8). There is no
-// forward_id: Yunhu has no merged-forward messages.
+// first message sent: the rendered custom nodes, or the first forwarded
+// copy. There is no forward_id: Yunhu has no merged-forward messages.
 type forwardResult struct {
 	MessageID int32 `json:"message_id"`
 }
@@ -355,12 +392,19 @@ func (b *Bridge) sendForward(ctx context.Context, action string, chat yunhu.Chat
 	var first int32
 	for _, s := range steps {
 		if s.forward != nil {
+			var newest int64
+			if first == 0 {
+				newest = b.newestSeq(ctx, chat)
+			}
 			if err := b.platform.Forward(ctx, s.forward.MsgID, yunhu.ChatType(s.forward.ChatType), []yunhu.Chat{chat}); err != nil {
 				return nil, platformError("forward message", err)
 			}
+			if first == 0 && newest >= 0 {
+				first = b.forwardedCopy(ctx, chat, newest)
+			}
 			continue
 		}
-		id, err := b.sendMessage(ctx, chat, segment.Message{segment.Markdown(s.markdown)})
+		id, _, err := b.sendMessage(ctx, chat, segment.Message{segment.Markdown(s.markdown)})
 		if err != nil {
 			return nil, err
 		}
@@ -369,6 +413,55 @@ func (b *Bridge) sendForward(ctx context.Context, action string, chat yunhu.Chat
 		}
 	}
 	return forwardResult{MessageID: first}, nil
+}
+
+// forwardLookback is how many of a chat's newest messages forwardedCopy
+// reads to find a copy.
+const forwardLookback = 20
+
+// newestSeq returns the seq of chat's newest message (0 for an empty
+// chat), or -1 when the chat cannot be read.
+func (b *Bridge) newestSeq(ctx context.Context, chat yunhu.Chat) int64 {
+	msgs, err := b.platform.ListMessages(ctx, chat, "", 1)
+	if err != nil {
+		b.log.Warn("forward: read the chat before; the copy's message_id will be 0", zap.String("chat", chat.ID), zap.Error(err))
+		return -1
+	}
+	var seq int64
+	for i := range msgs {
+		seq = max(seq, msgs[i].Seq)
+	}
+	return seq
+}
+
+// forwardedCopy returns the message_id of the copy a forward just made in
+// chat, durable in the store (so get_msg and delete_msg work on it), or 0
+// when it cannot be found. Yunhu does not return the copy's id (§2.8): it
+// is the account's first message in chat after the newest one before the
+// forward (a send of the account's that races with the forward may be
+// taken for it).
+func (b *Bridge) forwardedCopy(ctx context.Context, chat yunhu.Chat, newest int64) int32 {
+	msgs, err := b.platform.ListMessages(ctx, chat, "", forwardLookback)
+	if err != nil {
+		b.log.Warn("forward: find the copy; its message_id will be 0", zap.String("chat", chat.ID), zap.Error(err))
+		return 0
+	}
+	pick := -1
+	for i := range msgs {
+		if m := &msgs[i]; m.Seq > newest && m.Sender.ID == b.self() && (pick < 0 || m.Seq < msgs[pick].Seq) {
+			pick = i
+		}
+	}
+	if pick < 0 {
+		b.log.Warn("forward: the copy is not listed; its message_id will be 0", zap.String("chat", chat.ID))
+		return 0
+	}
+	ids, _, err := b.mapHistory(ctx, chat, msgs[pick:pick+1])
+	if err != nil {
+		b.log.Warn("forward: store the copy; its message_id will be 0", zap.String("chat", chat.ID), zap.Error(err))
+		return 0
+	}
+	return ids[0]
 }
 
 // renderNode renders one custom node as a markdown quote: the name in bold,

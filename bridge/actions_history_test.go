@@ -179,10 +179,39 @@ func TestSendForwardMsg(t *testing.T) {
 		t.Errorf("message_id %d is not the first rendered message", res.MessageID)
 	}
 
-	// Private, id nodes only: forwarded, message_id 0.
-	data = e.ok("send_private_forward_msg", map[string]any{"user_id": userN(t, sim.BobID), "messages": []any{seg("node", map[string]any{"id": src})}})
-	if string(data) != `{"message_id":0}` {
-		t.Errorf("id-only forward answered %s", data)
+	// Id nodes only: message_id is the first forwarded copy's, durable, so
+	// that get_msg and delete_msg work on it (a 0 broke a later recall).
+	for _, c := range []struct {
+		action, param string
+		n             int64
+		chatID        string
+		chatType      int32
+	}{
+		{"send_private_forward_msg", "user_id", userN(t, sim.BobID), sim.BobID, yunhu.ChatTypeUser},
+		{"send_group_forward_msg", "group_id", owned, sim.GroupOwnedID, yunhu.ChatTypeGroup},
+	} {
+		before := len(e.sim.History(sim.SelfID, c.chatID, c.chatType))
+		data = e.ok(c.action, map[string]any{c.param: c.n, "messages": []any{seg("node", map[string]any{"id": src}), seg("node", map[string]any{"id": src})}})
+		copies := e.sim.History(sim.SelfID, c.chatID, c.chatType)[before:]
+		res := decode[struct {
+			MessageID int32 `json:"message_id"`
+		}](t, data)
+		if len(copies) != 2 || res.MessageID == 0 {
+			t.Fatalf("%s: %d copies, message_id %d", c.action, len(copies), res.MessageID)
+		}
+		if rec, err := e.store.Message(res.MessageID); err != nil || rec.MsgID != copies[0].MsgID {
+			t.Errorf("%s: message_id %d is %+v (%v), not the first copy %s", c.action, res.MessageID, rec, err, copies[0].MsgID)
+		}
+		got := decode[struct {
+			RawMessage string `json:"raw_message"`
+		}](t, e.ok("get_msg", map[string]any{"message_id": res.MessageID}))
+		if got.RawMessage != "worth forwarding" {
+			t.Errorf("%s: get_msg of the copy: %q", c.action, got.RawMessage)
+		}
+		e.ok("delete_msg", map[string]any{"message_id": res.MessageID})
+		if r, _ := e.sim.Lookup(copies[0].MsgID); r.RecallTime == 0 {
+			t.Errorf("%s: delete_msg of the copy's message_id recalled nothing", c.action)
+		}
 	}
 	e.fail("send_group_forward_msg", map[string]any{"group_id": admin, "messages": []any{seg("text", map[string]any{"text": "x"})}}, 1400)
 	e.fail("send_group_forward_msg", map[string]any{"group_id": admin, "messages": []any{seg("node", map[string]any{"id": 99999})}}, 1400)

@@ -24,7 +24,8 @@ func (b *Bridge) getLoginInfo(ctx context.Context, _ *onebot.Request) (any, erro
 	if err := b.ensureLogin(ctx); err != nil {
 		return nil, err
 	}
-	return loginInfo{UserID: b.selfNumber.Load(), Nickname: b.selfName.Load().(string)}, nil
+	me := b.identity()
+	return loginInfo{UserID: me.Number, Nickname: me.Name}, nil
 }
 
 // ensureLogin logs in unless Run has: an action that needs the account's

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -27,9 +29,12 @@ type sendParams struct {
 	AutoEscape  onebot.Bool     `json:"auto_escape"`
 }
 
-// sendResult is the data of every send action.
+// sendResult is the data of every send action; time (Shamrock's) is when
+// the message was sent, as get_msg reports it until Yunhu's echo brings
+// the server's own.
 type sendResult struct {
 	MessageID int32 `json:"message_id"`
+	Time      int64 `json:"time"`
 }
 
 func (b *Bridge) sendPrivateMsg(ctx context.Context, req *onebot.Request) (any, error) {
@@ -108,11 +113,11 @@ func (b *Bridge) send(ctx context.Context, action string, chat yunhu.Chat, p sen
 	if err != nil {
 		return nil, err
 	}
-	id, err := b.sendMessage(ctx, chat, msg)
+	id, at, err := b.sendMessage(ctx, chat, msg)
 	if err != nil {
 		return nil, err
 	}
-	return sendResult{MessageID: id}, nil
+	return sendResult{MessageID: id, Time: at.Unix()}, nil
 }
 
 // partsKey names the store entry listing the other message_ids of a OneBot
@@ -120,15 +125,16 @@ func (b *Bridge) send(ctx context.Context, action string, chat yunhu.Chat, p sen
 func partsKey(first int32) string { return "sent-parts/" + strconv.FormatInt(int64(first), 10) }
 
 // sendMessage sends msg into chat and returns the message_id of the first
-// Yunhu message it became (see outbound.go).
-func (b *Bridge) sendMessage(ctx context.Context, chat yunhu.Chat, msg segment.Message) (int32, error) {
+// Yunhu message it became (see outbound.go) and the time it was sent.
+func (b *Bridge) sendMessage(ctx context.Context, chat yunhu.Chat, msg segment.Message) (int32, time.Time, error) {
 	parts, err := b.buildOutgoing(ctx, chat, msg)
 	if err != nil {
-		return 0, err
+		return 0, time.Time{}, err
 	}
 	if err := b.ensureLogin(ctx); err != nil {
-		return 0, err
+		return 0, time.Time{}, err
 	}
+	at := b.now()
 	ids := make([]int32, 0, len(parts))
 	defer func() {
 		// Recorded even when a later part failed, so that delete_msg on the
@@ -141,7 +147,7 @@ func (b *Bridge) sendMessage(ctx context.Context, chat yunhu.Chat, msg segment.M
 		}
 	}()
 	for i, part := range parts {
-		id, err := b.sendPart(ctx, part)
+		id, err := b.sendPart(ctx, part, at)
 		var ae *yunhu.APIError
 		if err != nil && i == 0 && chat.Type == yunhu.ChatTypeUser && errors.As(err, &ae) && b.lookupBot(ctx, chat.ID) {
 			// After a restart the bridge may not know yet that a private
@@ -151,18 +157,18 @@ func (b *Bridge) sendMessage(ctx context.Context, chat yunhu.Chat, msg segment.M
 			for j := range parts {
 				parts[j].out.Chat = chat
 			}
-			id, err = b.sendPart(ctx, parts[0])
+			id, err = b.sendPart(ctx, parts[0], at)
 		}
 		if err != nil {
 			if i > 0 {
-				return 0, onebot.ErrFailed(fmt.Sprintf("sent %d of %d Yunhu messages (the first is message_id %d), then: %s",
+				return 0, time.Time{}, onebot.ErrFailed(fmt.Sprintf("sent %d of %d Yunhu messages (the first is message_id %d), then: %s",
 					i, len(parts), ids[0], failureText(err)), err)
 			}
-			return 0, err
+			return 0, time.Time{}, err
 		}
 		ids = append(ids, id)
 	}
-	return ids[0], nil
+	return ids[0], at, nil
 }
 
 // failureText is what an action error tells the client.
@@ -180,11 +186,12 @@ func failureText(err error) string {
 // response is the one every later event carries. The msg_id is chosen
 // here, so a retried request (the client retries on transport errors)
 // names the same message and the server does not send it twice.
-func (b *Bridge) sendPart(ctx context.Context, part outPart) (int32, error) {
+func (b *Bridge) sendPart(ctx context.Context, part outPart, at time.Time) (int32, error) {
 	part.out.ID = yunhu.NewMessageID()
+	me := b.identity()
 	rec := store.Message{
 		ChatType: int32(part.out.Chat.Type), ChatID: part.out.Chat.ID, MsgID: part.out.ID,
-		SenderID: b.self(), SenderName: b.selfName.Load().(string), Time: b.now(), Self: true,
+		SenderID: me.ID, SenderName: me.Name, Time: at, Self: true,
 		Body: part.body,
 	}
 	id, err := b.store.PutMessage(ctx, rec)
@@ -192,12 +199,36 @@ func (b *Bridge) sendPart(ctx context.Context, part outPart) (int32, error) {
 		return 0, onebot.ErrFailed("record the message", err)
 	}
 	if _, err := b.platform.SendMessage(ctx, part.out); err != nil {
-		// The record stays: nobody learns its id, and should the message
-		// have reached Yunhu after all (a reply lost on the way back), its
-		// echo completes the record as for any other send.
+		b.dropUnsent(ctx, id, err)
 		return 0, platformError("send message", err)
 	}
 	return id, nil
+}
+
+// dropUnsent takes back the record of a send that failed, so that nothing
+// a bot reads (get_msg, history, a reply) claims the message exists. A
+// refusal (Yunhu answered, e.g. 对方不是你的好友) is definite: the record
+// goes. Any other failure (a timeout, a reply lost on the way back, an
+// HTTP error) may hide a message that went out: the record stays, marked
+// Unsent and hidden from reads, so that its echo, should it come, finds
+// the id and completes the record as for any other send.
+func (b *Bridge) dropUnsent(ctx context.Context, id int32, cause error) {
+	ctx = context.WithoutCancel(ctx)
+	var (
+		ae  *yunhu.APIError
+		err error
+	)
+	if errors.As(cause, &ae) && ae.HTTPStatus == http.StatusOK {
+		err = b.store.DeleteMessage(ctx, id)
+	} else {
+		err = b.store.UpdateMessage(ctx, id, func(m *store.Message) error {
+			m.Unsent = m.Seq == 0 // the echo may have completed it already
+			return nil
+		})
+	}
+	if err != nil {
+		b.log.Warn("take back the record of a failed send", zap.Int32("message_id", id), zap.Error(err))
+	}
 }
 
 // lookupBot asks the address book whether id is one of the account's
@@ -232,12 +263,16 @@ func (b *Bridge) deleteMsg(ctx context.Context, req *onebot.Request) (any, error
 	}
 	ids := append([]string{rec.MsgID}, b.partMsgIDs(int32(p.MessageID), rec)...)
 	chat := recordChat(rec)
+	// Announced before the call: the recall's push may be handled before
+	// Yunhu's answer arrives.
+	undo := b.ownRecalls.add(b.now(), ids)
 	if len(ids) == 1 {
 		err = b.platform.Recall(ctx, chat, rec.MsgID)
 	} else {
 		err = b.platform.RecallBatch(ctx, chat, ids)
 	}
 	if err != nil {
+		undo()
 		return nil, platformError("recall message", err)
 	}
 	return nil, nil
@@ -262,15 +297,34 @@ func (b *Bridge) partMsgIDs(first int32, rec store.Message) []string {
 	return out
 }
 
-// msgSender is the sender object of get_msg and history entries.
+// msgSender is the sender object of get_msg and history entries: the
+// message event's sender (a groupSender in groups, with the member's
+// name, card and role as the event gives them), plus Shamrock's uid, the
+// sender's Yunhu id.
 type msgSender struct {
-	UserID   int64  `json:"user_id"`
-	Nickname string `json:"nickname"`
+	groupSender
+	UID string `json:"uid"`
+}
+
+// MarshalJSON writes a private message's sender with the fields of the
+// private event's sender only, as the event does.
+func (s msgSender) MarshalJSON() ([]byte, error) {
+	if s.Role == "" {
+		return json.Marshal(struct {
+			privateSender
+			UID string `json:"uid"`
+		}{privateSender{UserID: s.UserID, Nickname: s.Nickname, Sex: s.Sex, Age: s.Age}, s.UID})
+	}
+	return json.Marshal(struct {
+		groupSender
+		UID string `json:"uid"`
+	}{s.groupSender, s.UID})
 }
 
 // msgInfo is a stored message as get_msg returns it (api/public.md), with
 // the fields go-cqhttp and Shamrock add: raw_message, group_id, user_id,
-// peer_id (the group, or the other side of a private chat).
+// peer_id (the group, or the other side of a private chat) and, for
+// private messages, Shamrock's target_id (its name for peer_id).
 type msgInfo struct {
 	Time        int64           `json:"time"`
 	MessageType string          `json:"message_type"`
@@ -282,6 +336,7 @@ type msgInfo struct {
 	GroupID     int64           `json:"group_id,omitempty"`
 	UserID      int64           `json:"user_id"`
 	PeerID      int64           `json:"peer_id"`
+	TargetID    int64           `json:"target_id,omitempty"`
 }
 
 // msgInfoOf builds the get_msg shape of a stored message.
@@ -301,12 +356,24 @@ func (b *Bridge) msgInfoOf(ctx context.Context, id int32, rec store.Message) (ms
 	f := b.format(body)
 	info := msgInfo{
 		Time: rec.Time.Unix(), MessageType: messagePrivate, MessageID: id, RealID: id,
-		Sender:  msgSender{UserID: sender, Nickname: rec.SenderName},
+		Sender: msgSender{
+			groupSender: groupSender{UserID: sender, Nickname: rec.SenderName, Sex: sexUnknown},
+			UID:         rec.SenderID,
+		},
 		Message: f.post, RawMessage: f.raw,
-		UserID: sender, PeerID: peer,
+		UserID: sender, PeerID: peer, TargetID: peer,
 	}
 	if rec.ChatType == yunhu.ChatTypeGroup {
-		info.MessageType, info.GroupID = messageGroup, peer
+		info.MessageType, info.GroupID, info.TargetID = messageGroup, peer, 0
+		// As the message event (ingest.go): the member's real name, the
+		// name the message showed as card when it differs, the role.
+		s := &info.Sender.groupSender
+		s.Role = roleMember
+		if m, known := b.members.lookup(ctx, rec.ChatID, rec.SenderID); known {
+			s.Nickname = m.name
+			s.Card = b.members.learnCard(rec.ChatID, rec.SenderID, rec.SenderName, m, known)
+			s.Role = roleOf(m.level)
+		}
 	}
 	return info, nil
 }

@@ -89,6 +89,7 @@ func (b *Bridge) deleteMsgBatch(ctx context.Context, req *onebot.Request) (any, 
 	}
 	var chats []yunhu.Chat
 	byChat := map[yunhu.Chat][]string{}
+	parts := map[yunhu.Chat][][]string{} // each message's Yunhu ids, first part first
 	for _, n := range p.MessageIDs {
 		rec, err := b.storedMessage(int32(n), "message_ids")
 		if err != nil {
@@ -98,14 +99,25 @@ func (b *Bridge) deleteMsgBatch(ctx context.Context, req *onebot.Request) (any, 
 		if _, ok := byChat[c]; !ok {
 			chats = append(chats, c)
 		}
-		for _, msgID := range append([]string{rec.MsgID}, b.partMsgIDs(int32(n), rec)...) {
+		ids := append([]string{rec.MsgID}, b.partMsgIDs(int32(n), rec)...)
+		parts[c] = append(parts[c], ids)
+		for _, msgID := range ids {
 			if !slices.Contains(byChat[c], msgID) {
 				byChat[c] = append(byChat[c], msgID)
 			}
 		}
 	}
 	for _, c := range chats {
+		// As delete_msg: the account is the operator, one notice per
+		// OneBot message.
+		var undo []func()
+		for _, ids := range parts[c] {
+			undo = append(undo, b.ownRecalls.add(b.now(), ids))
+		}
 		if err := b.platform.RecallBatch(ctx, c, byChat[c]); err != nil {
+			for _, u := range undo {
+				u()
+			}
 			return nil, platformError("recall messages in "+c.ID, err)
 		}
 	}
@@ -207,19 +219,34 @@ func (b *Bridge) getMsgEditHistory(ctx context.Context, req *onebot.Request) (an
 	if err != nil {
 		return nil, err
 	}
+	// Yunhu may serve fewer edits than asked on a page that is not the
+	// last and may leave total out: only an empty page, total reached or
+	// a page of nothing new (the same page again) ends the list.
 	var (
 		all   []yunhu.EditRecord
 		total int
+		seen  = map[int64]bool{}
 	)
 	for page := 1; len(all) < maxEditHistory; page++ {
 		list, n, err := b.platform.ListEditRecords(ctx, rec.MsgID, page, editHistoryPage)
 		if err != nil {
 			return nil, platformError("list edits", err)
 		}
-		all, total = append(all, list...), n
-		if len(list) < editHistoryPage || len(all) >= total {
+		total = n
+		fresh := 0
+		for _, e := range list {
+			if !seen[e.ID] {
+				seen[e.ID] = true
+				all = append(all, e)
+				fresh++
+			}
+		}
+		if fresh == 0 || total > 0 && len(all) >= total {
 			break
 		}
+	}
+	if total == 0 {
+		total = len(all)
 	}
 	slices.SortStableFunc(all, func(x, y yunhu.EditRecord) int { return cmp.Compare(x.MsgTime, y.MsgTime) })
 	out := editHistory{Total: total, Edits: make([]editEntry, 0, len(all))}

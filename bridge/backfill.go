@@ -353,7 +353,10 @@ func (in *ingest) fetchMissed(ctx context.Context, t target, since time.Time) []
 				oldest = i
 			}
 		}
-		if reached || len(msgs) < backfillPage || oldest < 0 {
+		// A short page is not the end: Yunhu may serve fewer than asked.
+		// The end is the cursor, an empty page, or a page with nothing
+		// older than the last (a server serving the same page again).
+		if reached || oldest < 0 || msgs[oldest].ID == before {
 			return out
 		}
 		before = msgs[oldest].ID

@@ -182,8 +182,18 @@ func TestBackfillAfterDrops(t *testing.T) {
 // is reported after a restart on the same store, in order, exactly once —
 // in chats seen before (from their cursors, more than one page) and in
 // chats never seen (from the conversation list).
-func TestBackfillAfterRestart(t *testing.T) {
+func TestBackfillAfterRestart(t *testing.T) { backfillAfterRestart(t, 0) }
+
+// TestBackfillShortPages: Yunhu may serve fewer messages than asked per
+// page while older ones remain, and leave total out; the catch-up must go
+// on past a short page.
+func TestBackfillShortPages(t *testing.T) { backfillAfterRestart(t, 7) }
+
+// backfillAfterRestart runs the restart scenario with list-message pages
+// of at most pageMax (0: as asked).
+func backfillAfterRestart(t *testing.T, pageMax int) {
 	w := newEvWorld(t)
+	w.sim.SetPaging(pageMax, pageMax > 0)
 	b := w.startBridge()
 	w.inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: "before"})
 	w.inject(sim.Message{From: sim.AliceID, ChatID: sim.SelfID, Text: "before too"})

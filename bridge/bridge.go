@@ -123,11 +123,18 @@ type Bridge struct {
 	log      *zap.Logger
 	now      func() time.Time
 
-	selfID     atomic.Value // string: the account's Yunhu user id, "" until known
-	selfNumber atomic.Int64 // the same id as a OneBot number
-	selfName   atomic.Value // string: the account's nickname
-	online     atomic.Bool  // the push socket is logged in
-	media      *mediaRules
+	// me is the account, published whole by login: a reader sees the
+	// id, its number and the name of one login or none of them, never
+	// the id of one and the number of another (or 0 beside a known id).
+	me     atomic.Pointer[identity]
+	online atomic.Bool // the push socket is logged in
+	media  *mediaRules
+	// ownRecalls are the recalls delete_msg is making (events.go).
+	ownRecalls *ownRecalls
+	// members is the group member cache (members.go): the ingest
+	// goroutine's for the sender of events, and get_msg's and history's
+	// for the same sender; its refresh worker runs with receive.
+	members *memberCache
 
 	mu   sync.Mutex      // guards bots
 	bots map[string]bool // Yunhu ids known to be bots (private chats use ChatTypeBot)
@@ -168,9 +175,11 @@ func New(opts Options) (*Bridge, error) {
 		now:      opts.Now,
 		bots:     map[string]bool{},
 		media:    newMediaRules(opts.Media, opts.Log),
+
+		ownRecalls: newOwnRecalls(),
 	}
-	b.selfID.Store("")
-	b.selfName.Store("")
+	b.members = newMemberCache(b.platform, b.log.Named("members"), b.now)
+	b.me.Store(&identity{})
 	b.registerActions(opts.Router)
 	return b, nil
 }
@@ -181,8 +190,22 @@ func (b *Bridge) Status() (online, good bool) {
 	return on, on
 }
 
+// identity is who the account is. It is never changed once published;
+// a new login publishes a new one.
+type identity struct {
+	ID     string // the Yunhu user id, "" before login
+	Number int64  // the same id as a OneBot number, 0 before login
+	Name   string // the nickname
+}
+
+// identity returns the account as last published (zero before login).
+func (b *Bridge) identity() *identity { return b.me.Load() }
+
 // self returns the account's Yunhu user id, "" before login.
-func (b *Bridge) self() string { return b.selfID.Load().(string) }
+func (b *Bridge) self() string { return b.me.Load().ID }
+
+// selfNumber returns the account's id as a OneBot number, 0 before login.
+func (b *Bridge) selfNumber() int64 { return b.me.Load().Number }
 
 // login learns who the account is; everything else needs it.
 func (b *Bridge) login(ctx context.Context) error {
@@ -194,9 +217,7 @@ func (b *Bridge) login(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("log in: map self id %s: %w", me.ID, err)
 	}
-	b.selfID.Store(me.ID)
-	b.selfName.Store(me.Name)
-	b.selfNumber.Store(n)
+	b.me.Store(&identity{ID: me.ID, Number: n, Name: me.Name})
 	if b.opts.SetSelfID != nil {
 		b.opts.SetSelfID(n)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -275,6 +276,68 @@ func roleOf(level int32) string {
 // itoa is strconv.FormatInt for ids in segment data.
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+// maxOwnRecalls and ownRecallTTL bound the recalls delete_msg announces
+// to the ingest goroutine: an announcement whose push never comes (Yunhu
+// lost it, or it came before the bridge ran) is forgotten after the TTL,
+// and the oldest goes first beyond the count.
+const (
+	maxOwnRecalls = 4096
+	ownRecallTTL  = 10 * time.Minute
+)
+
+// ownRecall is what delete_msg tells the ingest goroutine about a Yunhu
+// message it is recalling: the account is the operator, and a part after
+// the first of a message sent as several is marked recalled without a
+// notice of its own (the bot was given the first part's id only).
+type ownRecall struct {
+	quiet bool
+	until time.Time
+}
+
+// ownRecalls are the recalls delete_msg is making, by Yunhu message id.
+// The push of a recall does not say who made it (§5), so the bridge
+// remembers which ones it made itself.
+type ownRecalls struct {
+	mu    sync.Mutex
+	byID  map[string]ownRecall
+	order []string // insertion order, for eviction
+}
+
+func newOwnRecalls() *ownRecalls { return &ownRecalls{byID: map[string]ownRecall{}} }
+
+// add announces the recall of ids (the first reports, the rest are quiet)
+// and returns a function that takes the announcement back.
+func (r *ownRecalls) add(now time.Time, ids []string) (undo func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(r.order) > 0 && (len(r.order)+len(ids) > maxOwnRecalls || !now.Before(r.byID[r.order[0]].until)) {
+		delete(r.byID, r.order[0])
+		r.order = r.order[1:]
+	}
+	for i, id := range ids {
+		if _, ok := r.byID[id]; !ok {
+			r.order = append(r.order, id)
+		}
+		r.byID[id] = ownRecall{quiet: i > 0, until: now.Add(ownRecallTTL)}
+	}
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, id := range ids {
+			delete(r.byID, id) // order keeps the id until it is evicted
+		}
+	}
+}
+
+// take returns and forgets the announcement for msgID.
+func (r *ownRecalls) take(msgID string) (ownRecall, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, ok := r.byID[msgID]
+	delete(r.byID, msgID)
+	return o, ok
+}
+
 // recall reports a recall push. The recalled message keeps its message_id;
 // one never seen (sent and recalled while the bridge was away, or older
 // than the store) gets an id now, so that the notice carries a number.
@@ -282,6 +345,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // delete_msg marked it before Yunhu echoed the recall.
 func (in *ingest) recall(ctx context.Context, key chatKey, p yunhu.RecallPush) {
 	st := in.b.store
+	own, isOwn := in.b.ownRecalls.take(p.MsgID)
 	id, err := st.MessageID(int32(key.Type), key.ID, p.MsgID)
 	var rec store.Message
 	switch {
@@ -294,7 +358,9 @@ func (in *ingest) recall(ctx context.Context, key chatKey, p yunhu.RecallPush) {
 		}
 		id, err = st.PutMessage(ctx, rec)
 		if err == nil {
-			in.publishRecall(ctx, key, id, rec.SenderID, p.Time)
+			if !own.quiet {
+				in.publishRecall(ctx, key, id, rec.SenderID, in.recallOperator(rec.SenderID, isOwn), p.Time)
+			}
 			return
 		}
 	}
@@ -308,11 +374,21 @@ func (in *ingest) recall(ctx context.Context, key chatKey, p yunhu.RecallPush) {
 	if rec.SenderID == "" {
 		rec.SenderID = p.Sender.ID
 	}
-	in.recallStored(ctx, key, id, rec, p.Time)
+	in.recallStored(ctx, key, id, rec, p.Time, own, isOwn)
 }
 
-// recallStored marks a stored message recalled and reports it.
-func (in *ingest) recallStored(ctx context.Context, key chatKey, id int32, rec store.Message, at time.Time) {
+// recallOperator is who made a recall: the account when delete_msg did,
+// else the author (the push does not say).
+func (in *ingest) recallOperator(author string, own bool) string {
+	if own {
+		return in.b.self()
+	}
+	return author
+}
+
+// recallStored marks a stored message recalled and reports it, unless it
+// is a quiet part of the account's own recall.
+func (in *ingest) recallStored(ctx context.Context, key chatKey, id int32, rec store.Message, at time.Time, own ownRecall, isOwn bool) {
 	err := in.b.store.UpdateMessage(ctx, id, func(m *store.Message) error {
 		m.Recalled = true
 		if m.SenderID == "" {
@@ -324,12 +400,13 @@ func (in *ingest) recallStored(ctx context.Context, key chatKey, id int32, rec s
 		in.b.log.Error("recall: mark message", zap.Int32("message_id", id), zap.Error(err))
 		return
 	}
-	in.publishRecall(ctx, key, id, rec.SenderID, at)
+	if !own.quiet {
+		in.publishRecall(ctx, key, id, rec.SenderID, in.recallOperator(rec.SenderID, isOwn), at)
+	}
 }
 
-// publishRecall publishes group_recall or friend_recall. The operator is
-// taken to be the author: the push does not say who recalled.
-func (in *ingest) publishRecall(ctx context.Context, key chatKey, id int32, author string, at time.Time) {
+// publishRecall publishes group_recall or friend_recall.
+func (in *ingest) publishRecall(ctx context.Context, key chatKey, id int32, author, operator string, at time.Time) {
 	if at.IsZero() {
 		at = in.b.now()
 	}
@@ -340,20 +417,26 @@ func (in *ingest) publishRecall(ctx context.Context, key chatKey, id int32, auth
 	}
 	var ev any
 	if key.Type == yunhu.ChatTypeGroup {
-		uid := int64(0)
+		var uid, op int64
 		if author != "" {
 			if uid, err = in.b.oneBotID(ctx, author); err != nil {
 				in.b.log.Error("recall notice", zap.Error(err))
 				return
 			}
 		}
+		if op = uid; operator != author && operator != "" {
+			if op, err = in.b.oneBotID(ctx, operator); err != nil {
+				in.b.log.Error("recall notice", zap.Error(err))
+				return
+			}
+		}
 		ev = &groupRecallNotice{
-			Time: at.Unix(), SelfID: in.b.selfNumber.Load(), PostType: postNotice, NoticeType: noticeGroupRecall,
-			GroupID: peer, UserID: uid, OperatorID: uid, MessageID: id,
+			Time: at.Unix(), SelfID: in.b.selfNumber(), PostType: postNotice, NoticeType: noticeGroupRecall,
+			GroupID: peer, UserID: uid, OperatorID: op, MessageID: id,
 		}
 	} else {
 		ev = &friendRecallNotice{
-			Time: at.Unix(), SelfID: in.b.selfNumber.Load(), PostType: postNotice, NoticeType: noticeFriendRecall,
+			Time: at.Unix(), SelfID: in.b.selfNumber(), PostType: postNotice, NoticeType: noticeFriendRecall,
 			UserID: peer, MessageID: id,
 		}
 	}
@@ -407,7 +490,7 @@ func (in *ingest) edit(ctx context.Context, key chatKey, found bool, p yunhu.Edi
 		return
 	}
 	ev := &messageEditNotice{
-		Time: p.EditTime.Unix(), SelfID: in.b.selfNumber.Load(), PostType: postNotice, NoticeType: noticeMessageEdit,
+		Time: p.EditTime.Unix(), SelfID: in.b.selfNumber(), PostType: postNotice, NoticeType: noticeMessageEdit,
 		MessageType: messagePrivate, MessageID: id, Message: f.post, RawMessage: f.raw,
 	}
 	if p.EditTime.IsZero() {

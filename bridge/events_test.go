@@ -70,7 +70,7 @@ func TestMessageEventArrayFormat(t *testing.T) {
 	w.inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: "@Bob hi", Content: &yunhupb.MsgContent{
 		Text: "@Bob hi", MentionedId: []string{sim.BobID}}})
 	ev := b.nextOf(t, "message")
-	want := `"message":[{"type":"at","data":{"qq":"1000003"}},{"type":"text","data":{"text":"hi"}}],"raw_message":"[CQ:at,qq=1000003]hi"`
+	want := `"message":[{"type":"at","data":{"qq":"1000003"}},{"type":"text","data":{"text":" hi"}}],"raw_message":"[CQ:at,qq=1000003] hi"`
 	if !strings.Contains(string(ev.raw), want) {
 		t.Errorf("event %s\nlacks %s", ev.raw, want)
 	}

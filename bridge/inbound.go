@@ -151,10 +151,12 @@ func stickerSegment(c *yunhu.Content) segment.Segment {
 // "@<name> " into the text and the ids into mentioned_id, in order, and the
 // server checks neither (§2.2.2): so each id is looked for as "@" + one of
 // its names after the previous mention, or failing that as the next
-// "@word", and becomes an at segment in that place; the one space the
-// clients write after the name goes with it, so that a message sent as
-// "[CQ:at,qq=1]hi" comes back the same. An id that cannot be placed is
-// put at the start, where frameworks look for "to me".
+// "@word", and becomes an at segment in that place. The space the clients
+// write after the name stays in the text that follows, as QQ's events have
+// it: "@Alice hi" is "[CQ:at,qq=1] hi", which send_msg writes back as
+// "@Alice hi" (outbound.go); only the space after a final mention, which
+// carries nothing, goes with it. An id that cannot be placed is put at the
+// start, where frameworks look for "to me".
 func (b *Bridge) textSegments(ctx context.Context, text string, mentions []string, names mentionNames) (segment.Message, error) {
 	var lead, body segment.Message
 	pos := 0
@@ -180,8 +182,8 @@ func (b *Bridge) textSegments(ctx context.Context, text string, mentions []strin
 		body = appendText(body, text[pos:start])
 		body = append(body, at)
 		pos = end
-		if pos < len(text) && text[pos] == ' ' {
-			pos++ // the separator the clients (and send_msg) put after "@name"
+		if pos == len(text)-1 && text[pos] == ' ' {
+			pos++ // the separator the clients (and send_msg) put after a final "@name"
 		}
 	}
 	body = appendText(body, text[pos:])

@@ -103,7 +103,7 @@ func (b *Bridge) receive(ctx context.Context) error {
 		b:        b,
 		ch:       make(chan item, ingestQueue),
 		stop:     ctx.Done(),
-		members:  newMemberCache(b.platform, b.log.Named("members"), b.now),
+		members:  b.members,
 		requests: newRequestWatcher(b),
 		tracker:  tr,
 		recent:   newRecentIndex(recentMessages),
@@ -356,7 +356,8 @@ func (in *ingest) reported(ctx context.Context, key chatKey, m *yunhu.Message) b
 		return false // stored by send_msg or as a quote, never reported
 	}
 	if m.Recalled() && !rec.Recalled {
-		in.recallStored(ctx, key, id, rec, m.RecallTime)
+		own, isOwn := in.b.ownRecalls.take(m.ID)
+		in.recallStored(ctx, key, id, rec, m.RecallTime, own, isOwn)
 	}
 	return true
 }
@@ -475,7 +476,8 @@ func (in *ingest) resolveQuotes(ctx context.Context, run []entry) bool {
 // privateNames are the names a mention in a private chat may use: the
 // account's and the sender's.
 func (in *ingest) privateNames(m *yunhu.Message) mentionNames {
-	self, selfName := in.b.self(), in.b.selfName.Load().(string)
+	me := in.b.identity()
+	self, selfName := me.ID, me.Name
 	return func(id string) []string {
 		switch id {
 		case self:
@@ -510,7 +512,7 @@ func (in *ingest) messageEvent(ctx context.Context, e *entry, id int32, f format
 	if t.IsZero() {
 		t = in.b.now()
 	}
-	selfID := in.b.selfNumber.Load()
+	selfID := in.b.selfNumber()
 	if e.key.Type == yunhu.ChatTypeGroup {
 		s := groupSender{UserID: uid, Nickname: m.Sender.Name, Sex: sexUnknown, Role: roleMember, Title: title(&m.Sender)}
 		if e.known {

@@ -51,8 +51,9 @@ type groupMembers struct {
 	cards   map[string]string     // user id → group nickname seen in pushes
 }
 
-// memberCache is shared by the ingest goroutine (lookups) and its own
-// refresh worker (run).
+// memberCache is shared by the ingest goroutine and the actions that
+// describe a message's sender as its event did (lookups), and its own
+// refresh worker (run), which runs while the bridge receives.
 type memberCache struct {
 	platform Platform
 	log      *zap.Logger

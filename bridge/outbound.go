@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"go.uber.org/zap"
@@ -65,6 +66,10 @@ type outBuilder struct {
 	mentions  []string
 	mentioned map[string]struct{}
 	textSegs  segment.Message
+	// atSep: an "@name" was just written, and the space the official
+	// clients write after it is due, unless the text that follows starts
+	// with white space of its own ("[CQ:at,qq=1] hi" is "@Alice hi").
+	atSep bool
 
 	quote      *yunhu.Content // quote fields for the first part
 	quoteID    string
@@ -123,7 +128,7 @@ func (b *Bridge) buildOutgoing(ctx context.Context, chat yunhu.Chat, msg segment
 func (ob *outBuilder) add(i int, seg segment.Segment) error {
 	switch seg.Type {
 	case segment.TypeText:
-		ob.text.WriteString(seg.Value("text"))
+		ob.writeText(seg.Value("text"))
 		ob.textSegs = append(ob.textSegs, seg)
 	case segment.TypeAt:
 		return ob.addAt(seg)
@@ -178,6 +183,10 @@ func (ob *outBuilder) add(i int, seg segment.Segment) error {
 // only whitespace (the newline between two images, say) is not a message
 // of its own: Yunhu refuses empty text and a blank bubble helps nobody.
 func (ob *outBuilder) flushText() {
+	if ob.atSep {
+		ob.text.WriteByte(' ') // the clients end a final "@name" with one too
+		ob.atSep = false
+	}
 	text := ob.text.String()
 	segs := ob.textSegs
 	mentions := ob.mentions
@@ -192,8 +201,24 @@ func (ob *outBuilder) flushText() {
 	})
 }
 
+// writeText appends s to the pending text, after the space due after a
+// mention unless s brings its own.
+func (ob *outBuilder) writeText(s string) {
+	if s == "" {
+		return
+	}
+	if ob.atSep {
+		if r, _ := utf8.DecodeRuneInString(s); !unicode.IsSpace(r) {
+			ob.text.WriteByte(' ')
+		}
+		ob.atSep = false
+	}
+	ob.text.WriteString(s)
+}
+
 // addAt writes "@name " into the text and the id into mentioned_id, as the
-// official clients do (§2.2.2). Yunhu has no mention of everyone.
+// official clients do (§2.2.2): one space after the name, the text's own
+// when it starts with one (see atSep). Yunhu has no mention of everyone.
 func (ob *outBuilder) addAt(seg segment.Segment) error {
 	qq := seg.Value("qq")
 	if qq == segment.AtAllQQ {
@@ -211,7 +236,8 @@ func (ob *outBuilder) addAt(seg segment.Segment) error {
 	if name == "" {
 		name = ob.mentionName(id)
 	}
-	ob.text.WriteString("@" + name + " ")
+	ob.writeText("@" + name)
+	ob.atSep = true
 	if _, ok := ob.mentioned[id]; !ok {
 		if ob.mentioned == nil {
 			ob.mentioned = map[string]struct{}{}

@@ -222,7 +222,7 @@ func (w *requestWatcher) event(ctx context.Context, r *yunhu.FriendRequest, join
 	}
 	if r.TargetType == yunhu.ChatTypeUser {
 		return &friendRequestEvent{
-			Time: t, SelfID: w.b.selfNumber.Load(), PostType: postRequest, RequestType: requestTypeFriend,
+			Time: t, SelfID: w.b.selfNumber(), PostType: postRequest, RequestType: requestTypeFriend,
 			UserID: uid, Comment: r.Note, Flag: requestFlag(requestFriend, r.ID),
 		}, nil
 	}
@@ -235,7 +235,7 @@ func (w *requestWatcher) event(ctx context.Context, r *yunhu.FriendRequest, join
 		sub, kind = requestSubAdd, requestGroupAdd
 	}
 	return &groupRequestEvent{
-		Time: t, SelfID: w.b.selfNumber.Load(), PostType: postRequest, RequestType: requestTypeGroup, SubType: sub,
+		Time: t, SelfID: w.b.selfNumber(), PostType: postRequest, RequestType: requestTypeGroup, SubType: sub,
 		GroupID: gid, UserID: uid, Comment: r.Note, Flag: requestFlag(kind, r.ID),
 	}, nil
 }

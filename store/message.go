@@ -26,7 +26,11 @@ type Message struct {
 	Time       time.Time // send time; the zero Time is replaced by the time of the write
 	Self       bool      // sent by the logged-in account
 	Recalled   bool      // withdrawn; once set, PutMessage keeps it set
-	Body       []byte    // opaque to the store; chosen by the bridge
+	// Unsent marks an own message whose send failed without a definite
+	// answer: it may or may not exist. The bridge hides it from reads;
+	// a put of the message as Yunhu reports it (the echo) clears it.
+	Unsent bool
+	Body   []byte // opaque to the store; chosen by the bridge
 }
 
 // encoded is a message encoded for writing. Its slices share one
@@ -280,6 +284,46 @@ func readMessage(tx *bbolt.Tx, id int32) (Message, []byte, error) {
 		return Message{}, nil, err
 	}
 	return m, bytes.Clone(v), nil
+}
+
+// DeleteMessage removes message id and its mapping, as if it had never
+// been put: for an own message Yunhu refused, which nothing may later
+// claim was sent. An id not stored is not an error.
+func (s *Store) DeleteMessage(ctx context.Context, id int32) error {
+	if id <= 0 {
+		return nil
+	}
+	if err := s.do(ctx, &deleteOp{id: uint32(id)}); err != nil {
+		return fmt.Errorf("delete message %d: %w", id, err)
+	}
+	return nil
+}
+
+type deleteOp struct{ id uint32 }
+
+func (o *deleteOp) weight() int { return 1 }
+
+func (o *deleteOp) apply(w *writeTx) error {
+	k := idKey(o.id)
+	rec := w.msgs.Get(k)
+	if rec == nil {
+		return nil
+	}
+	key, err := appendRecordKey(nil, rec)
+	if err != nil {
+		return fmt.Errorf("message %d: %w", o.id, err)
+	}
+	if err := w.unmapKey(key, o.id); err != nil {
+		return err
+	}
+	if err := w.msgs.Delete(k); err != nil {
+		return fmt.Errorf("delete message %d: %w", o.id, err)
+	}
+	if w.count > 0 {
+		w.count--
+		w.countDirty = true
+	}
+	return nil
 }
 
 // errConflict rejects an update whose record changed after it was read.

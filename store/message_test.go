@@ -393,3 +393,58 @@ func TestUpdateMessageConcurrent(t *testing.T) {
 		t.Errorf("counter = %s, want %d", got.Body, n)
 	}
 }
+
+// TestDeleteMessage: a deleted message is gone by id and by key, the
+// count (and Check) agree, and putting it again gives a new mapping.
+func TestDeleteMessage(t *testing.T) {
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		s := im.temp(t)
+		ctx := context.Background()
+		keep := mustPut(t, s, testMessage(1))
+		gone := mustPut(t, s, testMessage(2))
+		if err := s.DeleteMessage(ctx, gone); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Message(gone); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Message(deleted) err = %v", err)
+		}
+		m := testMessage(2)
+		if _, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("MessageID(deleted) err = %v", err)
+		}
+		if _, err := s.Message(keep); err != nil {
+			t.Errorf("the other message: %v", err)
+		}
+		if err := s.DeleteMessage(ctx, gone); err != nil {
+			t.Errorf("deleting again: %v", err)
+		}
+		mustCheck(t, s)
+		if id := mustPut(t, s, m); id == gone || id <= keep {
+			t.Errorf("put again: id %d (deleted %d)", id, gone)
+		}
+		mustCheck(t, s)
+	})
+}
+
+// TestUnsentClearedByPut: Unsent survives an update but not a put of the
+// message as reported.
+func TestUnsentClearedByPut(t *testing.T) {
+	s := indexModes[0].temp(t)
+	ctx := context.Background()
+	m := testMessage(1)
+	m.Seq = 0
+	id := mustPut(t, s, m)
+	if err := s.UpdateMessage(ctx, id, func(r *store.Message) error { r.Unsent = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Message(id); err != nil || !r.Unsent {
+		t.Fatalf("after marking: %+v, %v", r, err)
+	}
+	m.Seq = 9
+	if again := mustPut(t, s, m); again != id {
+		t.Fatalf("put of the echo: id %d, want %d", again, id)
+	}
+	if r, err := s.Message(id); err != nil || r.Unsent || r.Seq != 9 {
+		t.Errorf("after the echo: %+v, %v", r, err)
+	}
+}

@@ -10,7 +10,7 @@ import (
 // A message record is, in order:
 //
 //	version   1 byte (recordVersion)
-//	flags     1 byte (flagSelf, flagRecalled)
+//	flags     1 byte (flagSelf, flagRecalled, flagUnsent)
 //	stored    8 bytes big-endian, Unix milliseconds of the first put
 //	seconds   8 bytes big-endian, Unix time of Message.Time
 //	nanos     4 bytes big-endian
@@ -32,6 +32,7 @@ const (
 
 	flagSelf     = 1 << 0
 	flagRecalled = 1 << 1
+	flagUnsent   = 1 << 2
 )
 
 // Size limits keep a bad caller from bloating the file; bbolt's own limits
@@ -57,6 +58,9 @@ func appendRecord(b []byte, m *Message, stored time.Time) []byte {
 	}
 	if m.Recalled {
 		flags |= flagRecalled
+	}
+	if m.Unsent {
+		flags |= flagUnsent
 	}
 	b = append(b, recordVersion, flags)
 	b = binary.BigEndian.AppendUint64(b, uint64(stored.UnixMilli()))
@@ -106,6 +110,7 @@ func decodeRecord(rec []byte) (Message, error) {
 		Time:     time.Unix(sec, nsec),
 		Self:     rec[1]&flagSelf != 0,
 		Recalled: rec[1]&flagRecalled != 0,
+		Unsent:   rec[1]&flagUnsent != 0,
 	}
 	chatType := d.varint()
 	m.ChatType = int32(chatType)

@@ -55,23 +55,35 @@ func (c *Client) ListMembers(ctx context.Context, groupID string, page, size int
 	return out, int(resp.GetTotal()), nil
 }
 
-// memberPage is the page size AllMembers uses, the SDK's default (§4.2).
+// memberPage is the page size AllMembers asks for, the SDK's default
+// (§4.2).
 const memberPage = 50
 
-// maxMemberPages bounds AllMembers against a server that never returns a
-// short page.
+// maxMemberPages bounds AllMembers against a server that never ends.
 const maxMemberPages = 2000
 
-// AllMembers pages through every member of a group.
+// AllMembers pages through every member of a group. The server may answer
+// fewer members than asked on a page that is not the last, and may leave
+// total out, so only an empty page or total reached ends the list. A
+// server that never ends is stopped by maxMemberPages and by a page that
+// brings no member not seen before (the same page served again).
 func (c *Client) AllMembers(ctx context.Context, groupID string) ([]Member, error) {
 	var all []Member
+	seen := make(map[string]bool)
 	for page := 1; page <= maxMemberPages; page++ {
 		ms, total, err := c.ListMembers(ctx, groupID, page, memberPage, "")
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, ms...)
-		if len(ms) < memberPage || (total > 0 && len(all) >= total) {
+		fresh := 0
+		for _, m := range ms {
+			if !seen[m.UserID] {
+				seen[m.UserID] = true
+				all = append(all, m)
+				fresh++
+			}
+		}
+		if fresh == 0 || (total > 0 && len(all) >= total) {
 			break
 		}
 	}

@@ -1,7 +1,10 @@
 package sim
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/yunhupb"
@@ -95,10 +98,57 @@ func (s *Server) listMember(c *call) (any, error) {
 	if size <= 0 {
 		size = 50
 	}
-	return &yunhupb.ListMemberResponse{
-		Members: paginate(all, int(req.GetPage().GetPage()), size),
-		Total:   int32(len(all)),
-	}, nil
+	resp := &yunhupb.ListMemberResponse{Total: int32(len(all))}
+	if s.noTotal {
+		resp.Total = 0
+	}
+	// Pages are cut at the server's own size: page n is the n-th slice
+	// of that size, whatever the client asked for.
+	resp.Members = paginate(all, int(req.GetPage().GetPage()), s.pageSizeLocked(size))
+	return resp, nil
+}
+
+// SetPaging makes list-member, list-message and the edit history serve at
+// most max items a page, whatever was asked (0 restores the asked size),
+// and leave their total out when omitTotal: both as the real service may
+// do (§4.2 has total in the proto only), so that a client must page until
+// an empty page.
+func (s *Server) SetPaging(max int, omitTotal bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pageMax, s.noTotal = max, omitTotal
+}
+
+// pageSizeLocked is the page size served for a request of size.
+func (s *Server) pageSizeLocked(size int) int {
+	if s.pageMax > 0 && size > s.pageMax {
+		return s.pageMax
+	}
+	return size
+}
+
+// AddMembers creates n new users (ids from 1100000, names "Member <k>")
+// and makes them plain members of groupID; it returns their ids.
+func (s *Server) AddMembers(groupID string, n int) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.w.groups[groupID]
+	if g == nil {
+		return nil, fmt.Errorf("sim: no group %s", groupID)
+	}
+	reg := s.now().Add(-24 * time.Hour).Format(time.DateTime)
+	ids := make([]string, 0, n)
+	for k := 0; len(ids) < n; k++ {
+		id := strconv.Itoa(1100000 + k)
+		if s.w.users[id] != nil {
+			continue
+		}
+		s.w.addUser(id, fmt.Sprintf("Member %d", k), TokenFor(id), reg)
+		s.joinGroupLocked(g, id)
+		ids = append(ids, id)
+	}
+	s.notifyLocked()
+	return ids, nil
 }
 
 // adminTargetLocked runs the shared checks of remove-member and gag-member.

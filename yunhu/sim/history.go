@@ -33,6 +33,9 @@ func (s *Server) historyLocked(c *call, chatID string, chatType int32) ([]*recor
 
 func (s *Server) listReply(c *call, recs []*record) *yunhupb.ListMessageResponse {
 	out := &yunhupb.ListMessageResponse{Total: int64(len(recs))}
+	if s.noTotal {
+		out.Total = 0
+	}
 	for _, r := range newestFirst(recs) {
 		out.Messages = append(out.Messages, r.toRecord(c.user.id, c.base))
 	}
@@ -71,6 +74,7 @@ func (s *Server) listMessage(c *call) (any, error) {
 	if n <= 0 {
 		n = defaultListCount
 	}
+	n = s.pageSizeLocked(n)
 	if len(recs) > n {
 		recs = recs[len(recs)-n:]
 	}

@@ -425,7 +425,10 @@ func (s *Server) listEditRecord(c *call) (any, error) {
 				ContentOld: e.contentOld, CreateTime: rec.sendTime, MsgTime: e.msgTime})
 		}
 	}
-	list = paginate(list, req.Page, req.Size)
+	list = paginate(list, req.Page, s.pageSizeLocked(req.Size))
+	if s.noTotal {
+		return map[string]any{"list": list}, nil
+	}
 	return map[string]any{"total": total, "list": list}, nil
 }
 

@@ -103,11 +103,16 @@ type Server struct {
 
 	faults       []*fault
 	rejectLogins int
-	requests     []Request
-	sent         []SentMessage
-	sentTotal    int   // send-message requests ever received (sent is trimmed)
-	reqCounter   int64 // Status.request_id source
-	pushCounter  int64 // server-side INFO.seq source
+	// pageMax caps a page of list-member, list-message and the edit
+	// history below what was asked (0: no cap); noTotal leaves their
+	// total out (SetPaging).
+	pageMax     int
+	noTotal     bool
+	requests    []Request
+	sent        []SentMessage
+	sentTotal   int   // send-message requests ever received (sent is trimmed)
+	reqCounter  int64 // Status.request_id source
+	pushCounter int64 // server-side INFO.seq source
 }
 
 // New returns a Server seeded with the world described in world.go.

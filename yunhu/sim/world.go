@@ -141,20 +141,7 @@ func seedWorld(selfToken string, now time.Time) *world {
 		{CarolID, "Carol", TokenFor(CarolID)},
 		{DaveID, "Dave", TokenFor(DaveID)},
 	} {
-		usr := &user{
-			id: u.id, name: u.name, token: u.token,
-			avatar:     avatarKey(u.id),
-			phone:      "138****" + u.id[len(u.id)-4:],
-			email:      u.id + "@sim.invalid",
-			registered: reg,
-			friends:    make(map[string]bool),
-			bots:       make(map[string]bool),
-			remarks:    make(map[string]string),
-			noNotify:   make(map[string]bool),
-			convs:      make(map[string]*conv),
-		}
-		w.users[u.id] = usr
-		w.tokens[u.token] = usr
+		w.addUser(u.id, u.name, u.token, reg)
 	}
 	w.befriend(SelfID, AliceID)
 	w.befriend(SelfID, BobID)
@@ -191,6 +178,25 @@ func seedWorld(selfToken string, now time.Time) *world {
 	big.members[AliceID].tagOld = []string{"管理"}
 	big.members[AliceID].tags = []*yunhupb.Tag{{Id: 7, Text: "管理", Color: "#FF2196F3"}}
 	return w
+}
+
+// addUser creates an account with no friends, bots or groups.
+func (w *world) addUser(id, name, token, registered string) *user {
+	usr := &user{
+		id: id, name: name, token: token,
+		avatar:     avatarKey(id),
+		phone:      "138****" + id[len(id)-4:],
+		email:      id + "@sim.invalid",
+		registered: registered,
+		friends:    make(map[string]bool),
+		bots:       make(map[string]bool),
+		remarks:    make(map[string]string),
+		noNotify:   make(map[string]bool),
+		convs:      make(map[string]*conv),
+	}
+	w.users[id] = usr
+	w.tokens[token] = usr
+	return usr
 }
 
 func avatarKey(id string) string { return "avatar/" + id + ".png" }
