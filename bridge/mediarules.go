@@ -99,7 +99,7 @@ func newMediaRules(o MediaOptions, log *zap.Logger) *mediaRules {
 		}
 		for _, d := range r.denyDirs {
 			if within(d, res) {
-				log.Warn("media file root lies inside a denied directory; files under it are refused",
+				log.Warn("a denied directory lies within a media file root; files under it stay refused",
 					zap.String("root", res), zap.String("denied", d))
 			}
 		}

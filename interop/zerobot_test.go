@@ -145,8 +145,9 @@ func scenarios(t *testing.T, d *daemonProc) {
 		}
 		return quote != nil && mention != nil && picture != nil
 	})
-	// The official clients show a mention as "@name " in the text.
-	if got, want := mention.Request.Content.Text, "@Alice "+photoText; got != want {
+	// The official clients write a mention as "@name" and one space; text
+	// that already starts with a space gets no second one.
+	if got, want := mention.Request.Content.Text, "@Alice"+photoText; got != want {
 		t.Errorf("the mention's text is %q, want %q", got, want)
 	}
 	// The image on Yunhu is the bot's image, byte for byte.
