@@ -11,6 +11,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,8 @@ const (
 	maxRequest = defaultMaxMedia*4/3 + 1<<20
 	// defaultMaxWSConns is limits.max-ws-connections.
 	defaultMaxWSConns = 128
+	// defaultWSBuffer is servers[].ws.buffer-size.
+	defaultWSBuffer = 1024
 
 	// WaitTimeout bounds every wait of the helpers: a wait that runs out
 	// fails the test instead of hanging it.
@@ -69,6 +72,10 @@ type Options struct {
 	HTTPTimeout time.Duration
 	// WSQueue is the forward-WS queue per connection; 0 means the default.
 	WSQueue int
+	// WSBuffer is the forward-WS buffer-size (events kept while no event
+	// client is connected); 0 means the daemon's default, 1024, and a
+	// negative value none.
+	WSBuffer int
 	// ReverseWS, when set, is a universal reverse-WS URL the pipeline
 	// dials, reconnecting every ReverseInterval (0 means 50 ms).
 	ReverseWS       string
@@ -209,9 +216,10 @@ func Start(tb testing.TB, opts Options) *Stack {
 	s.wsSrv = httptest.NewUnstartedServer(nil)
 	wsConn := opts.WSConn
 	wsConn.QueueSize, wsConn.MaxMessageBytes = opts.WSQueue, maxRequest
+	wsBuffer := max(cmp.Or(opts.WSBuffer, defaultWSBuffer), 0)
 	ws := onebot.NewWSServer(onebot.WSOptions{
 		Router: s.Router, Hub: s.Hub, Log: log.Named("ws"), Address: s.wsSrv.Listener.Addr().String(),
-		Conn: wsConn, MaxConns: defaultMaxWSConns,
+		Conn: wsConn, MaxConns: defaultMaxWSConns, BufferSize: wsBuffer,
 	})
 	s.wsSrv.Config.Handler = ws
 	s.wsSrv.Start()
