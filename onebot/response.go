@@ -66,8 +66,8 @@ func ErrBadParams(format string, args ...any) *ActionError {
 // ErrUnknownAction is the 1404 failure for an action nobody registered.
 func ErrUnknownAction(action string) *ActionError {
 	return &ActionError{
-		Retcode: RetcodeUnknownAction,
-		Msg:     "unknown action: " + action,
+		Retcode:  RetcodeUnknownAction,
+		Msg:      "unknown action: " + action,
 		Wording:  "the action " + strconv.Quote(action) + " is not provided by this OneBot implementation",
 		noAction: true,
 	}
@@ -78,7 +78,7 @@ func ErrUnknownAction(action string) *ActionError {
 // ErrUnsupported("set_group_anonymous_ban", "the platform has no anonymous members").
 func ErrUnsupported(action, why string) *ActionError {
 	return &ActionError{
-		Retcode: RetcodeUnknownAction,
+		Retcode:  RetcodeUnknownAction,
 		Msg:      "unsupported action: " + action,
 		Wording:  why,
 		noAction: true,
