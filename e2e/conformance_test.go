@@ -60,8 +60,8 @@ func TestHTTPStatusPerSpec(t *testing.T) {
 func TestCommaEntityTextSent(t *testing.T) {
 	s := Start(t, Options{})
 	for msg, want := range map[string]string{
-		"a&#44;b":                    "a&#44;b",
-		"a&amp;#44;b":                "a&#44;b",
+		"a&#44;b":                     "a&#44;b",
+		"a&amp;#44;b":                 "a&#44;b",
 		"[CQ:text,text=a&#44;b]&#44;": "a,b&#44;",
 	} {
 		before := len(s.Sim.Sent())
