@@ -268,3 +268,25 @@ func TestWSBacklogMemoryBounded(t *testing.T) {
 	}
 	t.Logf("50,000 events of %d bytes: %d kept (%d KiB), heap +%d KiB", len(ev), n, bytes>>10, grown>>10)
 }
+
+// BenchmarkHubPublish: the cost of one Publish of a ~200-byte event with
+// no subscriber, and with a forward WS server's backlog at its bound (no
+// client connected: each event drops the oldest).
+func BenchmarkHubPublish(b *testing.B) {
+	ev := msgEvent(0, 150)
+	b.Run("no-subscribers", func(b *testing.B) {
+		h, _ := newHub(nil, 10001)
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = h.Publish(ev)
+		}
+	})
+	b.Run("backlog-full", func(b *testing.B) {
+		h, _ := newHub(nil, 10001)
+		h.addBacklog(newBacklog("bench", h.log, 1024, DefaultBacklogBytes, DefaultBacklogMaxAge))
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = h.Publish(ev)
+		}
+	})
+}
