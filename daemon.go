@@ -401,6 +401,7 @@ func (d *daemon) listen(router *onebot.Router, hub *onebot.Hub) ([]listener, []c
 				Address:     s.WS.Address,
 				Conn:        onebot.ConnOptions{MaxMessageBytes: maxRequest},
 				MaxConns:    d.cfg.Limits.MaxWSConnections,
+				BufferSize:  s.WS.BufferSize,
 			})
 			h = ws
 			comps = append(comps, ws)

@@ -107,7 +107,7 @@ func TestActionsOverHTTP(t *testing.T) {
 	if code, _ := post("send_like", `{"user_id":1000002}`); code != 404 {
 		t.Errorf("send_like: HTTP %d, want 404", code)
 	}
-	if code, out := post("send_private_msg", `{"user_id":1000002,"message":"[CQ:dice]"}`); code != 400 || !strings.Contains(string(out["message"]), "dice") {
-		t.Errorf("dice: HTTP %d %s", code, out["message"])
+	if code, out := post("send_private_msg", `{"user_id":1000002,"message":"[CQ:dice]"}`); code != 200 || string(out["retcode"]) != "1400" || !strings.Contains(string(out["message"]), "dice") {
+		t.Errorf("dice: HTTP %d retcode %s %s, want HTTP 200 with retcode 1400", code, out["retcode"], out["message"])
 	}
 }

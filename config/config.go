@@ -195,6 +195,10 @@ func (p HTTPPost) TimeoutDuration() time.Duration { return seconds(p.Timeout) }
 type WSServer struct {
 	Address     string `yaml:"address"`
 	AccessToken string `yaml:"access-token"`
+	// BufferSize is how many events are kept while no event client is
+	// connected, for the next one (the oldest dropped beyond it, and any
+	// older than 5 minutes; onebot/backlog.go); 0 keeps none.
+	BufferSize int `yaml:"buffer-size"`
 }
 
 // WSReverse dials out to a bot framework's WebSocket server.
@@ -256,7 +260,7 @@ func defaultHTTPServer() *HTTPServer {
 
 func defaultHTTPPost() HTTPPost { return HTTPPost{Timeout: 5, MaxRetries: 3} }
 
-func defaultWSServer() *WSServer { return &WSServer{Address: "127.0.0.1:6700"} }
+func defaultWSServer() *WSServer { return &WSServer{Address: "127.0.0.1:6700", BufferSize: 1024} }
 
 func defaultWSReverse() *WSReverse {
 	return &WSReverse{ReconnectInterval: 3000, BufferSize: 1024}

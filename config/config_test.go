@@ -140,8 +140,12 @@ servers:
 	if p := h.Post[1]; p.MaxRetries != 0 {
 		t.Errorf("post[1].max-retries = %d, want the explicit 0", p.MaxRetries)
 	}
-	if w := cfg.Servers[1].WS; w == nil || w.Address != "[::1]:6701" {
-		t.Errorf("ws = %+v", w)
+	if w := cfg.Servers[1].WS; w == nil || w.Address != "[::1]:6701" || w.BufferSize != 1024 {
+		t.Errorf("ws = %+v, want buffer-size's default 1024", w)
+	}
+	off, err := config.Parse("c.yaml", []byte("servers:\n  - ws:\n      buffer-size: 0\n"), noEnv)
+	if err != nil || off.Servers[0].WS.BufferSize != 0 {
+		t.Errorf("ws buffer-size 0 must stay 0 (off): %+v %v", off.Servers[0].WS, err)
 	}
 	r := cfg.Servers[2].WSReverse
 	if r == nil || r.Universal != "ws://127.0.0.1:8080/ws" || r.ReconnectDuration() != 500*time.Millisecond || r.BufferSize != 1024 {
@@ -197,6 +201,7 @@ func TestProblems(t *testing.T) {
 		{"post-format", "message:\n  post-format: xml\n", `c.yaml:2: message.post-format: "xml" is not string or array`},
 		{"port range", "servers:\n  - ws:\n      address: 127.0.0.1:70000\n", "c.yaml:3: servers[0].ws.address: port 70000 out of range (0 to 65535)"},
 		{"no port", "servers:\n  - ws:\n      address: localhost\n", `c.yaml:3: servers[0].ws.address: "localhost" is not host:port`},
+		{"ws buffer", "servers:\n  - ws:\n      buffer-size: -1\n", "c.yaml:3: servers[0].ws.buffer-size: -1 is out of range (0 to 1000000 events)"},
 		{"two kinds", "servers:\n  - http: {}\n    ws: {}\n", "c.yaml:2: servers[0]: holds http and ws; each entry holds exactly one kind"},
 		{"empty entry", "servers:\n  - {}\n", "c.yaml:2: servers[0]: needs one of http, ws or ws-reverse"},
 		{"reverse scheme", "servers:\n  - ws:\n      address: 127.0.0.1:1\n  - http:\n      address: 127.0.0.1:2\n  - ws-reverse:\n      universal: http://x/ws\n",

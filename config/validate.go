@@ -133,6 +133,7 @@ func (c *Config) validate(report func(path, msg string)) {
 			}
 		case s.WS != nil:
 			listen(base+".ws.address", s.WS.Address)
+			v.between(base+".ws.buffer-size", s.WS.BufferSize, 0, 1_000_000, "events")
 		case s.WSReverse != nil:
 			p := base + ".ws-reverse"
 			r := s.WSReverse

@@ -11,6 +11,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,8 @@ const (
 	maxRequest = defaultMaxMedia*4/3 + 1<<20
 	// defaultMaxWSConns is limits.max-ws-connections.
 	defaultMaxWSConns = 128
+	// defaultWSBuffer is servers[].ws.buffer-size.
+	defaultWSBuffer = 1024
 
 	// WaitTimeout bounds every wait of the helpers: a wait that runs out
 	// fails the test instead of hanging it.
@@ -69,6 +72,10 @@ type Options struct {
 	HTTPTimeout time.Duration
 	// WSQueue is the forward-WS queue per connection; 0 means the default.
 	WSQueue int
+	// WSBuffer is the forward-WS buffer-size (events kept while no event
+	// client is connected); 0 means the daemon's default, 1024, and a
+	// negative value none.
+	WSBuffer int
 	// ReverseWS, when set, is a universal reverse-WS URL the pipeline
 	// dials, reconnecting every ReverseInterval (0 means 50 ms).
 	ReverseWS       string
@@ -85,6 +92,10 @@ type Options struct {
 	IgnoreInvalidCQCode bool
 	// WrapSim wraps the simulator's handler, e.g. to time it.
 	WrapSim func(http.Handler) http.Handler
+	// Sim, when set, is a simulator from NewSim that the stack uses
+	// instead of its own and leaves running when it stops: a restart is
+	// a second stack on the same Sim and DBPath. WrapSim is ignored then.
+	Sim *SharedSim
 	// Quiet logs nothing (benchmarks); otherwise warnings and errors go to
 	// the test log.
 	Quiet bool
@@ -163,13 +174,17 @@ func Start(tb testing.TB, opts Options) *Stack {
 	}
 	s := &Stack{tb: tb, Log: log, done: make(chan struct{})}
 
-	s.Sim = sim.New(sim.Options{Log: log.Named("sim")})
-	var h http.Handler = s.Sim.Handler()
-	if opts.WrapSim != nil {
-		h = opts.WrapSim(h)
+	if opts.Sim != nil {
+		s.Sim, s.URLs = opts.Sim.Sim, opts.Sim.URLs
+	} else {
+		s.Sim = sim.New(sim.Options{Log: log.Named("sim")})
+		var h http.Handler = s.Sim.Handler()
+		if opts.WrapSim != nil {
+			h = opts.WrapSim(h)
+		}
+		s.simSrv = httptest.NewServer(h)
+		s.URLs = sim.Endpoints(s.simSrv.URL)
 	}
-	s.simSrv = httptest.NewServer(h)
-	s.URLs = sim.Endpoints(s.simSrv.URL)
 
 	st, err := store.Open(store.Options{
 		Path: opts.DBPath, Retention: defaultRetention, MaxMessages: defaultMaxMessages,
@@ -209,9 +224,10 @@ func Start(tb testing.TB, opts Options) *Stack {
 	s.wsSrv = httptest.NewUnstartedServer(nil)
 	wsConn := opts.WSConn
 	wsConn.QueueSize, wsConn.MaxMessageBytes = opts.WSQueue, maxRequest
+	wsBuffer := max(cmp.Or(opts.WSBuffer, defaultWSBuffer), 0)
 	ws := onebot.NewWSServer(onebot.WSOptions{
 		Router: s.Router, Hub: s.Hub, Log: log.Named("ws"), Address: s.wsSrv.Listener.Addr().String(),
-		Conn: wsConn, MaxConns: defaultMaxWSConns,
+		Conn: wsConn, MaxConns: defaultMaxWSConns, BufferSize: wsBuffer,
 	})
 	s.wsSrv.Config.Handler = ws
 	s.wsSrv.Start()
@@ -307,9 +323,33 @@ func (s *Stack) Stop() {
 }
 
 func (s *Stack) closeSim() {
+	if s.simSrv == nil {
+		return // a SharedSim: its owner closes it
+	}
 	s.Sim.Close()
 	s.simSrv.CloseClientConnections()
 	s.simSrv.Close()
+}
+
+// SharedSim is a simulator that outlives the stacks started on it.
+type SharedSim struct {
+	Sim  *sim.Server
+	URLs sim.URLs
+	srv  *httptest.Server
+}
+
+// NewSim starts a simulator for Options.Sim; it is closed when the test
+// ends.
+func NewSim(tb testing.TB) *SharedSim {
+	tb.Helper()
+	sm := sim.New(sim.Options{Log: zap.NewNop()})
+	srv := httptest.NewServer(sm.Handler())
+	tb.Cleanup(func() {
+		sm.Close()
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	return &SharedSim{Sim: sm, URLs: sim.Endpoints(srv.URL), srv: srv}
 }
 
 // Online reports whether the bridge's push socket is logged in.

@@ -41,10 +41,14 @@ type HTTPOptions struct {
 // NewHTTP returns the HTTP API (communication/http.md): GET or POST
 // /:action or /:action/, parameters from the query, a JSON body or a
 // urlencoded form (query values win over body values, as in go-cqhttp).
-// Status codes: 401 no token, 403 wrong token (or, with no token set, a
-// browser request from another site or for a foreign Host: browser.go),
-// 405 other methods, 406 unsupported Content-Type, 413 body too large,
-// 400 bad JSON or params, 404 unknown action, 200 otherwise; 400, 404 and
+// Status codes, as communication/http.md sets them: 401 no token, 403
+// wrong token (or, with no token set, a browser request from another site
+// or for a foreign Host: browser.go), 406 unsupported Content-Type, 400 a
+// malformed body (not valid JSON, not a JSON object, a broken form), 404
+// an action that does not exist here (httpStatus), and 200 for every
+// other answer, success or failure: bad parameters (retcode 1400) are an
+// answer, not a malformed request. Beyond the spec, 405 answers methods
+// other than GET and POST and 413 a body over MaxBodyBytes. 400, 404 and
 // 200 carry the JSON response. A request beyond the Router's limits
 // (limits.go) is answered at once with retcode 1429 and status 200: its
 // body is read only while the request memory has room for it, never
@@ -96,7 +100,8 @@ func (h *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if status != 0 {
 		if status == http.StatusBadRequest {
-			h.write(w, failure(ErrBadParams("%s", err)))
+			// A malformed body: 400, still with the JSON failure.
+			h.writeStatus(w, status, failure(ErrBadParams("%s", err)))
 			return
 		}
 		http.Error(w, err.Error(), status)
@@ -128,13 +133,17 @@ func (h *httpAPI) refuse(w http.ResponseWriter, r *http.Request, ae *ActionError
 }
 
 func (h *httpAPI) write(w http.ResponseWriter, resp Response) {
+	h.writeStatus(w, httpStatus(resp), resp)
+}
+
+func (h *httpAPI) writeStatus(w http.ResponseWriter, status int, resp Response) {
 	bp, _ := h.bufs.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
 	}
 	b := resp.appendJSON((*bp)[:0])
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(httpStatus(resp.Retcode))
+	w.WriteHeader(status)
 	_, _ = w.Write(b)
 	if cap(b) <= 64<<10 { // keep only small buffers
 		*bp = b

@@ -1,6 +1,7 @@
 package onebot
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -91,8 +92,18 @@ func TestHTTPAccessToken(t *testing.T) {
 	}
 }
 
+// TestHTTPRequests follows communication/http.md's status codes: 400 only
+// for a malformed body, 404 only for an action that does not exist here,
+// and 200 for every other answer, a bad parameter (1400) included.
 func TestHTTPRequests(t *testing.T) {
-	srv := newHTTPServer(t, HTTPOptions{AccessToken: "t", MaxBodyBytes: 1 << 10})
+	router := testRouter(t, nil)
+	router.Register("send_like", func(_ context.Context, req *Request) (any, error) {
+		return nil, ErrUnsupported(req.Action, "no likes here")
+	})
+	router.Register("set_group_card", func(_ context.Context, req *Request) (any, error) {
+		return nil, &ActionError{Retcode: RetcodeUnknownAction, Msg: "set_group_card: only your own card", Wording: "only your own card"}
+	})
+	srv := newHTTPServer(t, HTTPOptions{Router: router, AccessToken: "t", MaxBodyBytes: 1 << 10})
 	auth := map[string]string{"Authorization": "Bearer t"}
 	for _, tc := range []struct {
 		name, method, path, ctype, body string
@@ -115,11 +126,19 @@ func TestHTTPRequests(t *testing.T) {
 			`{"status":"failed","retcode":1404,"data":null,"message":"unknown action: nope",`},
 		{"no action", "GET", "/", "", "", 404, `"retcode":1404`},
 		{"nested path", "GET", "/a/b", "", "", 404, `"retcode":1404`},
-		{"bad param", "POST", "/send_private_msg", "application/json", `{"user_id":"abc","message":"x"}`, 400,
+		{"unsupported action", "GET", "/send_like", "", "", 404,
+			`"retcode":1404,"data":null,"message":"unsupported action: send_like","wording":"no likes here"`},
+		{"unsupported form of an action is an answer", "GET", "/set_group_card", "", "", 200,
+			`"retcode":1404,"data":null,"message":"set_group_card: only your own card","wording":"only your own card"`},
+		{"bad param is an answer", "POST", "/send_private_msg", "application/json", `{"user_id":"abc","message":"x"}`, 200,
 			`"retcode":1400,"data":null,"message":"user_id: expected an integer, got \"abc\""`},
-		{"missing param", "GET", "/send_private_msg?message=x", "", "", 400, `"message":"user_id: required"`},
-		{"bad JSON", "POST", "/echo_params", "application/json", `{"a":`, 400, `"message":"body: not valid JSON"`},
-		{"JSON array", "POST", "/echo_params", "application/json", `[1]`, 400, `"message":"body: expected a JSON object"`},
+		{"missing param is an answer", "GET", "/send_private_msg?message=x", "", "", 200, `"retcode":1400,"data":null,"message":"user_id: required"`},
+		{"truncated body", "POST", "/send_private_msg", "application/json", `{"user_id":1,"message":{"x":`, 400,
+			`"message":"body: not valid JSON"`},
+		{"bad JSON", "POST", "/echo_params", "application/json", `{"a":`, 400, `"retcode":1400,"data":null,"message":"body: not valid JSON"`},
+		{"JSON array", "POST", "/echo_params", "application/json", `[1]`, 400, `"retcode":1400,"data":null,"message":"body: expected a JSON object"`},
+		{"JSON string", "POST", "/echo_params", "application/json", `"a"`, 400, `"message":"body: expected a JSON object"`},
+		{"broken form", "POST", "/echo_params", "application/x-www-form-urlencoded", "a=%zz", 400, `"retcode":1400,"data":null,"message":"body: invalid URL escape`},
 		{"action failure is HTTP 200", "GET", "/fail", "", "", 200,
 			`{"status":"failed","retcode":102,"data":null,"message":"MSG_NOT_FOUND","wording":"消息不存在","msg":"MSG_NOT_FOUND"}`},
 		{"async", "GET", "/echo_params_async", "", "", 200, `{"status":"async","retcode":1,"data":null`},

@@ -23,8 +23,10 @@ type HubOptions struct {
 
 // Hub fans events out to the transports. Publish marshals an event once
 // and hands the same bytes to every subscriber's bounded queue without
-// ever waiting: a stalled subscriber loses events (each counted, warned
-// about at most every few seconds), and nobody else notices.
+// ever waiting for a subscriber: a stalled subscriber loses events (each
+// counted, warned about at most every few seconds), and nobody else
+// notices. Backlogs (backlog.go) keep events for a group of subscribers
+// while none of them is there.
 type Hub struct {
 	log    *zap.Logger
 	selfID func() int64
@@ -32,8 +34,15 @@ type Hub struct {
 	// platform has not logged in yet, rather than "no platform at all".
 	loginPending bool
 
-	mu   sync.Mutex                      // serialises changes to subs
-	subs atomic.Pointer[[]*subscription] // replaced whole, read without a lock by Publish
+	// mu is held shared by Publish for its fan-out and exclusively by
+	// every change to subs and holds, so that a change (a client joining
+	// or leaving a backlog's group) falls between two events, never in
+	// the middle of one: an event is then either in the backlog or in the
+	// new client's queue, never in both or neither. A change takes
+	// microseconds, the only time Publish can wait.
+	mu    sync.RWMutex
+	subs  atomic.Pointer[[]*subscription] // replaced whole under mu
+	holds []*backlog                      // backlogs with no client: they keep events; replaced whole under mu
 }
 
 // NewHub returns a Hub with no subscribers.
@@ -101,14 +110,25 @@ func encodeEvent(ev any) (event, error) {
 	case *HeartbeatEvent, HeartbeatEvent:
 		b, err := marshal(v)
 		return event{data: b, heartbeat: true}, err
+	case *LifecycleEvent, LifecycleEvent:
+		b, err := marshal(v)
+		return event{data: b, lifecycle: true}, err
 	}
 	b, err := marshal(ev)
 	return event{data: b}, err
 }
 
 func (h *Hub) publish(e event) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
 	for _, s := range *h.subs.Load() {
 		s.offer(e)
+	}
+	if len(h.holds) > 0 && !e.heartbeat && !e.lifecycle {
+		e.at = time.Now()
+		for _, b := range h.holds {
+			b.offer(e)
+		}
 	}
 }
 
@@ -120,6 +140,12 @@ type event struct {
 	// and never push a real event out of a full queue: ZeroBot drops them
 	// on arrival and they are stale by the time a peer reconnects.
 	heartbeat bool
+	// lifecycle events, like heartbeats, are never kept by a backlog:
+	// each connection gets its own "connect".
+	lifecycle bool
+	// at is when a backlog took the event (zero elsewhere), to drop it
+	// once it is older than the backlog's age limit.
+	at time.Time
 }
 
 // overflowPolicy says what a full queue does with one more event.
@@ -156,6 +182,13 @@ type subscription struct {
 // subscribe adds a subscriber with a queue of size events. Pair it with
 // unsubscribe.
 func (h *Hub) subscribe(name string, size int, policy overflowPolicy) *subscription {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.subscribeLocked(name, size, policy)
+}
+
+// subscribeLocked is subscribe with h.mu held.
+func (h *Hub) subscribeLocked(name string, size int, policy overflowPolicy) *subscription {
 	if size <= 0 {
 		size = DefaultQueueSize
 	}
@@ -168,8 +201,6 @@ func (h *Hub) subscribe(name string, size int, policy overflowPolicy) *subscript
 		warnings: logLimiter{every: 10 * time.Second},
 		overflow: make(chan struct{}),
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	old := *h.subs.Load()
 	subs := make([]*subscription, len(old), len(old)+1)
 	copy(subs, old)
@@ -182,6 +213,11 @@ func (h *Hub) subscribe(name string, size int, policy overflowPolicy) *subscript
 func (h *Hub) unsubscribe(s *subscription) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.unsubscribeLocked(s)
+}
+
+// unsubscribeLocked is unsubscribe with h.mu held.
+func (h *Hub) unsubscribeLocked(s *subscription) {
 	old := *h.subs.Load()
 	subs := make([]*subscription, 0, len(old))
 	for _, o := range old {

@@ -20,7 +20,9 @@
 //	  caller --> Hub.Publish(ev): marshalled once --> non-blocking hand-off to
 //	    each subscriber's bounded queue (never waits for a subscriber)
 //	    - forward WS connection: one writer goroutine; queue overflow
-//	      disconnects that client only
+//	      disconnects that client only. While a server has no event client,
+//	      its backlog (backlog.go) keeps the events (bounded in count,
+//	      bytes and age) for the next one to connect
 //	    - reverse WS URL: one subscription for the URL's whole life, so events
 //	      wait (bounded, oldest dropped) while disconnected
 //	    - HTTP POST URL: one worker; a quick-operation reply becomes actions
@@ -28,7 +30,9 @@
 //
 //	WebSocket connection (forward accept, or reverse dial):
 //	  subscribe --> write meta_event lifecycle "connect" (always the first
-//	    frame: ZeroBot reads self_id from it) --> drain the queue; the reader
+//	    frame: ZeroBot reads self_id from it) --> write what the previous
+//	    connection left undelivered (reverse) or the backlog (forward)
+//	    --> drain the queue; the reader
 //	    runs actions concurrently (at most MaxInFlight per connection, each
 //	    holding its slot until its reply is written)
 //

@@ -41,6 +41,10 @@ type ActionError struct {
 	Msg     string
 	Wording string
 	Err     error
+	// noAction marks a failure that means "this action does not exist
+	// here" (ErrUnknownAction, ErrUnsupported), the one failure the HTTP
+	// API answers with 404 rather than 200.
+	noAction bool
 }
 
 func (e *ActionError) Error() string {
@@ -62,9 +66,10 @@ func ErrBadParams(format string, args ...any) *ActionError {
 // ErrUnknownAction is the 1404 failure for an action nobody registered.
 func ErrUnknownAction(action string) *ActionError {
 	return &ActionError{
-		Retcode: RetcodeUnknownAction,
-		Msg:     "unknown action: " + action,
-		Wording: "the action " + strconv.Quote(action) + " is not provided by this OneBot implementation",
+		Retcode:  RetcodeUnknownAction,
+		Msg:      "unknown action: " + action,
+		Wording:  "the action " + strconv.Quote(action) + " is not provided by this OneBot implementation",
+		noAction: true,
 	}
 }
 
@@ -73,9 +78,10 @@ func ErrUnknownAction(action string) *ActionError {
 // ErrUnsupported("set_group_anonymous_ban", "the platform has no anonymous members").
 func ErrUnsupported(action, why string) *ActionError {
 	return &ActionError{
-		Retcode: RetcodeUnknownAction,
-		Msg:     "unsupported action: " + action,
-		Wording: why,
+		Retcode:  RetcodeUnknownAction,
+		Msg:      "unsupported action: " + action,
+		Wording:  why,
+		noAction: true,
 	}
 }
 
@@ -97,6 +103,8 @@ type Response struct {
 	// Echo is the request's echo exactly as received; nil when the request
 	// had none, and then no "echo" key is written.
 	Echo json.RawMessage
+	// noAction: the action does not exist here (HTTP 404).
+	noAction bool
 }
 
 // toResponse turns an action's result into its Response. Every transport
@@ -130,7 +138,7 @@ func failure(ae *ActionError) Response {
 	if w == "" {
 		w = ae.Msg
 	}
-	return Response{Status: StatusFailed, Retcode: code, Message: ae.Msg, Wording: w}
+	return Response{Status: StatusFailed, Retcode: code, Message: ae.Msg, Wording: w, noAction: ae.noAction}
 }
 
 func asyncResponse() Response {
@@ -195,17 +203,17 @@ func appendString(b []byte, s string) []byte {
 	return append(b, q...)
 }
 
-// httpStatus maps a retcode to the HTTP API's status code
-// (communication/http.md: 1400 -> 400, 1404 -> 404, anything else 200).
-func httpStatus(retcode int) int {
-	switch retcode {
-	case RetcodeBadParams:
-		return http.StatusBadRequest
-	case 1401:
-		return http.StatusUnauthorized
-	case 1403:
-		return http.StatusForbidden
-	case RetcodeUnknownAction:
+// httpStatus is the HTTP API's status code for an answer
+// (communication/http.md): 404 when the action does not exist here (no
+// such action, or one this implementation cannot provide at all), 200 for
+// every other answer, success or failure — a bad parameter (1400) too, so
+// that a framework whose HTTP client takes any non-2xx for a network
+// error (NoneBot2) still sees the retcode and wording. A failure of a
+// supported action's form (e.g. set_group_card for another member) is an
+// answer of that action: 200. 400 is for a malformed body only, and is
+// decided before any action runs (httpAPI.params).
+func httpStatus(resp Response) int {
+	if resp.noAction {
 		return http.StatusNotFound
 	}
 	return http.StatusOK

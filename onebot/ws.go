@@ -1,6 +1,7 @@
 package onebot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -34,6 +35,14 @@ type WSOptions struct {
 	// MaxConns caps the open connections; one more is answered 503 at
 	// the upgrade. 0 means DefaultMaxConns.
 	MaxConns int
+	// BufferSize is how many events are kept while no event client ("/"
+	// or "/event") is connected, for the next one to connect (backlog.go);
+	// 0 keeps none. BufferBytes bounds them in bytes (0 means
+	// DefaultBacklogBytes) and BufferMaxAge in age (0 means
+	// DefaultBacklogMaxAge).
+	BufferSize   int
+	BufferBytes  int64
+	BufferMaxAge time.Duration
 }
 
 // WSServer is the forward WebSocket server (communication/ws.md): "/"
@@ -56,6 +65,8 @@ type WSServer struct {
 	wg     sync.WaitGroup // connections and their actions
 
 	refusedLog logLimiter // a client retrying in a loop must not flood the log
+
+	backlog *backlog // nil when BufferSize is 0
 }
 
 // NewWSServer returns a forward WebSocket server; serve it as an
@@ -75,6 +86,12 @@ func NewWSServer(opts WSOptions) *WSServer {
 	s := &WSServer{opts: opts, token: newAccessToken(opts.AccessToken), ctx: ctx, cancel: cancel,
 		guard:      newBrowserGuard(opts.AccessToken != "", opts.Address, opts.Log),
 		refusedLog: logLimiter{every: time.Minute}}
+	if opts.BufferSize > 0 {
+		s.backlog = newBacklog(opts.Address, opts.Log, opts.BufferSize,
+			cmp.Or(opts.BufferBytes, DefaultBacklogBytes), cmp.Or(opts.BufferMaxAge, DefaultBacklogMaxAge))
+		// From now on, until the first event client connects.
+		opts.Hub.addBacklog(s.backlog)
+	}
 	s.upgrader = websocket.Upgrader{HandshakeTimeout: handshakeTimeout}
 	if s.token.set {
 		s.upgrader.CheckOrigin = func(*http.Request) bool { return true }
@@ -154,9 +171,11 @@ func (s *WSServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.fc = hj.conn
 	if ro.events() {
 		// Subscribe before the lifecycle frame is built, so that no event
-		// published after it can be missed.
-		c.sub = s.opts.Hub.subscribe("ws "+r.RemoteAddr, s.opts.Conn.QueueSize, disconnect)
-		defer s.opts.Hub.unsubscribe(c.sub)
+		// published after it can be missed. The first event client takes
+		// the backlog: written after the lifecycle frame, before the queue.
+		// The last one to leave hands back what it may not have delivered.
+		c.sub, c.pending = s.opts.Hub.join(s.backlog, "ws "+r.RemoteAddr, s.opts.Conn.QueueSize, disconnect)
+		defer func() { s.opts.Hub.leave(s.backlog, c.sub, c.pending) }()
 		c.hello = s.opts.Hub.lifecycle(LifecycleConnect)
 	}
 	log.Info("client connected")
@@ -196,5 +215,8 @@ func (s *WSServer) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	if s.backlog != nil {
+		s.opts.Hub.removeBacklog(s.backlog)
+	}
 	return nil
 }

@@ -457,13 +457,20 @@ func (c *wsConn) writeLoop(ctx context.Context) error {
 			return fmt.Errorf("write lifecycle: %w", err)
 		}
 	}
-	if len(c.pending) > 0 {
-		batch := c.pending
+	// What the previous connection may not have delivered (reverse WS) or
+	// the backlog (forward WS), in runs of at most maxBatch: on a failure
+	// the rest becomes pending again, in order.
+	for rest := c.pending; len(rest) > 0; {
+		n := min(len(rest), maxBatch)
+		batch := rest[:n:n]
+		rest = rest[n:]
 		c.pending = nil
 		if err := c.writeEvents(batch); err != nil {
+			c.pending = append(c.pending, rest...)
 			return err
 		}
 	}
+	c.pending = nil
 	var events <-chan event
 	if c.sub != nil {
 		events = c.sub.ch

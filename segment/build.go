@@ -114,8 +114,8 @@ func (sc *scratch) addPair(k, v span, escaped bool) {
 
 // addDecoded appends a pair whose value, src[off:end], holds entities, the
 // first at amp, and decodes it into buf.
-func (sc *scratch) addDecoded(k span, off, amp, end int) {
-	sc.buf = appendUnescaped(append(sc.buf, sc.src[off:amp]...), sc.src[amp:end])
+func (sc *scratch) addDecoded(k span, off, amp, end int, value bool) {
+	sc.buf = appendUnescaped(append(sc.buf, sc.src[off:amp]...), sc.src[amp:end], value)
 	sc.addFixed(k)
 }
 

@@ -159,7 +159,7 @@ func parseCounted(s string, drop bool) (Message, []Invalid, int) {
 		if s == "" {
 			return nil, nil, n
 		}
-		return textMessage(Unescape(s)), nil, n
+		return textMessage(UnescapeText(s)), nil, n
 	}
 	p := parser{s: s, sc: getScratch(s), amp: -1, close: -1, scanned: n}
 	pos := 0
@@ -230,9 +230,9 @@ func (p *parser) addRange(a, b int) {
 			p.te = b
 			return
 		}
-		p.extra = appendUnescaped(make([]byte, 0, p.te-p.ts+b-a), p.s[p.ts:p.te])
+		p.extra = appendUnescaped(make([]byte, 0, p.te-p.ts+b-a), p.s[p.ts:p.te], false)
 	}
-	p.extra = appendUnescaped(p.extra, p.s[a:b])
+	p.extra = appendUnescaped(p.extra, p.s[a:b], false)
 }
 
 // addString adds unescaped text to the pending text.
@@ -241,7 +241,7 @@ func (p *parser) addString(v string) {
 		return
 	}
 	if p.extra == nil {
-		p.extra = appendUnescaped(make([]byte, 0, p.te-p.ts+len(v)), p.s[p.ts:p.te])
+		p.extra = appendUnescaped(make([]byte, 0, p.te-p.ts+len(v)), p.s[p.ts:p.te], false)
 	}
 	p.extra = append(p.extra, v...)
 }
@@ -260,7 +260,7 @@ func (p *parser) flushText() {
 		sc.addBuffered(span{spanText, 0}, v)
 	case p.ts < p.te:
 		if amp := p.ampIn(p.ts, p.te); amp >= 0 {
-			sc.addDecoded(span{spanText, 0}, p.ts, amp, p.te)
+			sc.addDecoded(span{spanText, 0}, p.ts, amp, p.te, false)
 		} else {
 			sc.addPair(span{spanText, 0}, sub(p.ts, p.te), false)
 		}
@@ -363,7 +363,7 @@ func (p *parser) code(i int) (end int, reason string) {
 				}
 			}
 		case amp >= 0:
-			sc.addDecoded(k, vs, amp, ve)
+			sc.addDecoded(k, vs, amp, ve, true)
 		default:
 			sc.addPair(k, sub(vs, ve), false)
 		}

@@ -51,7 +51,12 @@ func TestParseCQ(t *testing.T) {
 		{"stray ]", "a]b", M{txt("a]b")}},
 		{"stray [", "a[b", M{txt("a[b")}},
 		{"lower-case cq is text", "[cq:face,id=1]", M{txt("[cq:face,id=1]")}},
-		{"&#44; outside a code", "a&#44;b", M{txt("a,b")}},
+		// string.md: &#44; escapes ',' in parameter values only; in text it
+		// is what was written.
+		{"&#44; outside a code is kept", "a&#44;b", M{txt("a&#44;b")}},
+		{"&#44; in a value decodes", "[CQ:x,v=a&#44;b]", M{seg("x", "v", "a,b")}},
+		{"&#44; in text around a code", "a&#44;[CQ:face,id=1]&#44;&amp;&#91;&#93;", M{txt("a&#44;"), seg("face", "id", "1"), txt("&#44;&[]")}},
+		{"&#44; in a text code's value decodes", "a&#44;[CQ:text,text=&#44;]b", M{txt("a&#44;,b")}},
 		{"unknown entity", "&unknown;", M{txt("&unknown;")}},
 		{"bare &", "a & b", M{txt("a & b")}},
 		{"invalid UTF-8 kept", "\xff[CQ:x,v=\xfe]\xfd", M{txt("\xff"), seg("x", "v", "\xfe"), txt("\xfd")}},

@@ -139,15 +139,16 @@ var entityWords = func() (w [256]uint64) {
 	return w
 }()
 
-// appendUnescaped appends s, decoded, to dst.
-func appendUnescaped(dst []byte, s string) []byte {
+// appendUnescaped appends s, decoded as a parameter value (value) or as
+// text, to dst.
+func appendUnescaped(dst []byte, s string, value bool) []byte {
 	for {
 		i := strings.IndexByte(s, '&')
 		if i < 0 {
 			return append(dst, s...)
 		}
 		dst = append(dst, s[:i]...)
-		if c, n := entity(s[i:]); n > 0 {
+		if c, n := entity(s[i:], value); n > 0 {
 			dst = append(dst, c)
 			s = s[i+n:]
 		} else {
@@ -157,29 +158,35 @@ func appendUnescaped(dst []byte, s string) []byte {
 	}
 }
 
-// Unescape decodes the entities of the CQ form: &amp; &#91; &#93; &#44;. The
-// same function serves text and values: string.md escapes ',' only in
-// values, but some frameworks escape it in text too, and since a canonical
-// text spells a literal "&#44;" as "&amp;#44;" there is no ambiguity. Any
-// other '&' is kept as it is. Unescape returns s itself when it contains no
+// Unescape decodes a CQ parameter value: &amp; &#91; &#93; &#44;. Any
+// other '&' is kept as it is. It returns s itself when it contains no
 // entity.
-func Unescape(s string) string {
+func Unescape(s string) string { return unescape(s, true) }
+
+// UnescapeText decodes the text between CQ codes: &amp; &#91; &#93; only.
+// message/string.md makes &#44; an escape of parameter values alone: in
+// text ',' is never escaped, so a "&#44;" there is what the sender wrote
+// (go-cqhttp and OneBot's own codec keep it too). Any other '&' is kept as
+// it is. It returns s itself when it contains no entity.
+func UnescapeText(s string) string { return unescape(s, false) }
+
+func unescape(s string, value bool) string {
 	i := strings.IndexByte(s, '&')
 	if i < 0 {
 		return s
 	}
 	var b strings.Builder
 	b.Grow(len(s))
-	unescapeTo(&b, s, i)
+	unescapeTo(&b, s, i, value)
 	return b.String()
 }
 
 // unescapeTo writes s, unescaped, to b; i is the index of the first '&'.
-func unescapeTo(b *strings.Builder, s string, i int) {
+func unescapeTo(b *strings.Builder, s string, i int, value bool) {
 	for {
 		b.WriteString(s[:i])
 		s = s[i:]
-		if c, n := entity(s); n > 0 {
+		if c, n := entity(s, value); n > 0 {
 			b.WriteByte(c)
 			s = s[n:]
 		} else {
@@ -195,8 +202,9 @@ func unescapeTo(b *strings.Builder, s string, i int) {
 }
 
 // entity decodes the entity at the start of s, which begins with '&', and
-// returns the character and the entity's length, or n == 0 if there is none.
-func entity(s string) (c byte, n int) {
+// returns the character and the entity's length, or n == 0 if there is none;
+// &#44; is an entity of values only.
+func entity(s string, value bool) (c byte, n int) {
 	if len(s) >= 5 {
 		switch s[1:5] {
 		case "amp;":
@@ -206,7 +214,9 @@ func entity(s string) (c byte, n int) {
 		case "#93;":
 			return ']', 5
 		case "#44;":
-			return ',', 5
+			if value {
+				return ',', 5
+			}
 		}
 	}
 	return 0, 0

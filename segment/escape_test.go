@@ -44,6 +44,9 @@ func TestEscape(t *testing.T) {
 				t.Errorf("Unescape(%q) = %q, want %q", esc, got, tt.in)
 			}
 		}
+		if got := segment.UnescapeText(tt.text); got != tt.in {
+			t.Errorf("UnescapeText(%q) = %q, want %q", tt.text, got, tt.in)
+		}
 	}
 }
 
@@ -66,6 +69,37 @@ func TestUnescape(t *testing.T) {
 	for _, tt := range tests {
 		if got := segment.Unescape(tt.in); got != tt.want {
 			t.Errorf("Unescape(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestUnescapeText: in text only &amp; &#91; &#93; are escapes
+// (message/string.md); &#44; escapes ',' in parameter values alone.
+func TestUnescapeText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"&amp;&#91;&#93;&#44;", "&[]&#44;"},
+		{"a&#44;b", "a&#44;b"},
+		{"&amp;#44;", "&#44;"},
+		{"&#44", "&#44"},
+		{"&unknown;", "&unknown;"},
+		{"&&amp;", "&&"},
+		{"&amp;amp;", "&amp;"}, // one pass only
+		{"a&#91;b&#93;c", "a[b]c"},
+		{"\xff&amp;\xfe", "\xff&\xfe"},
+	}
+	for _, tt := range tests {
+		if got := segment.UnescapeText(tt.in); got != tt.want {
+			t.Errorf("UnescapeText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := segment.Unescape("a&#44;b"); got != "a,b" {
+		t.Errorf("Unescape(%q) = %q: a value's &#44; must decode", "a&#44;b", got)
+	}
+	// Whatever the text, escaping it and reading it back as text is the
+	// identity, &#44; included.
+	for _, s := range []string{"a&#44;b", "&#44;", "&amp;#44;,", "[&#44;]"} {
+		if got := segment.UnescapeText(segment.EscapeText(s)); got != s {
+			t.Errorf("UnescapeText(EscapeText(%q)) = %q", s, got)
 		}
 	}
 }

@@ -14,6 +14,10 @@ import (
 // refUnescape is an independent statement of the entity rules.
 var refUnescape = strings.NewReplacer("&amp;", "&", "&#91;", "[", "&#93;", "]", "&#44;", ",").Replace
 
+// refUnescapeText is the same for text, where &#44; is no escape
+// (message/string.md escapes ',' in parameter values only).
+var refUnescapeText = strings.NewReplacer("&amp;", "&", "&#91;", "[", "&#93;", "]").Replace
+
 var refType = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
 // refParse is a plain reading of string.md, slow and obvious, that the fast
@@ -34,10 +38,10 @@ func refParse(s string, drop bool) (segment.Message, []segment.Invalid) {
 	for {
 		i := strings.Index(s[off:], "[CQ:")
 		if i < 0 {
-			text.WriteString(refUnescape(s[off:]))
+			text.WriteString(refUnescapeText(s[off:]))
 			break
 		}
-		text.WriteString(refUnescape(s[off : off+i]))
+		text.WriteString(refUnescapeText(s[off : off+i]))
 		start := off + i
 		var end int
 		var reason string
@@ -58,7 +62,7 @@ func refParse(s string, drop bool) (segment.Message, []segment.Invalid) {
 				inv = append(inv, segment.Invalid{Offset: start, Code: s[start:end], Reason: reason})
 			}
 			if !drop {
-				text.WriteString(refUnescape(s[start:end]))
+				text.WriteString(refUnescapeText(s[start:end]))
 			}
 		case seg.Type == "text":
 			text.WriteString(seg.Value("text"))
