@@ -10,9 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -177,7 +180,9 @@ func newSecretReader(stdin io.Reader) *secretReader {
 func (s *secretReader) read(stderr io.Writer, prompt string) (string, error) {
 	if s.tty >= 0 {
 		fmt.Fprint(stderr, prompt)
+		stop := restoreOnSignal(s.tty, stderr)
 		b, err := term.ReadPassword(s.tty)
+		stop()
 		fmt.Fprintln(stderr)
 		if err != nil {
 			return "", fmt.Errorf("read from the terminal: %w", err)
@@ -203,6 +208,40 @@ func (s *secretReader) read(stderr io.Writer, prompt string) (string, error) {
 	}
 	return nonEmpty(string(line))
 }
+
+// restoreOnSignal puts the terminal back as it is now if Ctrl-C or SIGTERM
+// arrives, then exits: ReadPassword turns echo off and restores it only when
+// it returns, so an interrupted read would leave the shell typing blind.
+// The returned stop ends the watch.
+func restoreOnSignal(fd int, stderr io.Writer) (stop func()) {
+	state, err := term.GetState(fd)
+	if err != nil {
+		return func() {}
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-sig:
+			_ = term.Restore(fd, state)
+			fmt.Fprintln(stderr)
+			os.Exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sig)
+		close(done)
+		wg.Wait()
+	}
+}
+
+// exitInterrupted is the shells' status for a command ended by Ctrl-C.
+const exitInterrupted = 130
 
 func nonEmpty(s string) (string, error) {
 	if s == "" {
