@@ -281,7 +281,7 @@ func runBridge(ctx context.Context, br *bridge.Bridge) error {
 	case err == nil || ctx.Err() != nil:
 		return nil
 	case errors.Is(err, yunhu.ErrUnauthorized):
-		return fmt.Errorf("%w: put a valid token in account.token or YUNHU_TOKEN (a token stops working when the account logs out)", err)
+		return fmt.Errorf("%w: sign in again with -login, or put a valid token in account.token or YUNHU_TOKEN (a token stops working when the account logs out)", err)
 	default:
 		return fmt.Errorf("bridge: %w", err)
 	}

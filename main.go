@@ -5,6 +5,7 @@
 // Usage:
 //
 //	yunhu-onebot [-c config.yaml] [-sandbox] [-check] [-version] [-sample-config]
+//	yunhu-onebot [-c config.yaml] [-sandbox] -login -email ADDRESS | -phone NUMBER
 //
 // main only parses flags, loads the configuration, builds the logger and
 // turns signals into context cancellation; the daemon itself is run.
@@ -54,6 +55,9 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	check := flags.Bool("check", false, "validate the configuration, print what is wrong and exit (status 0 when valid)")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	printSample := flags.Bool("sample-config", false, "print an annotated sample configuration and exit")
+	login := flags.Bool("login", false, "sign in to Yunhu with -email or -phone, save the account token next to the database (database.path) and exit")
+	loginEmail := flags.String("email", "", "with -login: the account's email `address`; the password is read from the terminal (or stdin)")
+	loginPhone := flags.String("phone", "", "with -login: the account's mobile `number`; the SMS code is read from the terminal (or stdin)")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -83,15 +87,23 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		fmt.Fprintf(stderr, "%v\n", err)
 		return exitError
 	}
+	if *login || *loginEmail != "" || *loginPhone != "" {
+		return runLogin(loginRequest{login: *login, email: *loginEmail, phone: *loginPhone, sandbox: *sandbox}, cfg, os.Stdin, stdout, stderr)
+	}
+	tokenSource, err := resolveToken(cfg, getenv, *sandbox)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return exitError
+	}
 	if *check {
 		fmt.Fprintf(stdout, "%s: valid\n", *configPath)
 		if cfg.Account.Token == "" {
-			fmt.Fprintf(stdout, "note: account.token is empty; set it or YUNHU_TOKEN before running without -sandbox\n")
+			fmt.Fprintf(stdout, "note: account.token is empty; set it or YUNHU_TOKEN, or sign in with -login, before running without -sandbox\n")
 		}
 		return exitOK
 	}
 	if cfg.Account.Token == "" && !*sandbox {
-		fmt.Fprintf(stderr, "%s: account.token is empty: set it (or the environment variable YUNHU_TOKEN), or try the daemon with -sandbox\n", *configPath)
+		fmt.Fprintf(stderr, "%s: account.token is empty: sign in with -login -email ADDRESS (or -phone NUMBER), or set account.token or the environment variable YUNHU_TOKEN; or try the daemon with -sandbox\n", *configPath)
 		return exitError
 	}
 
@@ -102,6 +114,9 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	defer closeLog()
 	defer func() { _ = log.Sync() }()
+	if tokenSource != "" {
+		log.Info("account token", zap.String("source", tokenSource))
+	}
 
 	d := &daemon{cfg: cfg, log: log, sandbox: *sandbox, getenv: getenv, configPath: *configPath}
 	if *sandbox {

@@ -274,7 +274,11 @@ func (c *Client) roundTrip(ctx context.Context, method, path string, body []byte
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set(HeaderToken, c.token)
+	if c.token != "" {
+		// The sign-in calls are made before there is a token, and the
+		// reference shows them without the header at all.
+		req.Header.Set(HeaderToken, c.token)
+	}
 	if contentType != "" {
 		req.Header.Set(HeaderContentType, contentType)
 	}

@@ -80,6 +80,13 @@ const (
 	PathQiniuTokenVideo = "/v1/misc/qiniu-token-video" // GET
 )
 
+// Sign-in endpoints (Appendix A, user.md). Both are JSON both ways and are
+// called without a token header; data.token is the account token.
+const (
+	PathEmailLogin        = "/v1/user/email-login"        // JSON {email, password, deviceId, platform}
+	PathVerificationLogin = "/v1/user/verification-login" // JSON {mobile, captcha, deviceId, platform}
+)
+
 // Status codes (§1.4). Success is 1, not 0.
 const (
 	CodeOK           = 1

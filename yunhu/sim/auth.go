@@ -70,7 +70,7 @@ type authMode int
 const (
 	authToken    authMode = iota // a known token is required
 	authAnyToken                 // any non-empty token (get-user, §3.2)
-	authNone                     // no token needed (qiniu-token-audio)
+	authNone                     // no token needed (qiniu-token-audio, sign-in)
 )
 
 // route describes one REST endpoint.
@@ -126,6 +126,9 @@ func (s *Server) restRoutes() map[string]route {
 	getUser.auth = authAnyToken
 	userInfo := p(s.userInfo)
 	userInfo.method = http.MethodGet
+	signIn := func(fn func(*call) (any, error)) route {
+		return route{method: http.MethodPost, enc: encJSON, auth: authNone, fn: fn}
+	}
 	return map[string]route{
 		yunhu.PathSendMessage:            p(s.sendMessage),
 		yunhu.PathEditMessage:            p(s.editMessage),
@@ -140,6 +143,9 @@ func (s *Server) restRoutes() map[string]route {
 		yunhu.PathMessageForward:         j(s.forwardMessage),
 		yunhu.PathDeleteMessage:          j(s.deleteMessage),
 		yunhu.PathFileDownloadRecord:     j(func(*call) (any, error) { return nil, nil }),
+
+		yunhu.PathEmailLogin:        signIn(s.emailLogin),
+		yunhu.PathVerificationLogin: signIn(s.verificationLogin),
 
 		yunhu.PathUserInfo:            userInfo,
 		yunhu.PathGetUser:             getUser,

@@ -32,6 +32,10 @@
 //	Upload GET /v1/misc/qiniu-token* → Qiniu token; POST /upload multipart
 //	       token,key,file → {key,hash,fsize}; GET /cdn/<img|file|audio|video>/<key>
 //	       with Referer http(s)://myapp.jwznb.com.
+//	Login  POST /v1/user/email-login {email,password,deviceId,platform} and
+//	       /v1/user/verification-login {mobile,captcha,deviceId,platform},
+//	       JSON, no token → {code,msg,data{token}}; a fresh token per
+//	       sign-in. Accounts and the fixed SMS code are in login.go.
 //
 // What is faithful (documented or seen from clients of the live service):
 // the paths and both body encodings; {"code":-101,"msg":"未登录"} as JSON on
