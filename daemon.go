@@ -135,7 +135,8 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		Log:           log.Named("store"),
 	})
 	if err != nil {
-		return fmt.Errorf("database.path %s: %w", dbPath, err)
+		// store's error names the file already.
+		return fmt.Errorf("database.path: %w", err)
 	}
 	defer func() {
 		if cerr := db.Close(); cerr != nil {
@@ -281,7 +282,7 @@ func runBridge(ctx context.Context, br *bridge.Bridge) error {
 	case err == nil || ctx.Err() != nil:
 		return nil
 	case errors.Is(err, yunhu.ErrUnauthorized):
-		return fmt.Errorf("%w: put a valid token in account.token or YUNHU_TOKEN (a token stops working when the account logs out)", err)
+		return fmt.Errorf("%w; put a valid token in account.token or YUNHU_TOKEN (a token stops working when the account logs out)", err)
 	default:
 		return fmt.Errorf("bridge: %w", err)
 	}

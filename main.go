@@ -16,12 +16,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime/debug"
 
 	"go.uber.org/zap"
 
 	"github.com/yunhu-onebot/yunhu-onebot/config"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 )
 
 // sampleConfig is the annotated config.yaml, printed by -sample-config so
@@ -37,11 +39,17 @@ func main() {
 	os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
-// Exit codes.
+// Exit codes, after sysexits.h: the unit file's RestartPreventExitStatus
+// names the two that no restart can fix (README "Exit status").
 const (
 	exitOK    = 0
-	exitError = 1
+	exitError = 1 // a failure a restart may fix: a port in use, the database locked
 	exitUsage = 2
+	// exitNoPerm (EX_NOPERM): Yunhu rejected account.token.
+	exitNoPerm = 77
+	// exitConfig (EX_CONFIG): the configuration is missing, unreadable or
+	// invalid, or the token is empty.
+	exitConfig = 78
 )
 
 // cli runs the command line and returns the process exit code; it never
@@ -77,11 +85,15 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	cfg, err := config.Load(*configPath, getenv)
 	if errors.Is(err, config.ErrNotFound) {
 		fmt.Fprintf(stderr, "%v\nCreate it from the annotated sample (every key is optional):\n\n    yunhu-onebot -sample-config > %s\n\nor name another file with -c.\n", err, *configPath)
-		return exitError
+		return exitConfig
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		fmt.Fprintf(stderr, "%v\nThe daemon cannot read its configuration: under systemd it runs as the unit's User=, so give the file that group:\n\n    sudo chown root:yunhu-onebot %s && sudo chmod 0640 %s\n", err, *configPath, *configPath)
+		return exitConfig
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
-		return exitError
+		return exitConfig
 	}
 	if *check {
 		fmt.Fprintf(stdout, "%s: valid\n", *configPath)
@@ -92,13 +104,13 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	if cfg.Account.Token == "" && !*sandbox {
 		fmt.Fprintf(stderr, "%s: account.token is empty: set it (or the environment variable YUNHU_TOKEN), or try the daemon with -sandbox\n", *configPath)
-		return exitError
+		return exitConfig
 	}
 
 	log, closeLog, err := newLogger(cfg.Log, configSecrets(cfg), stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", *configPath, err)
-		return exitError
+		return exitConfig
 	}
 	defer closeLog()
 	defer func() { _ = log.Sync() }()
@@ -109,6 +121,9 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	if err := runUntilSignalled(d, log); err != nil {
 		log.Error("stopped with an error", zap.Error(err))
+		if errors.Is(err, yunhu.ErrUnauthorized) {
+			return exitNoPerm
+		}
 		return exitError
 	}
 	log.Info("stopped")
