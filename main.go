@@ -97,6 +97,7 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	if *check {
 		fmt.Fprintf(stdout, "%s: valid\n", *configPath)
+		printConfigWarnings(stderr, cfg)
 		if cfg.Account.Token == "" {
 			fmt.Fprintf(stdout, "note: account.token is empty; set it or YUNHU_TOKEN before running without -sandbox\n")
 		}
@@ -114,6 +115,7 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	defer closeLog()
 	defer func() { _ = log.Sync() }()
+	logConfigWarnings(log, cfg)
 
 	d := &daemon{cfg: cfg, log: log, sandbox: *sandbox, getenv: getenv, configPath: *configPath}
 	if *sandbox {
