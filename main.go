@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	yunhu-onebot [-c config.yaml] [-sandbox] [-check] [-version] [-sample-config]
+//	yunhu-onebot [-c config.yaml] [-sandbox] [-check] [-version] [-sample-config] [-migrate gocq-config.yml]
 //
 // main only parses flags, loads the configuration, builds the logger and
 // turns signals into context cancellation; the daemon itself is run.
@@ -62,6 +62,7 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	check := flags.Bool("check", false, "validate the configuration, print what is wrong and exit (status 0 when valid)")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	printSample := flags.Bool("sample-config", false, "print an annotated sample configuration and exit")
+	migrateFrom := flags.String("migrate", "", "convert a go-cqhttp config.yml `file` to this daemon's configuration on stdout, naming on stderr what has no equivalent, and exit")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -80,6 +81,8 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	case *printSample:
 		_, _ = stdout.Write(sampleConfig)
 		return exitOK
+	case *migrateFrom != "":
+		return runMigrate(*migrateFrom, stdout, stderr)
 	}
 
 	cfg, err := config.Load(*configPath, getenv)
@@ -97,7 +100,7 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	if *check {
 		fmt.Fprintf(stdout, "%s: valid\n", *configPath)
-		printConfigWarnings(stderr, cfg)
+		printCheck(stdout, stderr, cfg)
 		if cfg.Account.Token == "" {
 			fmt.Fprintf(stdout, "note: account.token is empty; set it or YUNHU_TOKEN before running without -sandbox\n")
 		}
