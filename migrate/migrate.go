@@ -127,7 +127,8 @@ func (n *node) boolean(k string) bool {
 
 // drop marks k as read and, when it is set to something that had an
 // effect in go-cqhttp, notes why it has no equivalent. A key left at
-// "off" (false, ”, 0, enabled: false) loses nothing and is not named.
+// "off" (false, an empty string, 0, enabled: false) loses nothing and is
+// not named.
 func (n *node) drop(k, why string) {
 	if n.has(k) && isSet(n.get(k)) {
 		n.c.note(n.key(k), why)
