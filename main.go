@@ -91,7 +91,7 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return exitConfig
 	}
 	if errors.Is(err, fs.ErrPermission) {
-		fmt.Fprintf(stderr, "%v\nThe daemon cannot read its configuration: under systemd it runs as the unit's User=, so give the file that group:\n\n    sudo chown root:yunhu-onebot %s && sudo chmod 0640 %s\n", err, *configPath, *configPath)
+		fmt.Fprintf(stderr, "%v\nThe daemon cannot read its configuration. Under the systemd unit it runs as the user yunhu-onebot; give the file that group:\n\n    sudo chown root:yunhu-onebot %s && sudo chmod 0640 %s\n", err, *configPath, *configPath)
 		return exitConfig
 	}
 	if err != nil {
