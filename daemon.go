@@ -135,7 +135,8 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		Log:           log.Named("store"),
 	})
 	if err != nil {
-		return fmt.Errorf("database.path %s: %w", dbPath, err)
+		// store's error names the file already.
+		return fmt.Errorf("database.path: %w", err)
 	}
 	defer func() {
 		if cerr := db.Close(); cerr != nil {

@@ -53,7 +53,9 @@ func newLogger(cfg config.Log, secrets []redact.Rule, stderr io.Writer) (*zap.Lo
 	}
 	out := newRedactor(zapcore.NewMultiWriteSyncer(sinks...), secrets)
 	core := zapcore.NewCore(enc, out, level)
-	return zap.New(core, zap.AddStacktrace(zapcore.ErrorLevel)), closeFn, nil
+	// No stack traces below DPanic: an error's text carries its context,
+	// and a port in use or a rejected token is no bug in the code.
+	return zap.New(core, zap.AddStacktrace(zapcore.DPanicLevel)), closeFn, nil
 }
 
 // configSecrets returns the masking rules for every credential in cfg:

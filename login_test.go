@@ -251,7 +251,7 @@ func TestTokenPrecedence(t *testing.T) {
 			go func() { done <- runCLI(t, tc.env, "-c", w.config) }()
 			select {
 			case out := <-done:
-				if out.code != exitError || !strings.Contains(out.stderr, "rejected by Yunhu") || !strings.Contains(out.stderr, `"source": "`+tc.name) {
+				if out.code != exitNoPerm || !strings.Contains(out.stderr, "rejected by Yunhu") || !strings.Contains(out.stderr, `"source": "`+tc.name) {
 					t.Errorf("code %d, stderr:\n%s", out.code, out.stderr)
 				}
 			case <-time.After(15 * time.Second):
@@ -277,7 +277,7 @@ func TestTokenFileRefused(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out := runCLI(t, nil, "-c", w.config); out.code != exitError || !strings.Contains(out.stderr, "chmod 600") {
+	if out := runCLI(t, nil, "-c", w.config); out.code != exitConfig || !strings.Contains(out.stderr, "chmod 600") {
 		t.Errorf("world-readable: code %d, stderr %q", out.code, out.stderr)
 	}
 	if err := os.WriteFile(path, []byte("\n \n"), 0o600); err != nil {
@@ -286,7 +286,7 @@ func TestTokenFileRefused(t *testing.T) {
 	if err := os.Chmod(path, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out := runCLI(t, nil, "-c", w.config); out.code != exitError || !strings.Contains(out.stderr, "not a token") {
+	if out := runCLI(t, nil, "-c", w.config); out.code != exitConfig || !strings.Contains(out.stderr, "not a token") {
 		t.Errorf("empty: code %d, stderr %q", out.code, out.stderr)
 	}
 }

@@ -6,6 +6,7 @@
 //
 //	yunhu-onebot [-c config.yaml] [-sandbox] [-check] [-version] [-sample-config]
 //	yunhu-onebot [-c config.yaml] [-sandbox] -login -email ADDRESS | -phone NUMBER
+//	yunhu-onebot -migrate gocq-config.yml
 //
 // main only parses flags, loads the configuration, builds the logger and
 // turns signals into context cancellation; the daemon itself is run.
@@ -17,12 +18,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime/debug"
 
 	"go.uber.org/zap"
 
 	"github.com/yunhu-onebot/yunhu-onebot/config"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 )
 
 // sampleConfig is the annotated config.yaml, printed by -sample-config so
@@ -38,11 +41,17 @@ func main() {
 	os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
-// Exit codes.
+// Exit codes, after sysexits.h: the unit file's RestartPreventExitStatus
+// names the two that no restart can fix (README "Exit status").
 const (
 	exitOK    = 0
-	exitError = 1
+	exitError = 1 // a failure a restart may fix: a port in use, the database locked
 	exitUsage = 2
+	// exitNoPerm (EX_NOPERM): Yunhu rejected account.token.
+	exitNoPerm = 77
+	// exitConfig (EX_CONFIG): the configuration is missing, unreadable or
+	// invalid, or the token is empty.
+	exitConfig = 78
 )
 
 // cli runs the command line and returns the process exit code; it never
@@ -58,6 +67,7 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	login := flags.Bool("login", false, "sign in to Yunhu with -email or -phone, save the account token next to the database (database.path) and exit")
 	loginEmail := flags.String("email", "", "with -login: the account's email `address`; the password is read from the terminal (or stdin)")
 	loginPhone := flags.String("phone", "", "with -login: the account's mobile `number`; the SMS code is read from the terminal (or stdin)")
+	migrateFrom := flags.String("migrate", "", "convert a go-cqhttp config.yml `file` to this daemon's configuration on stdout, naming on stderr what has no equivalent, and exit")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -76,16 +86,22 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	case *printSample:
 		_, _ = stdout.Write(sampleConfig)
 		return exitOK
+	case *migrateFrom != "":
+		return runMigrate(*migrateFrom, stdout, stderr)
 	}
 
 	cfg, err := config.Load(*configPath, getenv)
 	if errors.Is(err, config.ErrNotFound) {
 		fmt.Fprintf(stderr, "%v\nCreate it from the annotated sample (every key is optional):\n\n    yunhu-onebot -sample-config > %s\n\nor name another file with -c.\n", err, *configPath)
-		return exitError
+		return exitConfig
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		fmt.Fprintf(stderr, "%v\nThe daemon cannot read its configuration. Under the systemd unit it runs as the user yunhu-onebot; give the file that group:\n\n    sudo chown root:yunhu-onebot %s && sudo chmod 0640 %s\n", err, *configPath, *configPath)
+		return exitConfig
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
-		return exitError
+		return exitConfig
 	}
 	if *login || *loginEmail != "" || *loginPhone != "" {
 		return runLogin(loginRequest{login: *login, email: *loginEmail, phone: *loginPhone, sandbox: *sandbox}, cfg, os.Stdin, stdout, stderr)
@@ -93,10 +109,11 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	tokenSource, err := resolveToken(cfg, getenv, *sandbox)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
-		return exitError
+		return exitConfig // an unreadable or unsafe token file: fixed by the operator, not by a restart
 	}
 	if *check {
 		fmt.Fprintf(stdout, "%s: valid\n", *configPath)
+		printCheck(stdout, stderr, cfg)
 		if cfg.Account.Token == "" {
 			fmt.Fprintf(stdout, "note: account.token is empty; set it or YUNHU_TOKEN, or sign in with -login, before running without -sandbox\n")
 		}
@@ -104,19 +121,20 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	if cfg.Account.Token == "" && !*sandbox {
 		fmt.Fprintf(stderr, "%s: account.token is empty: sign in with -login -email ADDRESS (or -phone NUMBER), or set account.token or the environment variable YUNHU_TOKEN; or try the daemon with -sandbox\n", *configPath)
-		return exitError
+		return exitConfig
 	}
 
 	log, closeLog, err := newLogger(cfg.Log, configSecrets(cfg), stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", *configPath, err)
-		return exitError
+		return exitConfig
 	}
 	defer closeLog()
 	defer func() { _ = log.Sync() }()
 	if tokenSource != "" {
 		log.Info("account token", zap.String("source", tokenSource))
 	}
+	logConfigWarnings(log, cfg)
 
 	d := &daemon{cfg: cfg, log: log, sandbox: *sandbox, getenv: getenv, configPath: *configPath}
 	if *sandbox {
@@ -124,6 +142,9 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	if err := runUntilSignalled(d, log); err != nil {
 		log.Error("stopped with an error", zap.Error(err))
+		if errors.Is(err, yunhu.ErrUnauthorized) {
+			return exitNoPerm
+		}
 		return exitError
 	}
 	log.Info("stopped")

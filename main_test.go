@@ -73,8 +73,8 @@ func TestCheckAcceptsSample(t *testing.T) {
 func TestCheckRejectsMisspelledKey(t *testing.T) {
 	path := writeConfig(t, "account:\n  token: x\nlog:\n  levl: debug\n")
 	out := runCLI(t, nil, "-check", "-c", path)
-	if out.code != exitError {
-		t.Fatalf("code = %d, want %d", out.code, exitError)
+	if out.code != exitConfig {
+		t.Fatalf("code = %d, want %d", out.code, exitConfig)
 	}
 	want := path + ":4: log.levl: unknown key (did you mean level?)"
 	if !strings.Contains(out.stderr, want) {
@@ -88,8 +88,8 @@ func TestCheckMasksURLs(t *testing.T) {
 	path := writeConfig(t, "account:\n  token: x\nservers:\n  - http:\n      post:\n"+
 		"        - url: ftp://hookuser:hookpass@hooks.example/in?key=HOOKSECRET\n")
 	out := runCLI(t, nil, "-check", "-c", path)
-	if out.code != exitError {
-		t.Fatalf("code = %d, want %d", out.code, exitError)
+	if out.code != exitConfig {
+		t.Fatalf("code = %d, want %d", out.code, exitConfig)
 	}
 	want := `servers[0].http.post[0].url: "ftp://***@hooks.example/in?key=***" is not a http:// or https:// URL`
 	if !strings.Contains(out.stderr, want) {
@@ -105,7 +105,7 @@ func TestCheckMasksURLs(t *testing.T) {
 func TestMissingConfigSaysHowToCreateOne(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "absent.yaml")
 	out := runCLI(t, nil, "-c", path)
-	if out.code != exitError {
+	if out.code != exitConfig {
 		t.Fatalf("code = %d", out.code)
 	}
 	if !strings.Contains(out.stderr, "yunhu-onebot -sample-config > "+path) {
@@ -126,7 +126,7 @@ func TestSampleConfigFlagPrintsAValidConfig(t *testing.T) {
 func TestTokenRequiredOutsideSandbox(t *testing.T) {
 	path := writeConfig(t, "log:\n  level: info\n")
 	out := runCLI(t, nil, "-c", path)
-	if out.code != exitError || !strings.Contains(out.stderr, "account.token is empty") {
+	if out.code != exitConfig || !strings.Contains(out.stderr, "account.token is empty") {
 		t.Fatalf("code %d, stderr %q", out.code, out.stderr)
 	}
 }
@@ -756,8 +756,9 @@ func TestRealAccountWiring(t *testing.T) {
 }
 
 // TestRejectedTokenStopsTheDaemon: a token Yunhu refuses is not retried
-// forever; the daemon stops with an error that says what to fix and a
-// non-zero exit status (systemd's Restart=on-failure then tries again).
+// forever; the daemon stops with one line that says what to fix and exit
+// status 77, which the unit's RestartPreventExitStatus keeps systemd from
+// restarting (no restart fixes a token).
 func TestRejectedTokenStopsTheDaemon(t *testing.T) {
 	s := sim.New(sim.Options{})
 	ts := httptest.NewServer(s.Handler())
@@ -772,8 +773,8 @@ func TestRejectedTokenStopsTheDaemon(t *testing.T) {
 	go func() { done <- runCLI(t, nil, "-c", path) }()
 	select {
 	case out := <-done:
-		if out.code != exitError {
-			t.Errorf("exit code %d, want %d", out.code, exitError)
+		if out.code != exitNoPerm {
+			t.Errorf("exit code %d, want %d", out.code, exitNoPerm)
 		}
 		for _, want := range []string{"account.token rejected by Yunhu", "YUNHU_TOKEN"} {
 			if !strings.Contains(out.stderr, want) {
@@ -783,6 +784,7 @@ func TestRejectedTokenStopsTheDaemon(t *testing.T) {
 		if strings.Contains(out.stderr, "11111111-2222-4333-8444-555555555555") {
 			t.Errorf("the token appears in the log:\n%s", out.stderr)
 		}
+		assertOneCleanErrorLine(t, out.stderr)
 	case <-time.After(15 * time.Second):
 		t.Fatal("the daemon kept running with a rejected token")
 	}

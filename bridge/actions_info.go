@@ -2,10 +2,12 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"runtime/debug"
 
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 )
 
 // Account and implementation info (api/public.md).
@@ -35,7 +37,12 @@ func (b *Bridge) ensureLogin(ctx context.Context) error {
 		return nil
 	}
 	if err := b.login(ctx); err != nil {
-		return platformError("log in", err)
+		var ae *yunhu.APIError
+		if errors.As(err, &ae) {
+			return platformError("log in", err) // "log in: <Yunhu's text>"
+		}
+		// login's error says "log in" already: once is enough.
+		return onebot.ErrFailed(err.Error(), err)
 	}
 	return nil
 }

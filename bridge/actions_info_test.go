@@ -9,8 +9,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
 )
 
@@ -109,5 +112,23 @@ func TestActionsOverHTTP(t *testing.T) {
 	}
 	if code, out := post("send_private_msg", `{"user_id":1000002,"message":"[CQ:dice]"}`); code != 200 || string(out["retcode"]) != "1400" || !strings.Contains(string(out["message"]), "dice") {
 		t.Errorf("dice: HTTP %d retcode %s %s, want HTTP 200 with retcode 1400", code, out["retcode"], out["message"])
+	}
+}
+
+// TestLoginFailureSaysItOnce: an action that must log in first, with Yunhu
+// unreachable, fails with retcode 100 whose message says "log in" once
+// (not "log in: log in: user info: ...").
+func TestLoginFailureSaysItOnce(t *testing.T) {
+	e := newIdleActEnv(t, func(o *bridge.Options) {
+		// Nothing listens on port 1: every call is refused at once.
+		c := yunhu.New(yunhu.Options{APIURL: "http://127.0.0.1:1", WSURL: "ws://127.0.0.1:1/ws", UploadURL: "http://127.0.0.1:1",
+			Token: sim.DefaultToken, Platform: "linux", Timeout: 5 * time.Second,
+			Backoff: func(int) time.Duration { return time.Millisecond }})
+		t.Cleanup(c.Close)
+		o.Platform = c
+	})
+	r := e.fail("get_login_info", nil, 100)
+	if !strings.HasPrefix(r.Message, "log in: user info: ") || strings.Count(r.Message, "log in") != 1 {
+		t.Errorf("message = %q, want \"log in: user info: ...\" with \"log in\" once", r.Message)
 	}
 }

@@ -26,6 +26,11 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	Limits    Limits    `yaml:"limits"`
 	Servers   []Server  `yaml:"servers"`
+
+	// Warnings are what Parse found valid but likely wrong: a listener
+	// reachable beyond this host with no access token, a ${VAR} that is
+	// not set. -check prints them and the daemon logs them at start.
+	Warnings []Problem `yaml:"-"`
 }
 
 // Account identifies the Yunhu user account the daemon logs in as.
@@ -250,6 +255,12 @@ func Default() Config {
 			MaxWSConnections: 128,
 		},
 	}
+}
+
+// DefaultServers are the servers of a file that leaves servers out: the
+// HTTP API and the forward WebSocket, both on loopback only.
+func DefaultServers() []Server {
+	return []Server{{HTTP: defaultHTTPServer()}, {WS: defaultWSServer()}}
 }
 
 // defaultHTTPServer and its siblings fill in a servers entry before the

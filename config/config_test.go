@@ -67,18 +67,28 @@ func collectKeys(t reflect.Type, keys *[]string) {
 	}
 	for i := 0; i < t.NumField(); i++ {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue // not read from the file (Config.Warnings)
+		}
 		*keys = append(*keys, name)
 		collectKeys(t.Field(i).Type, keys)
 	}
 }
 
+// TestEmptyFileIsDefaults: a file that says nothing gets every default,
+// including the README's two listeners on loopback (HTTP 5700, WS 6700).
 func TestEmptyFileIsDefaults(t *testing.T) {
-	for _, src := range []string{"", "# nothing\n", "---\n"} {
+	want := config.Default()
+	want.Servers = config.DefaultServers()
+	for _, src := range []string{"", "# nothing\n", "---\n", "servers:\n", "servers: ~\n"} {
 		cfg, err := config.Parse("c.yaml", []byte(src), noEnv)
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", src, err)
 		}
-		if !reflect.DeepEqual(*cfg, config.Default()) {
+		if len(cfg.Servers) != 2 || cfg.Servers[0].HTTP.Address != "127.0.0.1:5700" || cfg.Servers[1].WS.Address != "127.0.0.1:6700" {
+			t.Errorf("Parse(%q) servers = %+v, want http 127.0.0.1:5700 and ws 127.0.0.1:6700", src, cfg.Servers)
+		}
+		if !reflect.DeepEqual(*cfg, want) {
 			t.Errorf("Parse(%q) = %+v, want defaults", src, *cfg)
 		}
 	}
@@ -214,7 +224,9 @@ func TestProblems(t *testing.T) {
 		{"same address", "servers:\n  - http:\n      address: 127.0.0.1:5000\n  - ws:\n      address: 127.0.0.1:5000\n", "c.yaml:5: servers[1].ws.address: 127.0.0.1:5000 is already used by servers[0].http.address"},
 		{"platform", "account:\n  platform: Windows\n", `c.yaml:2: account.platform: "Windows" is not one of windows, macos, android, linux, ios, fuchsia, Web`},
 		{"log level", "log:\n  level: verbose\n", `c.yaml:2: log.level: "verbose" is not debug, info, warn or error`},
-		{"negative", "heartbeat:\n  interval: -1\n", "c.yaml:2: heartbeat.interval: -1 is out of range (0 to 86400 seconds)"},
+		{"negative", "heartbeat:\n  interval: -1\n", `c.yaml:2: heartbeat.interval: -1 is go-cqhttp's "off"; write 0 to turn heartbeats off here`},
+		{"above range", "heartbeat:\n  interval: 100000\n", "c.yaml:2: heartbeat.interval: 100000 is out of range (0 to 86400 seconds)"},
+		{"servers: []", "servers: []\n", "c.yaml:1: servers: is empty, so no bot could connect"},
 		{"duplicate key", "log:\n  level: info\n  level: debug\n", "c.yaml:3: log.level: key given twice"},
 		{"bad yaml", "account: [\n", "c.yaml: not valid YAML"},
 		{"unterminated var", "account:\n  token: ${X\n", `c.yaml:2: account.token: unterminated ${ in "${X"`},

@@ -88,6 +88,7 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 	if tok := getenv("YUNHU_TOKEN"); tok != "" {
 		cfg.Account.Token = tok
 	}
+	d.defaultServers(&cfg)
 	cfg.validate(d.report)
 	if len(d.problems) > 0 {
 		// File order reads best; problems with no line (defaults) go last.
@@ -96,6 +97,10 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 		})
 		return nil, &Error{Problems: d.problems}
 	}
+	cfg.Warnings = append(d.warnings, cfg.exposed(d.warn)...)
+	slices.SortStableFunc(cfg.Warnings, func(a, b Problem) int {
+		return cmp.Compare(lineOrder(a.Line), lineOrder(b.Line))
+	})
 	return &cfg, nil
 }
 
@@ -126,6 +131,7 @@ type decoder struct {
 	getenv   func(string) string
 	lines    map[string]int // key path -> line of its value
 	problems []Problem
+	warnings []Problem
 }
 
 func (d *decoder) add(n *yaml.Node, path, format string, args ...any) {
@@ -139,11 +145,18 @@ func (d *decoder) add(n *yaml.Node, path, format string, args ...any) {
 // report records a validation problem at the line its key was read from,
 // or, for a key left out, at the line of the nearest enclosing key.
 func (d *decoder) report(path, msg string) {
+	d.problems = append(d.problems, d.problem(path, msg))
+}
+
+// warn is report for a warning.
+func (d *decoder) warn(path, msg string) Problem { return d.problem(path, msg) }
+
+func (d *decoder) problem(path, msg string) Problem {
 	line := 0
 	for p := path; p != "" && line == 0; p = parent(p) {
 		line = d.lines[p]
 	}
-	d.problems = append(d.problems, Problem{File: d.file, Line: line, Path: path, Msg: msg})
+	return Problem{File: d.file, Line: line, Path: path, Msg: msg}
 }
 
 // parent strips the last element from a key path: a.b[2].c -> a.b[2] -> a.b.
@@ -230,8 +243,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		if field < 0 {
 			msg := "unknown key"
-			if s := suggest(key, t); s != "" {
+			if h := goCQHint(path, key); h != "" {
+				msg += " (" + h + ")"
+			} else if s := suggest(key, t); s != "" {
 				msg += " (did you mean " + s + "?)"
+			} else if h := goCQSection(path, key); h != "" {
+				msg += " (" + h + ")"
 			}
 			d.add(k, join(path, key), "%s", msg)
 			continue
@@ -245,10 +262,14 @@ func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
 		d.add(n, path, "expected a single value, got %s", describe(n))
 		return
 	}
-	text, err := expand(n.Value, d.getenv)
+	text, unset, err := expand(n.Value, d.getenv)
 	if err != nil {
 		d.add(n, path, "%v", err)
 		return
+	}
+	for _, name := range unset {
+		d.warnings = append(d.warnings, Problem{File: d.file, Line: n.Line, Path: path,
+			Msg: "${" + name + "} is not set in the environment, so this is empty"})
 	}
 	switch v.Kind() {
 	case reflect.String:
@@ -325,6 +346,9 @@ func suggest(key string, t reflect.Type) string {
 	best, bestDist := "", 3
 	for j := 0; j < t.NumField(); j++ {
 		name := tagName(t.Field(j))
+		if name == "-" {
+			continue
+		}
 		if dist := editDistance(key, name); dist < bestDist {
 			best, bestDist = name, dist
 		}
@@ -354,21 +378,22 @@ func editDistance(a, b string) int {
 
 // expand replaces ${VAR}, ${VAR:-default} and ${VAR:default} with values
 // from getenv; a default applies when the variable is unset or empty.
-func expand(s string, getenv func(string) string) (string, error) {
+// unset names the variables that were empty and had no default.
+func expand(s string, getenv func(string) string) (out string, unset []string, err error) {
 	if !strings.Contains(s, "${") {
-		return s, nil
+		return s, nil, nil
 	}
 	var b strings.Builder
 	for {
 		i := strings.Index(s, "${")
 		if i < 0 {
 			b.WriteString(s)
-			return b.String(), nil
+			return b.String(), unset, nil
 		}
 		b.WriteString(s[:i])
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
-			return "", fmt.Errorf("unterminated ${ in %q", s)
+			return "", nil, fmt.Errorf("unterminated ${ in %q", s)
 		}
 		expr := s[i+2 : i+end]
 		name, def, hasDef := strings.Cut(expr, ":")
@@ -376,11 +401,13 @@ func expand(s string, getenv func(string) string) (string, error) {
 			def = strings.TrimPrefix(def, "-")
 		}
 		if name == "" {
-			return "", fmt.Errorf("empty variable name in %q", s)
+			return "", nil, fmt.Errorf("empty variable name in %q", s)
 		}
 		val := getenv(name)
 		if val == "" && hasDef {
 			val = def
+		} else if val == "" {
+			unset = append(unset, name)
 		}
 		b.WriteString(val)
 		s = s[i+end+1:]

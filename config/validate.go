@@ -29,7 +29,11 @@ func (c *Config) validate(report func(path, msg string)) {
 	v.url("yunhu.upload-url", c.Yunhu.UploadURL, "http", "https")
 	v.between("yunhu.timeout", c.Yunhu.Timeout, 1, 3600, "seconds")
 
-	v.between("heartbeat.interval", c.Heartbeat.Interval, 0, 86400, "seconds")
+	if c.Heartbeat.Interval < 0 {
+		v.fail("heartbeat.interval", fmt.Sprintf("%d is go-cqhttp's \"off\"; write 0 to turn heartbeats off here", c.Heartbeat.Interval))
+	} else {
+		v.between("heartbeat.interval", c.Heartbeat.Interval, 0, 86400, "seconds")
+	}
 
 	switch c.Message.PostFormat {
 	case "string", "array":
