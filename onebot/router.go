@@ -55,8 +55,8 @@ type RouterOptions struct {
 // start Run (it owns the background work of _async and _rate_limited
 // calls), and hand the Router to the transports.
 type Router struct {
-	log           *zap.Logger
-	onAction      func(string, int, time.Duration) // nil = nobody
+	log      *zap.Logger
+	onAction func(string, int, time.Duration) // nil = nobody
 
 	rateInterval  time.Duration
 	actionTimeout time.Duration
