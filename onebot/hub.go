@@ -47,14 +47,15 @@ type Hub struct {
 	holds []*backlog                      // backlogs with no client: they keep events; replaced whole under mu
 
 	// transports counts events per transport kind (the first word of a
-	// subscriber's name: ws, ws-reverse, http-post) over the hub's life,
-	// for Stats. Entries are added under mu and never removed; the kinds
-	// are a fixed few, so the map stays small.
+	// subscriber's name: ws, ws-reverse, http-post), for Stats: those of
+	// subscribers gone (added as each leaves) and of backlogs. Entries are
+	// added under mu and never removed; the kinds are a fixed few, so the
+	// map stays small. A live subscriber counts in its own fields, which
+	// sit beside the queue Publish touches anyway.
 	transports map[string]*transportCounters
 }
 
-// transportCounters are one transport kind's event counts; the hot path
-// only adds to them atomically.
+// transportCounters are one transport kind's event counts.
 type transportCounters struct {
 	published atomic.Uint64 // events handed to its queues (heartbeats to offline subscribers excluded)
 	dropped   atomic.Uint64 // events lost to a full queue or a full backlog
@@ -93,6 +94,8 @@ func (h *Hub) Stats() []TransportStats {
 	}
 	for _, s := range *h.subs.Load() {
 		if t := byName[s.stats.kind]; t != nil {
+			t.Published += s.published.Load()
+			t.Dropped += s.dropped.Load()
 			t.Queued += len(s.ch)
 			if s.online.Load() {
 				t.Connected++
@@ -257,9 +260,10 @@ type subscription struct {
 	// only queued while it is.
 	online atomic.Bool
 
-	stats    *kindCounters // its transport kind's, shared
-	dropped  atomic.Uint64 // events lost to overflow, over the subscription's life
-	warnings logLimiter
+	stats     *kindCounters // its transport kind's, which it adds its counts to when it leaves
+	published atomic.Uint64 // events handed to the queue, over the subscription's life
+	dropped   atomic.Uint64 // events lost to overflow, over the subscription's life
+	warnings  logLimiter
 
 	overflow     chan struct{} // closed on first overflow under the disconnect policy
 	overflowOnce sync.Once
@@ -312,7 +316,13 @@ func (h *Hub) unsubscribeLocked(s *subscription) {
 			subs = append(subs, o)
 		}
 	}
+	if len(subs) == len(old) {
+		return // not subscribed (any more)
+	}
 	h.subs.Store(&subs)
+	// No Publish runs now (mu is held exclusively): the counts are final.
+	s.stats.published.Add(s.published.Load())
+	s.stats.dropped.Add(s.dropped.Load())
 }
 
 // offer queues e without blocking.
@@ -320,14 +330,13 @@ func (s *subscription) offer(e event) {
 	if e.heartbeat && !s.online.Load() {
 		return
 	}
-	s.stats.published.Add(1)
+	s.published.Add(1)
 	select {
 	case s.ch <- e:
 		return
 	default:
 	}
 	if s.policy == disconnect {
-		s.stats.dropped.Add(1)
 		s.dropped.Add(1)
 		s.overflowOnce.Do(func() { close(s.overflow) })
 		return
@@ -354,7 +363,6 @@ func (s *subscription) offer(e event) {
 }
 
 func (s *subscription) drop() {
-	s.stats.dropped.Add(1)
 	total := s.dropped.Add(1)
 	if ok, held := s.warnings.allow(); ok {
 		s.log.Warn("event queue full: dropping the oldest events for a subscriber that cannot keep up",

@@ -135,7 +135,6 @@ func TestLifecycleEvent(t *testing.T) {
 func TestHubStats(t *testing.T) {
 	h := NewHub(HubOptions{})
 	post := h.subscribe("http-post http://127.0.0.1:1/", 1, dropOldest)
-	defer h.unsubscribe(post)
 	post.online.Store(true)
 	b := newBacklog("127.0.0.1:6700", zap.NewNop(), 2, DefaultBacklogBytes, DefaultBacklogMaxAge)
 	h.addBacklog(b)
@@ -151,5 +150,13 @@ func TestHubStats(t *testing.T) {
 	}
 	if got := h.Stats(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Stats() = %+v, want %+v", got, want)
+	}
+	// A subscriber that leaves (twice, by mistake) keeps its counts in its
+	// transport's totals, once: counters never go back.
+	h.unsubscribe(post)
+	h.unsubscribe(post)
+	want[0].Connected, want[0].Queued = 0, 0
+	if got := h.Stats(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Stats() after the subscriber left = %+v, want %+v", got, want)
 	}
 }
