@@ -462,7 +462,9 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 		if e.backfill {
 			backfilled++
 		}
-		if segsOf != nil {
+		if segsOf != nil && e.m.Sender.ID != self {
+			// The account's own messages are the echoes of what it sent
+			// (logged as sent) or what it wrote elsewhere.
 			in.b.logReceived(e.key, e.m, ids[i], segsOf[i], e.backfill)
 		}
 		ev, err := in.messageEvent(ctx, e, ids[i], forms[i], in.buf[:0])
