@@ -123,6 +123,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	log.Info("starting", zap.String("version", versionString()), zap.Bool("sandbox", d.sandbox))
 	defer d.setMemoryLimit()()
 
+	mon := newMonitor(d.cfg.Metrics.Address) // nil when off (monitor.go)
 	dbPath := d.cfg.Database.Path
 	if d.sandbox {
 		dbPath = sandboxPath(dbPath)
@@ -133,6 +134,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		MaxMessages:   d.cfg.Database.MaxMessages,
 		PruneInterval: pruneInterval,
 		Log:           log.Named("store"),
+		OnCommit:      mon.onCommit(),
 	})
 	if err != nil {
 		// store's error names the file already.
@@ -160,6 +162,8 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		Timeout:       d.cfg.Yunhu.TimeoutDuration(),
 		MaxUploadSize: d.cfg.Message.MaxMediaBytes(),
 		Log:           log.Named("yunhu"),
+		OnCall:        mon.onCall(),
+		OnReconnect:   mon.onReconnect(),
 	}
 	var sb *sandbox
 	if d.sandbox {
@@ -183,7 +187,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	router := onebot.NewRouter(onebot.RouterOptions{Log: log.Named("action"), Limits: onebot.LimitsOptions{
 		MaxActions:      d.cfg.Limits.MaxActions,
 		MaxRequestBytes: d.cfg.Limits.MaxRequestBytes(),
-	}})
+	}, OnAction: mon.onAction()})
 	br, err := bridge.New(bridge.Options{
 		Platform:            client,
 		Store:               db,
@@ -204,6 +208,9 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		SetSelfID:      d.selfID.Store,
 		Version:        versionString(),
 		BackfillWindow: d.cfg.Database.Retention(),
+		LogMessages:    d.cfg.Log.Messages,
+		OnPush:         mon.onPush(),
+		OnBackfill:     mon.onBackfill(),
 	})
 	if err != nil {
 		return err
@@ -214,6 +221,17 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	listeners, components, err := d.listen(router, hub)
 	if err != nil {
 		return err
+	}
+	if mon != nil {
+		ready := readiness(d.selfID.Load, func() bool { on, _ := br.Status(); return on })
+		l, err := mon.listen(d.cfg.Metrics.Address, hub, ready, log.Named("metrics"))
+		if err != nil {
+			for _, l := range listeners {
+				_ = l.ln.Close()
+			}
+			return err
+		}
+		listeners = append(listeners, l) // last: onReady's addresses of the servers keep their indices
 	}
 	components = append(components, router, onebot.NewHeartbeat(onebot.HeartbeatOptions{
 		Hub:      hub,

@@ -168,6 +168,7 @@ func (b *Bridge) sendMessage(ctx context.Context, chat yunhu.Chat, msg segment.M
 		}
 		ids = append(ids, id)
 	}
+	b.logSent(chat, ids[0], msg)
 	return ids[0], at, nil
 }
 

@@ -112,6 +112,17 @@ type Options struct {
 	// it are caught up; 0 means 7 days. The daemon passes the database
 	// retention, since older messages could not be answered anyway.
 	BackfillWindow time.Duration
+	// LogMessages prints one info line per message received and sent
+	// (chat, sender, message_id and a short preview), as go-cqhttp does
+	// (config log.messages).
+	LogMessages bool
+	// OnPush, when set, is told the kind of every push from Yunhu
+	// (message, recall, edit, stream, invite, draft, file_send, hang_up,
+	// bot_board) and OnBackfill how many messages each backfilled chat
+	// reported. Both must be quick; the daemon feeds its metrics from
+	// them.
+	OnPush     func(kind string)
+	OnBackfill func(messages int)
 }
 
 // Bridge connects one Yunhu account to the OneBot side.

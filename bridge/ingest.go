@@ -134,6 +134,11 @@ func (b *Bridge) receive(ctx context.Context) error {
 
 // onPush is called by the socket reader for each push, in order.
 func (in *ingest) onPush(p yunhu.Push) {
+	if f := in.b.opts.OnPush; f != nil {
+		if kind := pushKind(p); kind != "" {
+			f(kind)
+		}
+	}
 	switch p := p.(type) {
 	case yunhu.Connected:
 		if !in.b.online.Swap(true) {
@@ -154,6 +159,32 @@ func (in *ingest) onPush(p yunhu.Push) {
 	case in.ch <- item{push: p}:
 	case <-in.stop:
 	}
+}
+
+// pushKind names p for Options.OnPush; "" for the socket's own
+// Connected and Disconnected.
+func pushKind(p yunhu.Push) string {
+	switch p.(type) {
+	case yunhu.MessagePush:
+		return "message"
+	case yunhu.RecallPush:
+		return "recall"
+	case yunhu.EditPush:
+		return "edit"
+	case yunhu.StreamPush:
+		return "stream"
+	case yunhu.InvitePush:
+		return "invite"
+	case yunhu.DraftPush:
+		return "draft"
+	case yunhu.FileSendPush:
+		return "file_send"
+	case yunhu.HangUpPush:
+		return "hang_up"
+	case yunhu.BotBoardPush:
+		return "bot_board"
+	}
+	return ""
 }
 
 // loop is the ingest goroutine.
@@ -294,6 +325,8 @@ type entry struct {
 	quote  int32 // message_id of the quoted message, 0 if none
 	member memberInfo
 	known  bool // member found in the member list
+	// backfill: fetched from history rather than pushed live.
+	backfill bool
 }
 
 // emit stores the messages not reported yet and publishes their events,
@@ -322,7 +355,7 @@ func (in *ingest) emit(ctx context.Context, msgs []yunhu.Message, live bool) {
 			in.tracker.advance(key, m.Seq, m.Time)
 			continue
 		}
-		entries = append(entries, entry{m: m, key: key})
+		entries = append(entries, entry{m: m, key: key, backfill: !live})
 	}
 	start := 0
 	run := make(map[string]bool)
@@ -375,6 +408,10 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 	}
 	recs := make([]store.Message, len(run))
 	forms := make([]formatted, len(run))
+	var segsOf []segment.Message // for the message log only
+	if in.b.opts.LogMessages {
+		segsOf = make([]segment.Message, len(run))
+	}
 	self := in.b.self()
 	for i := range run {
 		e := &run[i]
@@ -394,6 +431,9 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 			segs = append(segment.Message{segment.Reply(itoa(int64(e.quote)))}, segs...)
 		}
 		forms[i] = in.b.format(segs)
+		if segsOf != nil {
+			segsOf[i] = segs
+		}
 		recs[i] = store.Message{
 			ChatType: int32(e.key.Type), ChatID: e.key.ID, MsgID: m.ID, Seq: m.Seq,
 			SenderID: m.Sender.ID, SenderName: m.Sender.Name, Time: m.Time,
@@ -407,11 +447,25 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 		}
 		return
 	}
+	backfilled := 0
+	defer func() {
+		if f := in.b.opts.OnBackfill; f != nil && backfilled > 0 {
+			f(backfilled)
+		}
+	}()
 	for i := range run {
 		e := &run[i]
 		in.tracker.advance(e.key, e.m.Seq, e.m.Time)
 		if e.m.Recalled() {
 			continue // sent and recalled while we were away: nothing to show
+		}
+		if e.backfill {
+			backfilled++
+		}
+		if segsOf != nil && e.m.Sender.ID != self {
+			// The account's own messages are the echoes of what it sent
+			// (logged as sent) or what it wrote elsewhere.
+			in.b.logReceived(e.key, e.m, ids[i], segsOf[i], e.backfill)
 		}
 		ev, err := in.messageEvent(ctx, e, ids[i], forms[i], in.buf[:0])
 		if err != nil {

@@ -26,11 +26,21 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	Limits    Limits    `yaml:"limits"`
 	Servers   []Server  `yaml:"servers"`
+	Metrics   Metrics   `yaml:"metrics"`
 
 	// Warnings are what Parse found valid but likely wrong: a listener
 	// reachable beyond this host with no access token, a ${VAR} that is
 	// not set. -check prints them and the daemon logs them at start.
 	Warnings []Problem `yaml:"-"`
+}
+
+// Metrics configures the monitoring listener: Prometheus metrics on
+// /metrics, liveness on /healthz and readiness on /readyz (README
+// "Monitoring").
+type Metrics struct {
+	// Address is host:port to listen on; "" turns the listener off. It has
+	// no authentication: keep it on loopback or a trusted network.
+	Address string `yaml:"address"`
 }
 
 // Account identifies the Yunhu user account the daemon logs in as.
@@ -125,6 +135,10 @@ type Log struct {
 	Format string `yaml:"format"`
 	// File, when set, receives the log in addition to stderr.
 	File string `yaml:"file"`
+	// Messages logs one info line per message received and sent (chat,
+	// sender, message_id, the first 40 characters with media as markers),
+	// as go-cqhttp does.
+	Messages bool `yaml:"messages"`
 }
 
 // Limits bounds what the OneBot servers hold for their clients, whatever
@@ -248,7 +262,7 @@ func Default() Config {
 			RetentionDays: 30,
 			MaxMessages:   1_000_000,
 		},
-		Log: Log{Level: "info", Format: "console"},
+		Log: Log{Level: "info", Format: "console", Messages: true},
 		Limits: Limits{
 			MaxActions:       256,
 			MaxRequestMemory: 128,

@@ -156,6 +156,9 @@ func (c *Config) validate(report func(path, msg string)) {
 			v.between(p+".buffer-size", r.BufferSize, 0, 1_000_000, "events")
 		}
 	}
+	if c.Metrics.Address != "" {
+		listen("metrics.address", c.Metrics.Address)
+	}
 }
 
 type validator struct {

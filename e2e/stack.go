@@ -30,6 +30,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/yunhu-onebot/yunhu-onebot/bridge"
+	"github.com/yunhu-onebot/yunhu-onebot/metrics"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
@@ -114,6 +115,16 @@ type Options struct {
 	// Log, when set, receives the pipeline's log instead of the test log
 	// (tests that assert on a log line).
 	Log *zap.Logger
+	// Metrics serves the monitoring handler (metrics.address) on its own
+	// loopback server at Stack.MetricsURL, with every component's hooks
+	// wired as daemon.go wires them.
+	Metrics bool
+	// LogMessages is log.messages: one info line per message received
+	// and sent.
+	LogMessages bool
+	// NoWait returns from Start at once instead of once the push socket
+	// has logged in (tests of what happens before login).
+	NoWait bool
 }
 
 // Stack is one running pipeline.
@@ -133,6 +144,11 @@ type Stack struct {
 	// the forward WebSocket's (ws://127.0.0.1:port).
 	HTTPURL string
 	WSURL   string
+	// Metrics and MetricsURL (http://127.0.0.1:port) are set with
+	// Options.Metrics.
+	Metrics    *metrics.Metrics
+	MetricsURL string
+	metricsSrv *httptest.Server
 
 	simSrv  *httptest.Server
 	httpSrv *httptest.Server
@@ -173,6 +189,20 @@ func Start(tb testing.TB, opts Options) *Stack {
 		roots = []string{os.TempDir()} // config.Default
 	}
 	s := &Stack{tb: tb, Log: log, done: make(chan struct{})}
+	// The hooks daemon.go's monitor passes; nil funcs when off.
+	var (
+		onCommit    func(int, time.Duration, error)
+		onCall      func(string, time.Duration, error)
+		onReconnect func()
+		onAction    func(string, int, time.Duration)
+		onPush      func(string)
+		onBackfill  func(int)
+	)
+	if opts.Metrics {
+		m := metrics.New()
+		s.Metrics = m
+		onCommit, onCall, onReconnect, onAction, onPush, onBackfill = m.OnCommit, m.OnCall, m.OnReconnect, m.OnAction, m.OnPush, m.OnBackfill
+	}
 
 	if opts.Sim != nil {
 		s.Sim, s.URLs = opts.Sim.Sim, opts.Sim.URLs
@@ -188,7 +218,7 @@ func Start(tb testing.TB, opts Options) *Stack {
 
 	st, err := store.Open(store.Options{
 		Path: opts.DBPath, Retention: defaultRetention, MaxMessages: defaultMaxMessages,
-		PruneInterval: pruneInterval, Log: log.Named("store"),
+		PruneInterval: pruneInterval, Log: log.Named("store"), OnCommit: onCommit,
 	})
 	if err != nil {
 		s.closeSim()
@@ -200,17 +230,20 @@ func Start(tb testing.TB, opts Options) *Stack {
 		Token: sim.DefaultToken, Platform: "linux",
 		Timeout: opts.YunhuTimeout, MaxUploadSize: defaultMaxMedia,
 		// Reconnect at once: fault tests drop the socket many times.
-		Backoff: func(int) time.Duration { return 5 * time.Millisecond },
-		Log:     log.Named("yunhu"),
+		Backoff:     func(int) time.Duration { return 5 * time.Millisecond },
+		Log:         log.Named("yunhu"),
+		OnCall:      onCall,
+		OnReconnect: onReconnect,
 	})
 	s.Hub = onebot.NewHub(onebot.HubOptions{Log: log.Named("onebot"), SelfID: s.selfID.Load})
-	s.Router = onebot.NewRouter(onebot.RouterOptions{Log: log.Named("action"), Limits: opts.Limits})
+	s.Router = onebot.NewRouter(onebot.RouterOptions{Log: log.Named("action"), Limits: opts.Limits, OnAction: onAction})
 	s.Bridge, err = bridge.New(bridge.Options{
 		Platform: s.Client, Store: st, Hub: s.Hub, Router: s.Router, Log: log.Named("bridge"),
 		PostFormat: opts.PostFormat, MaxMediaBytes: defaultMaxMedia, FetchTimeout: 30 * time.Second,
 		Media:     bridge.MediaOptions{FileRoots: roots, DenyPaths: []string{opts.DBPath}, AllowPrivateNetworks: opts.AllowPrivateMedia},
 		SetSelfID: s.selfID.Store, Version: "e2e", BackfillWindow: defaultRetention,
 		IgnoreInvalidCQCode: opts.IgnoreInvalidCQCode,
+		LogMessages:         opts.LogMessages, OnPush: onPush, OnBackfill: onBackfill,
 	})
 	if err != nil {
 		s.Client.Close()
@@ -239,7 +272,25 @@ func Start(tb testing.TB, opts Options) *Stack {
 	})
 	s.httpSrv.Start()
 	s.HTTPURL = s.httpSrv.URL
-	s.Bridge.DenyMediaListeners([]net.Addr{s.httpSrv.Listener.Addr(), s.wsSrv.Listener.Addr()})
+	denied := []net.Addr{s.httpSrv.Listener.Addr(), s.wsSrv.Listener.Addr()}
+	if s.Metrics != nil {
+		// As daemon.go's monitor.listen and readiness.
+		s.Metrics.WatchHub(s.Hub)
+		ready := func() error {
+			switch {
+			case s.selfID.Load() == 0:
+				return errors.New("not logged in to Yunhu yet")
+			case !s.Online():
+				return errors.New("the Yunhu push socket is not connected")
+			}
+			return nil
+		}
+		s.Metrics.WatchReady(ready)
+		s.metricsSrv = httptest.NewServer(s.Metrics.Handler(metrics.HandlerOptions{Ready: ready, Log: log.Named("metrics")}))
+		s.MetricsURL = s.metricsSrv.URL
+		denied = append(denied, s.metricsSrv.Listener.Addr())
+	}
+	s.Bridge.DenyMediaListeners(denied)
 
 	components := []interface{ Run(context.Context) error }{s.Router, ws}
 	if opts.ReverseWS != "" {
@@ -293,7 +344,9 @@ func Start(tb testing.TB, opts Options) *Stack {
 		close(s.done)
 	}()
 	tb.Cleanup(s.Stop)
-	s.WaitFor("the push socket to log in", func() bool { on, _ := s.Bridge.Status(); return on })
+	if !opts.NoWait {
+		s.WaitFor("the push socket to log in", func() bool { on, _ := s.Bridge.Status(); return on })
+	}
 	return s
 }
 
@@ -314,6 +367,9 @@ func (s *Stack) Stop() {
 		s.httpSrv.CloseClientConnections()
 		s.httpSrv.Close()
 		s.wsSrv.Close()
+		if s.metricsSrv != nil {
+			s.metricsSrv.Close()
+		}
 		s.Client.Close()
 		if err := s.Store.Close(); err != nil {
 			s.tb.Errorf("close store: %v", err)

@@ -51,6 +51,8 @@ type backlog struct {
 	bytes   int64      // len(data) over events
 	dropped uint64     // dropped in this offline spell, for the handover's log
 	warned  bool       // the first drop of this offline spell was logged
+
+	stats *kindCounters // the ws kind's counters; set by addBacklog under the hub's mu
 }
 
 // Backlog defaults for WSOptions.
@@ -71,6 +73,9 @@ func newBacklog(name string, log *zap.Logger, count int, bytes int64, age time.D
 // offer keeps e, dropping the oldest beyond the bounds. Called by
 // Publish with the hub's mu held shared.
 func (b *backlog) offer(e event) {
+	if b.stats != nil {
+		b.stats.published.Add(1)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.push(e)
@@ -87,12 +92,22 @@ func (b *backlog) push(e event) {
 		b.events[0] = event{}
 		b.events = b.events[1:]
 		b.dropped++
+		if b.stats != nil {
+			b.stats.dropped.Add(1)
+		}
 		if !b.warned {
 			b.warned = true
 			b.log.Warn("no event client connected and the event buffer is full: dropping the oldest events",
 				zap.String("server", b.name), zap.Int("buffer_size", b.maxCount), zap.Int64("buffer_bytes", b.maxBytes))
 		}
 	}
+}
+
+// len is how many events b keeps now.
+func (b *backlog) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.events)
 }
 
 // take empties the backlog and returns the events not older than maxAge
@@ -189,6 +204,7 @@ func (h *Hub) leave(b *backlog, s *subscription, pending []event) {
 func (h *Hub) addBacklog(b *backlog) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	b.stats = h.counters("ws")
 	h.setHold(b, b.clients == 0)
 }
 

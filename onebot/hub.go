@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +45,92 @@ type Hub struct {
 	mu    sync.RWMutex
 	subs  atomic.Pointer[[]*subscription] // replaced whole under mu
 	holds []*backlog                      // backlogs with no client: they keep events; replaced whole under mu
+
+	// transports counts events per transport kind (the first word of a
+	// subscriber's name: ws, ws-reverse, http-post), for Stats: those of
+	// subscribers gone (added as each leaves) and of backlogs. Entries are
+	// added under mu and never removed; the kinds are a fixed few, so the
+	// map stays small. A live subscriber counts in its own fields, which
+	// sit beside the queue Publish touches anyway.
+	transports map[string]*transportCounters
+}
+
+// transportCounters are one transport kind's event counts.
+type transportCounters struct {
+	published atomic.Uint64 // events handed to its queues (heartbeats to offline subscribers excluded)
+	dropped   atomic.Uint64 // events lost to a full queue or a full backlog
+}
+
+// TransportStats is what Stats reports for one transport kind.
+type TransportStats struct {
+	Transport string // ws, ws-reverse or http-post
+	// Published counts the events handed to the transport's queues (and
+	// backlogs) and
+	// Dropped those of them lost to a full queue (or a full backlog of a
+	// forward WS server with no client), over the hub's life.
+	Published, Dropped uint64
+	// Connected is how many of its subscribers deliver now: open forward
+	// WS event connections, connected reverse WS, webhooks whose last
+	// delivery worked.
+	Connected int
+	// Queued is how many events wait in its queues and backlogs now.
+	Queued int
+}
+
+// Stats reports every transport kind that has subscribed so far, sorted
+// by name. It takes the hub's lock shared and reads counters; it is meant
+// for a metrics scrape, not for the event path.
+func (h *Hub) Stats() []TransportStats {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	byName := make(map[string]*TransportStats, len(h.transports))
+	out := make([]TransportStats, 0, len(h.transports))
+	for name, c := range h.transports {
+		out = append(out, TransportStats{Transport: name, Published: c.published.Load(), Dropped: c.dropped.Load()})
+	}
+	slices.SortFunc(out, func(a, b TransportStats) int { return strings.Compare(a.Transport, b.Transport) })
+	for i := range out {
+		byName[out[i].Transport] = &out[i]
+	}
+	for _, s := range *h.subs.Load() {
+		if t := byName[s.stats.kind]; t != nil {
+			t.Published += s.published.Load()
+			t.Dropped += s.dropped.Load()
+			t.Queued += len(s.ch)
+			if s.online.Load() {
+				t.Connected++
+			}
+		}
+	}
+	for _, b := range h.holds {
+		if b.stats != nil {
+			if t := byName[b.stats.kind]; t != nil {
+				t.Queued += b.len()
+			}
+		}
+	}
+	return out
+}
+
+// counters returns the counters of the transport kind of a subscriber
+// named name, creating them; h.mu is held exclusively.
+func (h *Hub) counters(name string) *kindCounters {
+	kind, _, _ := strings.Cut(name, " ")
+	if h.transports == nil {
+		h.transports = map[string]*transportCounters{}
+	}
+	c := h.transports[kind]
+	if c == nil {
+		c = &transportCounters{}
+		h.transports[kind] = c
+	}
+	return &kindCounters{kind: kind, transportCounters: c}
+}
+
+// kindCounters is a transport's counters with its kind's name.
+type kindCounters struct {
+	kind string
+	*transportCounters
 }
 
 // NewHub returns a Hub with no subscribers.
@@ -172,8 +260,10 @@ type subscription struct {
 	// only queued while it is.
 	online atomic.Bool
 
-	dropped  atomic.Uint64 // events lost to overflow, over the subscription's life
-	warnings logLimiter
+	stats     *kindCounters // its transport kind's, which it adds its counts to when it leaves
+	published atomic.Uint64 // events handed to the queue, over the subscription's life
+	dropped   atomic.Uint64 // events lost to overflow, over the subscription's life
+	warnings  logLimiter
 
 	overflow     chan struct{} // closed on first overflow under the disconnect policy
 	overflowOnce sync.Once
@@ -200,6 +290,7 @@ func (h *Hub) subscribeLocked(name string, size int, policy overflowPolicy) *sub
 		log:      h.log,
 		warnings: logLimiter{every: 10 * time.Second},
 		overflow: make(chan struct{}),
+		stats:    h.counters(name),
 	}
 	old := *h.subs.Load()
 	subs := make([]*subscription, len(old), len(old)+1)
@@ -225,7 +316,13 @@ func (h *Hub) unsubscribeLocked(s *subscription) {
 			subs = append(subs, o)
 		}
 	}
+	if len(subs) == len(old) {
+		return // not subscribed (any more)
+	}
 	h.subs.Store(&subs)
+	// No Publish runs now (mu is held exclusively): the counts are final.
+	s.stats.published.Add(s.published.Load())
+	s.stats.dropped.Add(s.dropped.Load())
 }
 
 // offer queues e without blocking.
@@ -233,6 +330,7 @@ func (s *subscription) offer(e event) {
 	if e.heartbeat && !s.online.Load() {
 		return
 	}
+	s.published.Add(1)
 	select {
 	case s.ch <- e:
 		return

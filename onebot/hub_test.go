@@ -3,8 +3,11 @@ package onebot
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"testing"
 	"unsafe"
+
+	"go.uber.org/zap"
 )
 
 func TestPublishMarshalsOnce(t *testing.T) {
@@ -122,5 +125,38 @@ func TestLifecycleEvent(t *testing.T) {
 	_ = json.Unmarshal(hub.lifecycle(LifecycleEnable), &ev)
 	if ev["self_id"] != 123456.0 || ev["sub_type"] != "enable" || ev["time"].(float64) < 1e9 {
 		t.Errorf("lifecycle = %v", ev)
+	}
+}
+
+// TestHubStats: the per-transport counts a metrics scrape reads. A full
+// queue's losses are counted as dropped, events still queued as depth,
+// and a forward WS server's backlog counts under ws while no client is
+// there.
+func TestHubStats(t *testing.T) {
+	h := NewHub(HubOptions{})
+	post := h.subscribe("http-post http://127.0.0.1:1/", 1, dropOldest)
+	post.online.Store(true)
+	b := newBacklog("127.0.0.1:6700", zap.NewNop(), 2, DefaultBacklogBytes, DefaultBacklogMaxAge)
+	h.addBacklog(b)
+	defer h.removeBacklog(b)
+	for range 3 {
+		if err := h.Publish(json.RawMessage(`{"post_type":"message"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []TransportStats{
+		{Transport: "http-post", Published: 3, Dropped: 2, Connected: 1, Queued: 1},
+		{Transport: "ws", Published: 3, Dropped: 1, Queued: 2},
+	}
+	if got := h.Stats(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Stats() = %+v, want %+v", got, want)
+	}
+	// A subscriber that leaves (twice, by mistake) keeps its counts in its
+	// transport's totals, once: counters never go back.
+	h.unsubscribe(post)
+	h.unsubscribe(post)
+	want[0].Connected, want[0].Queued = 0, 0
+	if got := h.Stats(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Stats() after the subscriber left = %+v, want %+v", got, want)
 	}
 }

@@ -42,13 +42,22 @@ type RouterOptions struct {
 	// Limits bounds the actions and request memory of every transport
 	// serving this Router together (limits.go).
 	Limits LimitsOptions
+	// OnAction, when set, is told of every call once it has run (an
+	// _async or _rate_limited one when it ran in the background): the
+	// registered name without suffix, or "" for a name that is not
+	// registered (so what it reports is bounded by the table, whatever
+	// clients send), the retcode and how long the handler took. It must
+	// be quick; the daemon feeds its metrics from it.
+	OnAction func(action string, retcode int, took time.Duration)
 }
 
 // Router is the action table shared by every transport. Register actions,
 // start Run (it owns the background work of _async and _rate_limited
 // calls), and hand the Router to the transports.
 type Router struct {
-	log           *zap.Logger
+	log      *zap.Logger
+	onAction func(string, int, time.Duration) // nil = nobody
+
 	rateInterval  time.Duration
 	actionTimeout time.Duration
 
@@ -99,6 +108,7 @@ func NewRouter(opts RouterOptions) *Router {
 	}
 	r := &Router{
 		log:           opts.Log,
+		onAction:      opts.OnAction,
 		rateInterval:  opts.RateLimitInterval,
 		actionTimeout: opts.ActionTimeout,
 		limits:        newLimiter(opts.Limits),
@@ -184,10 +194,16 @@ func (r *Router) handle(ctx context.Context, action string, params json.RawMessa
 	}
 	if fn == nil {
 		r.log.Debug("unknown action", zap.String("action", action))
+		if r.onAction != nil {
+			r.onAction("", RetcodeUnknownAction, 0)
+		}
 		return failure(ErrUnknownAction(action))
 	}
 	params, perr := normalizeParams(params)
 	if perr != nil {
+		if r.onAction != nil {
+			r.onAction(name, perr.Retcode, 0)
+		}
 		return failure(perr)
 	}
 	req := &Request{Action: name, Params: params}
@@ -223,6 +239,9 @@ func (r *Router) call(ctx context.Context, fn ActionFunc, req *Request) (resp Re
 				Msg:     "internal error",
 				Wording: "the action failed unexpectedly; the OneBot log has the details",
 			})
+		}
+		if r.onAction != nil {
+			r.onAction(req.Action, resp.Retcode, time.Since(start))
 		}
 		if ce := r.log.Check(zap.DebugLevel, "action"); ce != nil {
 			ce.Write(zap.String("action", req.Action), zap.Int("retcode", resp.Retcode),

@@ -237,6 +237,7 @@ func (s *Store) commit(batch []*request) {
 		live++
 	}
 	if live > 0 {
+		start := time.Now()
 		err := s.update(func(w *writeTx) error {
 			for i, r := range batch {
 				if errs[i] != nil {
@@ -254,6 +255,9 @@ func (s *Store) commit(batch []*request) {
 			}
 			return nil
 		})
+		if s.opts.OnCommit != nil {
+			s.opts.OnCommit(live, time.Since(start), err)
+		}
 		if err != nil {
 			err = fmt.Errorf("commit: %w", err)
 			for i := range errs {

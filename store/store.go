@@ -113,6 +113,12 @@ type Options struct {
 	// Log receives pruning reports and warnings about background work.
 	// Optional; nil means no logging.
 	Log *zap.Logger
+
+	// OnCommit, when set, is told of every write transaction the commit
+	// loop ran: how many requests it carried, how long it took (fsync
+	// included) and whether it failed. It runs on the commit loop, so it
+	// must be quick; the daemon feeds its metrics from it.
+	OnCommit func(requests int, took time.Duration, err error)
 }
 
 // Store is an open database. Its methods are safe for concurrent use.

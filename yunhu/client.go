@@ -55,6 +55,15 @@ type Options struct {
 
 	HTTPClient *http.Client // optional; nil means a private transport
 	Log        *zap.Logger  // optional; nil means no logging
+
+	// OnCall, when set, is told of every REST call once it has ended
+	// (retries included): its endpoint (an API path, or "upload" or
+	// "download" for media transfers, never a URL), how long it took and
+	// its error. OnReconnect is told each time the push socket is dialled
+	// again after a failed or ended session. Both must be quick; the
+	// daemon feeds its metrics from them.
+	OnCall      func(endpoint string, took time.Duration, err error)
+	OnReconnect func()
 }
 
 // Client speaks Yunhu's client protocol for one account: REST calls, media
@@ -73,6 +82,8 @@ type Client struct {
 	hc              *http.Client
 	ownHC           bool
 	log             *zap.Logger
+	onCall          func(string, time.Duration, error) // Options.OnCall; nil = none
+	onRetry         func()                             // Options.OnReconnect; nil = none
 
 	mu     sync.Mutex // guards selfID
 	selfID string     // account id from user/info, cached for the push login
@@ -95,6 +106,8 @@ func New(opts Options) *Client {
 		backoff:   opts.Backoff,
 		hc:        opts.HTTPClient,
 		log:       opts.Log,
+		onCall:    opts.OnCall,
+		onRetry:   opts.OnReconnect,
 	}
 	if c.deviceID == "" {
 		c.deviceID = NewMessageID()
@@ -250,6 +263,10 @@ func (c *Client) callTimeout(ctx context.Context, timeout time.Duration, path st
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var err error
+	if c.onCall != nil {
+		start := time.Now()
+		defer func() { c.onCall(c.endpoint(path), time.Since(start), err) }()
+	}
 	for i := 0; ; i++ {
 		err = attempt(ctx)
 		if err == nil || !safe || i >= c.retries || !retryable(err) || ctx.Err() != nil {
@@ -261,6 +278,18 @@ func (c *Client) callTimeout(ctx context.Context, timeout time.Duration, path st
 		}
 	}
 	return err
+}
+
+// endpoint names path for OnCall: media transfers go to full URLs, which
+// may carry credentials and are unbounded, so they get a fixed name.
+func (c *Client) endpoint(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/"):
+		return path
+	case path == c.upload:
+		return "upload"
+	}
+	return "download"
 }
 
 // roundTrip sends one request and returns the 200 body; any other status is

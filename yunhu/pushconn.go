@@ -63,6 +63,9 @@ func (c *Client) Run(ctx context.Context, onPush func(Push)) error {
 		}
 		log.Log(lvl, "push socket down", zap.Error(err), zap.Duration("retry_in", d))
 		_ = sleep(ctx, d)
+		if c.onRetry != nil && ctx.Err() == nil {
+			c.onRetry()
+		}
 	}
 	return ctx.Err()
 }

@@ -6,12 +6,16 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"image"
 	"image/png"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func pngBytes(t *testing.T, w, h int) []byte {
@@ -171,5 +175,30 @@ func TestDownloadSendsReferer(t *testing.T) {
 	c2 := newTestClient(t, h, func(o *Options) { o.MaxUploadSize = 4 })
 	if _, _, err := c2.Download(context.Background(), c2.api+"/x.gif"); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+}
+
+// TestOnCallNamesEndpoints: OnCall is told every REST call once, by API
+// path, and a media transfer as "upload", never by its URL (which may
+// carry credentials and is different for every file).
+func TestOnCallNamesEndpoints(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	q := &fakeQiniu{t: t}
+	c := newTestClient(t, q, func(o *Options) {
+		o.UploadURL += "?secret=s3cr3t"
+		o.OnCall = func(endpoint string, took time.Duration, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls = append(calls, fmt.Sprintf("%s %v", endpoint, err != nil))
+		}
+	})
+	if _, err := c.Upload(context.Background(), UploadImage, "photo.png", pngBytes(t, 8, 8)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{UploadImage.tokenPath() + " false", "upload false"}; !slices.Equal(calls, want) {
+		t.Fatalf("OnCall saw %q, want %q", calls, want)
 	}
 }
