@@ -122,7 +122,7 @@ func resetSandboxDB(path string) error {
 		FreelistType: bbolt.FreelistMapType, NoFreelistSync: true})
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
-			return fmt.Errorf("reset sandbox database %s: %w (another sandbox is using it)", path, store.ErrInUse)
+			return fmt.Errorf("reset the sandbox database: %w (another sandbox is using it)", store.ErrInUse)
 		}
 		// store.Open names the problem with the store's own wording.
 		return nil
@@ -146,7 +146,7 @@ func resetSandboxDB(path string) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("reset sandbox database %s: %w", path, err)
+		return fmt.Errorf("reset the sandbox database: %w", err)
 	}
 	return nil
 }
