@@ -127,6 +127,10 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	dbPath := d.cfg.Database.Path
 	if d.sandbox {
 		dbPath = sandboxPath(dbPath)
+		// The simulated world is new on every start; so is its database.
+		if err := resetSandboxDB(dbPath); err != nil {
+			return fmt.Errorf("database.path %s: %w", dbPath, err)
+		}
 	}
 	db, err := store.Open(store.Options{
 		Path:          dbPath,
@@ -167,7 +171,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	}
 	var sb *sandbox
 	if d.sandbox {
-		if sb, err = newSandbox(log.Named("sandbox")); err != nil {
+		if sb, err = newSandbox(log.Named("sandbox"), sandboxOptions{DB: dbPath, IDs: db, Address: sandboxAddress}); err != nil {
 			return err
 		}
 		clientOpts = sb.clientOptions(clientOpts)

@@ -20,7 +20,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"runtime/debug"
 
 	"go.uber.org/zap"
 
@@ -33,9 +32,6 @@ import (
 //
 //go:embed config.yaml
 var sampleConfig []byte
-
-// version is set at build time: go build -ldflags "-X main.version=v1.0.0".
-var version = ""
 
 func main() {
 	os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
@@ -149,14 +145,4 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	log.Info("stopped")
 	return exitOK
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-		return info.Main.Version
-	}
-	return "(devel)"
 }

@@ -1,16 +1,29 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
+	"mime"
 	"net"
 	"net/http"
+	"os"
+	"path"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
+	"go.etcd.io/bbolt"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -18,6 +31,7 @@ import (
 	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/config"
 	"github.com/yunhu-onebot/yunhu-onebot/internal/redact"
+	"github.com/yunhu-onebot/yunhu-onebot/store"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/yunhupb"
@@ -33,22 +47,108 @@ type sandbox struct {
 	ln   net.Listener
 	base string // http://127.0.0.1:port
 	log  *zap.Logger
+	opts sandboxOptions
+	// fetch downloads the media a user sends by URL (say?image=<url>).
+	fetch *http.Client
 }
 
+// oneBotIDs maps a Yunhu id to the number OneBot frameworks see for it,
+// as the daemon does (*store.Store): the id itself when it is a small
+// decimal, its durable alias (2^52 and up) otherwise, such as "big".
+type oneBotIDs interface {
+	ToInt(ctx context.Context, yunhuID string) (int64, error)
+}
+
+type sandboxOptions struct {
+	// DB is the sandbox's own database file, named in the banner.
+	DB string
+	// IDs maps Yunhu ids to OneBot ids for /sandbox/world.
+	IDs oneBotIDs
+	// Address is where the sandbox would rather listen; when it is taken
+	// (another sandbox, tests in parallel) any free loopback port is used.
+	Address string
+}
+
+// sandboxAddress is the sandbox's preferred listener: a fixed port keeps
+// the curl commands a person noted down working across restarts.
+const sandboxAddress = "127.0.0.1:5780"
+
+// Bounds on a medium a simulated user sends by URL.
+const (
+	sandboxFetchTimeout = 10 * time.Second
+	sandboxFetchBytes   = 8 << 20
+)
+
 // newSandbox binds the simulator's listener; Run serves it.
-func newSandbox(log *zap.Logger) (*sandbox, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func newSandbox(log *zap.Logger, opts sandboxOptions) (*sandbox, error) {
+	ln, err := net.Listen("tcp", cmp.Or(opts.Address, "127.0.0.1:0"))
+	if err != nil && opts.Address != "" {
+		log.Info("the sandbox's usual port is taken; using another", zap.String("usual", opts.Address), zap.Error(err))
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: listen: %w", err)
 	}
 	base := "http://" + ln.Addr().String()
 	return &sandbox{
 		// PublicURL makes media URLs in messages point at this listener.
-		sim:  sim.New(sim.Options{Log: log.Named("sim"), PublicURL: base}),
-		ln:   ln,
-		base: base,
-		log:  log,
+		sim:   sim.New(sim.Options{Log: log.Named("sim"), PublicURL: base}),
+		ln:    ln,
+		base:  base,
+		log:   log,
+		opts:  opts,
+		fetch: &http.Client{Timeout: sandboxFetchTimeout},
 	}, nil
+}
+
+// resetSandboxDB empties the sandbox's database before it is opened. The
+// simulated world is seeded afresh on every start, so anything the last
+// run stored (message ids get_msg would resolve to messages that no longer
+// exist, media keys on a simulator that is gone) would only mislead; the
+// sandbox therefore starts each run with an empty database. path is always
+// sandboxPath's name, never a real account's database.
+//
+// It deletes the buckets rather than the file: bbolt's lock keeps a second
+// sandbox on the same file from wiping the database under the first (the
+// store's "in use" error follows), and a file the daemon may not write is
+// reported as the store would report it. A missing file, or one that
+// cannot be opened, is left for store.Open to create or to explain.
+func resetSandboxDB(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	// The store's own freelist options, so the file stays as it expects.
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second,
+		FreelistType: bbolt.FreelistMapType, NoFreelistSync: true})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return fmt.Errorf("reset the sandbox database: %w (another sandbox is using it)", store.ErrInUse)
+		}
+		// store.Open names the problem with the store's own wording.
+		return nil
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		var names [][]byte
+		if err := tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+			names = append(names, slices.Clone(name))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, name := range names {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("reset the sandbox database: %w", err)
+	}
+	return nil
 }
 
 // clientOptions points a Yunhu client at the simulator, logged in as its
@@ -83,15 +183,17 @@ func (s *sandbox) handler() http.Handler {
 	mux.HandleFunc("/sandbox/history", s.history)
 	mux.HandleFunc("/sandbox/message", s.message)
 	mux.HandleFunc("/sandbox/status", s.status)
-	mux.HandleFunc("/sandbox/world", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, s.sim.Describe())
-	})
+	mux.HandleFunc("/sandbox/world", s.world)
 	mux.HandleFunc("/sandbox/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusNotFound)
+		// The help is the answer to /sandbox/ (and /sandbox); any other
+		// path under it is a mistyped endpoint, answered with the help.
+		if r.URL.Path != "/sandbox/" {
+			w.WriteHeader(http.StatusNotFound)
+		}
 		_, _ = io.WriteString(w, s.usage())
 	})
+
 	mux.Handle("/", s.sim.Handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The sandbox lets media come from loopback, where its simulated
@@ -124,13 +226,17 @@ func (s *sandbox) usage() string {
   ` + b + `/sandbox/say?from=alice&group=100000001&text=hello   a user speaks in a group
   ` + b + `/sandbox/say?from=alice&private=1&text=hello         a user writes to the account
       optional: at=bob,self (mentions), quote=<msg_id> (reply to a Yunhu message)
+      media instead of (or, for an image, with) text: image=1, file=1 or voice=1 send
+      a built-in sample; image=<url>, file=<url> or voice=<url> send what the URL serves
   ` + b + `/sandbox/recall?from=alice&id=<msg_id>               a user recalls a message
-  ` + b + `/sandbox/world       users, groups and their ids
+  ` + b + `/sandbox/world       users, friendships, groups, roles, and the ids OneBot uses for them
   ` + b + `/sandbox/sent        every message the account sent (JSON)
   ` + b + `/sandbox/history?chat=100000001&type=group   a chat as the account sees it (JSON; type group, user or bot)
   ` + b + `/sandbox/message?id=<msg_id>                 one message (JSON)
   ` + b + `/sandbox/status      the account's push sessions (JSON)
 Users: alice, bob, carol, dave (or their ids), bot (the seeded bot), self (the account, from another device).
+The simulated world and the sandbox's database start afresh on every run: message ids
+and media URLs from an earlier run no longer resolve.
 `
 }
 
@@ -168,7 +274,12 @@ func (s *sandbox) banner(servers []config.Server, bound []net.Addr) string {
 	fmt.Fprintf(&b, "  curl '%s/sandbox/say?from=alice&private=1&text=hi'\n", s.base)
 	fmt.Fprintf(&b, "See what the bot sent:  curl %s/sandbox/sent\n", s.base)
 	fmt.Fprintf(&b, "Who is who:             curl %s/sandbox/world\n", s.base)
-	fmt.Fprintf(&b, "Everything else:        curl %s/sandbox/\n\n", s.base)
+	fmt.Fprintf(&b, "Everything else:        curl %s/sandbox/\n", s.base)
+	if s.opts.DB != "" {
+		fmt.Fprintf(&b, "\nThe simulated world starts afresh on every run, and so does the sandbox's own database,\n"+
+			"%s, emptied at start (a real account's database is never touched).\n", s.opts.DB)
+	}
+	b.WriteString("\n")
 	return b.String()
 }
 
@@ -208,8 +319,17 @@ func (s *sandbox) say(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "say where: group=<id> or private=1 (see /sandbox/world)")
 		return
 	}
-	if m.Text == "" {
-		httpError(w, http.StatusBadRequest, "text is empty")
+	med, err := s.media(r)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	switch {
+	case m.Text == "" && med == nil:
+		httpError(w, http.StatusBadRequest, "text is empty (or send media: image=1, file=1 or voice=1)")
+		return
+	case med != nil && med.contentType != yunhu.ContentImage && (m.Text != "" || r.FormValue("at") != ""):
+		httpError(w, http.StatusBadRequest, "a file or a voice message carries no text or mentions; only an image does")
 		return
 	}
 	if at := r.FormValue("at"); at != "" {
@@ -228,12 +348,145 @@ func (s *sandbox) say(w http.ResponseWriter, r *http.Request) {
 		content.Text = prefix.String() + m.Text
 		m.Content = content
 	}
+	if med != nil {
+		if m.Content == nil {
+			m.Content = &yunhupb.MsgContent{Text: m.Text}
+		}
+		med.fill(m.Content)
+		m.ContentType = med.contentType
+	}
 	rec, err := s.sim.Inject(m)
 	if err != nil {
 		httpError(w, http.StatusConflict, "the simulator refused the message: %v", err)
 		return
 	}
 	writeJSON(w, s.recordJSON(rec))
+}
+
+// sayMedia is a medium a simulated user sends, already stored on the
+// simulator's CDN under key.
+type sayMedia struct {
+	contentType int32
+	key, name   string
+	size        int64
+}
+
+// fill puts the medium into a message's content in send form.
+func (m *sayMedia) fill(c *yunhupb.MsgContent) {
+	switch m.contentType {
+	case yunhu.ContentImage:
+		c.Image = m.key
+	case yunhu.ContentFile:
+		c.FileUrl, c.FileName, c.FileSize = m.key, m.name, m.size
+	case yunhu.ContentAudio:
+		// The samples are short; Yunhu counts whole seconds, at least one.
+		c.AudioUrl, c.AudioTime = m.key, 1
+	}
+}
+
+// media reads say's image, file or voice parameter (at most one): "1"
+// is a built-in sample, anything else a URL whose body is sent. The bytes
+// go on the simulator's CDN under a key shaped like the real clients'
+// (the MD5 of the bytes plus an extension; files under disk/), as an
+// upload would put them.
+func (s *sandbox) media(r *http.Request) (*sayMedia, error) {
+	kinds := []struct {
+		param, bucket, prefix string
+		contentType           int32
+	}{
+		{"image", yunhu.BucketImage, "", yunhu.ContentImage},
+		{"file", yunhu.BucketFile, yunhu.KeyPrefixFile, yunhu.ContentFile},
+		{"voice", yunhu.BucketAudio, "", yunhu.ContentAudio},
+	}
+	var out *sayMedia
+	for _, k := range kinds {
+		v := r.FormValue(k.param)
+		if v == "" {
+			continue
+		}
+		if out != nil {
+			return nil, errors.New("give one of image, file or voice")
+		}
+		var data []byte
+		var name string
+		if v == "1" {
+			data, name = sampleMedia(k.param)
+		} else {
+			var err error
+			if data, name, err = s.download(r.Context(), v); err != nil {
+				return nil, fmt.Errorf("%s: %w", k.param, err)
+			}
+		}
+		sum := md5.Sum(data)
+		key := k.prefix + hex.EncodeToString(sum[:]) + path.Ext(name)
+		s.sim.PutObject(k.bucket, key, data)
+		out = &sayMedia{contentType: k.contentType, key: key, name: name, size: int64(len(data))}
+	}
+	return out, nil
+}
+
+// download fetches a medium a simulated user sends by URL, bounded in
+// time and size. The name is the URL's last path element, or "media"
+// with an extension for its detected type.
+func (s *sandbox) download(ctx context.Context, rawURL string) ([]byte, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
+		return nil, "", errors.New("give 1 for the built-in sample, or an http(s) URL")
+	}
+	resp, err := s.fetch.Do(req)
+	if err != nil {
+		return nil, "", fmt.Errorf("fetch: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("fetch: HTTP %d", resp.StatusCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, sandboxFetchBytes+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("fetch: %w", err)
+	}
+	if len(data) > sandboxFetchBytes {
+		return nil, "", fmt.Errorf("fetch: larger than %d MiB", sandboxFetchBytes>>20)
+	}
+	if len(data) == 0 {
+		return nil, "", errors.New("fetch: empty body")
+	}
+	name := path.Base(req.URL.Path)
+	if name == "/" || name == "." || path.Ext(name) == "" {
+		name = "media"
+		if exts, _ := mime.ExtensionsByType(http.DetectContentType(data)); len(exts) > 0 {
+			name += exts[0]
+		}
+	}
+	return data, name, nil
+}
+
+// sampleMedia returns the built-in sample of a kind and its file name.
+func sampleMedia(kind string) ([]byte, string) {
+	switch kind {
+	case "image":
+		// A 16×16 colour gradient: small, and visibly a picture.
+		img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+		for x := range 16 {
+			for y := range 16 {
+				img.Set(x, y, color.RGBA{R: uint8(x * 16), G: uint8(y * 16), B: 160, A: 255})
+			}
+		}
+		var b bytes.Buffer
+		_ = png.Encode(&b, img) // writing to memory cannot fail
+		return b.Bytes(), "sample.png"
+	case "voice":
+		// One second of AMR-NB: the magic, then 50 frames of 20 ms in
+		// mode 7 (12.2 kbit/s: a one-byte header and 31 bytes each).
+		b := []byte("#!AMR\n")
+		for range 50 {
+			b = append(b, 0x3c)
+			b = append(b, make([]byte, 31)...)
+		}
+		return b, "sample.amr"
+	default:
+		return []byte("A sample file from the yunhu-onebot sandbox.\n"), "sample.txt"
+	}
 }
 
 // recall recalls a message as a simulated user (its author, or a group
@@ -255,6 +508,103 @@ func (s *sandbox) recall(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, _ := s.sim.Lookup(id)
 	writeJSON(w, s.recordJSON(rec))
+}
+
+// world describes the simulated world as a person reading it needs it:
+// who is who (with the name /sandbox/say takes), who is whose friend,
+// each group's members by role, and the numbers a OneBot framework sees
+// for each (user_id, group_id), from the same mapping the daemon uses.
+func (s *sandbox) world(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var b strings.Builder
+	// short is the name say's from= and at= take for a user id.
+	short := func(id string) string {
+		switch id {
+		case sim.SelfID:
+			return "self"
+		case s.sim.Bot().ID:
+			return "bot"
+		}
+		if u := s.sim.User(id); u.ID != "" {
+			return strings.ToLower(u.Name)
+		}
+		return id
+	}
+	oneBot := func(id string) string {
+		if s.opts.IDs == nil {
+			return "?"
+		}
+		n, err := s.opts.IDs.ToInt(ctx, id)
+		if err != nil {
+			s.log.Warn("map a Yunhu id for /sandbox/world", zap.String("id", id), zap.Error(err))
+			return "?"
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	friends := func(id string) string {
+		var names []string
+		for _, f := range s.sim.FriendsOf(id) {
+			names = append(names, short(f.ID))
+		}
+		if len(names) == 0 {
+			return "none"
+		}
+		return strings.Join(names, ", ")
+	}
+
+	self := s.sim.Self()
+	b.WriteString("Users (from=<name> and at=<name> in /sandbox/say take the first column):\n")
+	fmt.Fprintf(&b, "  %-6s %-9s yunhu %-9s OneBot user_id %-17s friends: %s   <- the account\n",
+		"self", self.Name, self.ID, oneBot(self.ID), friends(self.ID))
+	for _, u := range s.sim.Users() {
+		if u.ID == sim.SelfID {
+			continue
+		}
+		fmt.Fprintf(&b, "  %-6s %-9s yunhu %-9s OneBot user_id %-17s friends: %s\n",
+			short(u.ID), u.Name, u.ID, oneBot(u.ID), friends(u.ID))
+		if rm := s.sim.Remark(u.ID); rm != "" {
+			fmt.Fprintf(&b, "         the account's remark for them: %q (get_friend_list's remark)\n", rm)
+		}
+	}
+	bot := s.sim.Bot()
+	fmt.Fprintf(&b, "  %-6s %-9s yunhu %-9s OneBot user_id %-17s a bot the account has added (command %d)\n",
+		"bot", bot.Name, bot.ID, oneBot(bot.ID), sim.BotCommandID)
+
+	b.WriteString("\nThe account's groups (group=<id or name> in /sandbox/say):\n")
+	roles := map[int32]string{yunhu.PermissionOwner: "owner", yunhu.PermissionAdmin: "admin", yunhu.PermissionMember: "member"}
+	for _, g := range s.sim.Groups() {
+		fmt.Fprintf(&b, "  %-11q yunhu %-9s OneBot group_id %s\n", g.Name, g.ID, oneBot(g.ID))
+		for _, level := range []int32{yunhu.PermissionOwner, yunhu.PermissionAdmin, yunhu.PermissionMember} {
+			var names []string
+			for _, m := range g.Members {
+				if m.Level != level {
+					continue
+				}
+				n := short(m.UserID)
+				if m.Nickname != "" {
+					n += " (card " + strconv.Quote(m.Nickname) + ")"
+				}
+				names = append(names, n)
+			}
+			if len(names) > 0 {
+				fmt.Fprintf(&b, "      %-7s %s\n", roles[level], strings.Join(names, ", "))
+			}
+		}
+		if len(g.Bots) > 0 {
+			var names []string
+			for _, id := range g.Bots {
+				names = append(names, short(id))
+			}
+			fmt.Fprintf(&b, "      %-7s %s\n", "bots", strings.Join(names, ", "))
+		}
+	}
+
+	b.WriteString("\nTokens, to call the simulator's REST API as a user:\n")
+	for _, u := range s.sim.Users() {
+		fmt.Fprintf(&b, "  %-6s %s\n", short(u.ID), u.Token)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, b.String())
 }
 
 func (s *sandbox) sent(w http.ResponseWriter, r *http.Request) {

@@ -314,17 +314,21 @@ func startDaemonAs(t *testing.T, attr *syscall.SysProcAttr, env []string, argv .
 	return StartDaemonWith(t, func(cmd *exec.Cmd) { cmd.SysProcAttr = attr }, env, argv...)
 }
 
-// TestKillUnderLoad runs the daemon binary with -sandbox, sends messages
-// through its HTTP API and makes simulated users talk while a forward-WS
-// client collects the events, kills it with SIGKILL in the middle of it,
+// TestKillUnderLoad runs the daemon binary for an account on a simulated
+// Yunhu, sends messages through its HTTP API and makes a simulated user
+// talk while a forward-WS client collects the events, kills it with
+// SIGKILL in the middle of it,
 // and starts it again on the same database: every message_id handed out
 // before the crash still answers get_msg with its own message, no id was
 // given to two messages, and ids handed out after the restart are new.
 func TestKillUnderLoad(t *testing.T) {
 	bin := daemonBinary(t)
 	dir := t.TempDir()
+	// A real account's setup, not -sandbox, whose database starts empty on
+	// every run: the simulated Yunhu and the database outlive the crash.
+	s, sections := simSections(t)
 	cfg := writeConfig(t, dir, DaemonConfig(filepath.Join(dir, "yunhu-onebot.db"),
-		"servers:\n  - http:\n      address: 127.0.0.1:0\n  - ws:\n      address: 127.0.0.1:0\n"))
+		sections+"  - ws:\n      address: 127.0.0.1:0\n"))
 
 	var (
 		mu    sync.Mutex
@@ -345,10 +349,10 @@ func TestKillUnderLoad(t *testing.T) {
 		return len(given)
 	}
 
-	d := StartDaemon(t, nil, bin, "-sandbox", "-c", cfg)
+	d := StartDaemon(t, nil, bin, "-c", cfg)
 	addrs := d.WaitReady()
-	api, control := "http://"+addrs["http"], addrs["sandbox"]
-	waitSandboxOnline(t, control)
+	api := "http://" + addrs["http"]
+	waitLogins(t, s, 1)
 	c, err := DialWS("ws://"+addrs["ws"]+"/", func(raw []byte) {
 		if IsMessageEvent(raw) {
 			record(gjson.GetBytes(raw, "message_id").Int(), gjson.GetBytes(raw, "raw_message").Str)
@@ -381,12 +385,19 @@ func TestKillUnderLoad(t *testing.T) {
 			}
 		}()
 	}
+	exited := d.Exited()
 	load.Add(1)
 	go func() {
 		defer load.Done()
-		for i := 0; ctx.Err() == nil; i++ {
-			if _, _, err := PostJSON(ctx, control+"/sandbox/say", "application/x-www-form-urlencoded",
-				strings.NewReader("from=alice&group="+sim.GroupOwnedID+"&text=in+"+strconv.Itoa(i))); err != nil {
+		// Until the daemon dies, at most 2000 messages, a millisecond apart.
+		for i := 0; i < 2000 && ctx.Err() == nil; i++ {
+			select {
+			case <-exited:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if _, err := s.Inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: "in " + strconv.Itoa(i)}); err != nil {
+				t.Errorf("Alice could not speak: %v", err)
 				return
 			}
 		}
@@ -406,10 +417,11 @@ func TestKillUnderLoad(t *testing.T) {
 		}
 	}
 
-	d = StartDaemon(t, nil, bin, "-sandbox", "-c", cfg)
+	logins := s.Logins(sim.SelfID)
+	d = StartDaemon(t, nil, bin, "-c", cfg)
 	addrs = d.WaitReady()
-	api, control = "http://"+addrs["http"], addrs["sandbox"]
-	waitSandboxOnline(t, control)
+	api = "http://" + addrs["http"]
+	waitLogins(t, s, logins+1)
 	bad := 0
 	for id, text := range before {
 		_, raw, err := PostJSON(ctx, api+"/get_msg", "application/json", strings.NewReader(`{"message_id":`+strconv.FormatInt(id, 10)+`}`))
@@ -439,14 +451,11 @@ func TestKillUnderLoad(t *testing.T) {
 	}
 }
 
-// waitSandboxOnline waits until the sandboxed daemon's push socket is
-// logged in to its simulator.
-func waitSandboxOnline(t *testing.T, control string) {
+// waitLogins waits until the account's push socket has logged in to the
+// simulator n times in all (the daemon is up and receiving pushes).
+func waitLogins(t *testing.T, s *sim.Server, n int) {
 	t.Helper()
-	WaitFor(t, "the daemon's push socket to log in", func() bool {
-		status, raw, err := PostJSON(context.Background(), control+"/sandbox/status", "application/x-www-form-urlencoded", nil)
-		return err == nil && status == http.StatusOK && gjson.GetBytes(raw, "online").Int() >= 1
-	})
+	WaitFor(t, "the daemon's push socket to log in", func() bool { return s.Logins(sim.SelfID) >= n })
 }
 
 // mustPost calls an HTTP API action that must succeed.

@@ -24,6 +24,15 @@ func TestWorldSeed(t *testing.T) {
 	if f := e.s.Friends(); len(f) != 2 || f[0].ID != AliceID || f[1].ID != BobID {
 		t.Errorf("Friends() = %v", f)
 	}
+	if f := e.s.FriendsOf(AliceID); len(f) != 3 || f[0].ID != SelfID || f[1].ID != BobID || f[2].ID != CarolID {
+		t.Errorf("FriendsOf(Alice) = %v", f)
+	}
+	if f := e.s.FriendsOf(DaveID); len(f) != 0 {
+		t.Errorf("FriendsOf(Dave) = %v", f)
+	}
+	if r := e.s.Remark(BobID); r != "Bobby" {
+		t.Errorf("Remark(Bob) = %q", r)
+	}
 	if e.s.Bot().ID != BotID || e.s.Describe() == "" {
 		t.Error("bot / describe")
 	}

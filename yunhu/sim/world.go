@@ -300,11 +300,17 @@ func (s *Server) Users() []User {
 }
 
 // Friends returns self's current friends, sorted by id.
-func (s *Server) Friends() []User {
+func (s *Server) Friends() []User { return s.FriendsOf(SelfID) }
+
+// FriendsOf returns a user's current friends, sorted by id (none for an
+// unknown id).
+func (s *Server) FriendsOf(userID string) []User {
 	s.mu.Lock()
 	var ids []string
-	for id := range s.w.users[SelfID].friends {
-		ids = append(ids, id)
+	if u := s.w.users[userID]; u != nil {
+		for id := range u.friends {
+			ids = append(ids, id)
+		}
 	}
 	s.mu.Unlock()
 	sort.Strings(ids)
@@ -313,6 +319,14 @@ func (s *Server) Friends() []User {
 		out = append(out, s.User(id))
 	}
 	return out
+}
+
+// Remark returns the remark self has set for a chat (user, group or
+// bot), "" when none.
+func (s *Server) Remark(chatID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.users[SelfID].remarks[chatID]
 }
 
 // Bot returns the seeded bot.
