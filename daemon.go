@@ -80,7 +80,8 @@ func runUntilSignalled(d *daemon, log *zap.Logger) error {
 	return err
 }
 
-// daemon wires the components together and owns their lifetime.
+// daemon runs the pipeline package app builds, with what only the
+// process has: the memory limit, the sandbox, systemd notifications.
 type daemon struct {
 	cfg     *config.Config
 	log     *zap.Logger
