@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,8 +17,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/yunhu-onebot/yunhu-onebot/app"
 	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/config"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
@@ -33,11 +30,6 @@ import (
 const (
 	// stopTimeout bounds a graceful stop; past it the process exits anyway.
 	stopTimeout = 5 * time.Second
-	// shutdownGrace is what each HTTP server gets to finish its requests,
-	// leaving the rest of stopTimeout for the store to flush.
-	shutdownGrace = 3 * time.Second
-	// pruneInterval is how often expired messages are removed.
-	pruneInterval = 10 * time.Minute
 	// memoryCheckInterval is how often the daemon looks for memory to
 	// give back to the system after a burst: at most one
 	// debug.FreeOSMemory per interval.
@@ -88,7 +80,8 @@ func runUntilSignalled(d *daemon, log *zap.Logger) error {
 	return err
 }
 
-// daemon wires the components together and owns their lifetime.
+// daemon runs the pipeline package app builds, with what only the
+// process has: the memory limit, the sandbox, systemd notifications.
 type daemon struct {
 	cfg     *config.Config
 	log     *zap.Logger
@@ -111,188 +104,97 @@ type daemon struct {
 	// onSandbox, when set, is given the sandbox's simulator and base URL
 	// once the daemon is ready (tests use it to act as other users).
 	onSandbox func(s *sim.Server, base string)
-	// selfID is the account's OneBot id, 0 until the platform session has
-	// logged in; meta events and reverse WebSocket headers carry it.
-	selfID atomic.Int64
+	// app is the pipeline once built (tests read its account id).
+	app atomic.Pointer[app.App]
 }
 
-// run starts every component and blocks until ctx is cancelled or one of
-// them fails; then it stops the rest and flushes the store.
-func (d *daemon) run(ctx context.Context) (err error) {
+// selfID is the account's OneBot id, 0 until the pipeline is built and
+// the platform session has logged in.
+func (d *daemon) selfID() int64 {
+	if a := d.app.Load(); a != nil {
+		return a.SelfID()
+	}
+	return 0
+}
+
+// run builds the pipeline (package app) and runs it until ctx is
+// cancelled or one of its components fails; then it stops the rest and
+// flushes the store. What is the daemon's own is here: the memory limit
+// and its returner, the sandbox and its banner, sd_notify.
+func (d *daemon) run(ctx context.Context) error {
 	log := d.log
 	log.Info("starting", zap.String("version", versionString()), zap.Bool("sandbox", d.sandbox))
 	defer d.setMemoryLimit()()
 
-	mon := newMonitor(d.cfg.Metrics.Address) // nil when off (monitor.go)
-	dbPath := d.cfg.Database.Path
+	cfg := *d.cfg // the sandbox edits its copy
 	if d.sandbox {
-		dbPath = sandboxPath(dbPath)
+		cfg.Database.Path = sandboxPath(cfg.Database.Path)
 		// The simulated world is new on every start; so is its database.
-		if err := resetSandboxDB(dbPath); err != nil {
-			return fmt.Errorf("database.path %s: %w", dbPath, err)
+		if err := resetSandboxDB(cfg.Database.Path); err != nil {
+			return fmt.Errorf("database.path %s: %w", cfg.Database.Path, err)
 		}
-	}
-	db, err := store.Open(store.Options{
-		Path:          dbPath,
-		Retention:     d.cfg.Database.Retention(),
-		MaxMessages:   d.cfg.Database.MaxMessages,
-		PruneInterval: pruneInterval,
-		Log:           log.Named("store"),
-		OnCommit:      mon.onCommit(),
-	})
-	if err != nil {
-		// store's error names the file already.
-		return fmt.Errorf("database.path: %w", err)
-	}
-	defer func() {
-		if cerr := db.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("close database: %w", cerr))
-		}
-	}()
-
-	deviceID, err := d.deviceID(ctx, db)
-	if err != nil {
-		return err
-	}
-	log.Info("account", zap.String("platform", d.cfg.Account.Platform), zap.String("device-id", deviceID))
-
-	clientOpts := yunhu.Options{
-		APIURL:        d.cfg.Yunhu.APIURL,
-		WSURL:         d.cfg.Yunhu.WSURL,
-		UploadURL:     d.cfg.Yunhu.UploadURL,
-		Token:         d.cfg.Account.Token,
-		Platform:      d.cfg.Account.Platform,
-		DeviceID:      deviceID,
-		Timeout:       d.cfg.Yunhu.TimeoutDuration(),
-		MaxUploadSize: d.cfg.Message.MaxMediaBytes(),
-		Log:           log.Named("yunhu"),
-		OnCall:        mon.onCall(),
-		OnReconnect:   mon.onReconnect(),
+		// The sandbox's simulated Yunhu serves its media on loopback.
+		cfg.Message.Media.AllowPrivateNetworks = true
 	}
 	var sb *sandbox
-	if d.sandbox {
-		if sb, err = newSandbox(log.Named("sandbox"), sandboxOptions{DB: dbPath, IDs: db, Address: sandboxAddress}); err != nil {
-			return err
-		}
-		clientOpts = sb.clientOptions(clientOpts)
-		sb.log.Info("the simulated Yunhu listens on loopback", zap.String("url", sb.base))
-	}
-	started := false
-	defer func() {
-		if sb != nil && !started {
-			sb.close()
-		}
-	}()
-
-	client := yunhu.New(clientOpts)
-	defer client.Close()
-
-	hub := onebot.NewHub(onebot.HubOptions{Log: log.Named("onebot"), SelfID: d.selfID.Load})
-	router := onebot.NewRouter(onebot.RouterOptions{Log: log.Named("action"), Limits: onebot.LimitsOptions{
-		MaxActions:      d.cfg.Limits.MaxActions,
-		MaxRequestBytes: d.cfg.Limits.MaxRequestBytes(),
-	}, OnAction: mon.onAction()})
-	br, err := bridge.New(bridge.Options{
-		Platform:            client,
-		Store:               db,
-		Hub:                 hub,
-		Router:              router,
-		Log:                 log.Named("bridge"),
-		PostFormat:          d.cfg.Message.PostFormat,
-		ReportSelfMessage:   d.cfg.Message.ReportSelfMessage,
-		IgnoreInvalidCQCode: d.cfg.Message.IgnoreInvalidCQCode,
-		MaxMediaBytes:       d.cfg.Message.MaxMediaBytes(),
-		FetchTimeout:        d.cfg.Message.FetchTimeoutDuration(),
-		Media: bridge.MediaOptions{
-			FileRoots: d.cfg.Message.Media.FileRoots,
-			DenyPaths: []string{d.configPath, dbPath},
-			// The sandbox's simulated Yunhu serves its media on loopback.
-			AllowPrivateNetworks: d.cfg.Message.Media.AllowPrivateNetworks || d.sandbox,
+	a, err := app.New(ctx, &cfg, app.Options{
+		Log:        log,
+		Version:    versionString(),
+		ConfigPath: d.configPath,
+		Yunhu: func(db *store.Store, o *yunhu.Options) error {
+			if !d.sandbox {
+				return nil
+			}
+			var err error
+			if sb, err = newSandbox(log.Named("sandbox"), sandboxOptions{DB: cfg.Database.Path, IDs: db, Address: sandboxAddress}); err != nil {
+				return err
+			}
+			*o = sb.clientOptions(*o)
+			sb.log.Info("the simulated Yunhu listens on loopback", zap.String("url", sb.base))
+			return nil
 		},
-		SetSelfID:      d.selfID.Store,
-		Version:        versionString(),
-		BackfillWindow: d.cfg.Database.Retention(),
-		LogMessages:    d.cfg.Log.Messages,
-		OnPush:         mon.onPush(),
-		OnBackfill:     mon.onBackfill(),
+		RunBridge: runBridge,
+		OnReady: func(addrs []net.Addr) {
+			if err := sdNotify(d.getenv, "READY=1"); err != nil {
+				log.Warn("could not tell systemd the daemon is ready", zap.Error(err))
+			}
+			log.Info("ready", zap.Int("listeners", len(addrs)))
+			if sb != nil {
+				sb.log.Info("make a simulated user talk",
+					zap.String("say", sb.base+"/sandbox/say?from=alice&group="+sim.GroupOwnedID+"&text=hello"),
+					zap.String("help", sb.base+"/sandbox/"))
+				if d.banner != nil {
+					_, _ = io.WriteString(d.banner, sb.banner(cfg.Servers, addrs))
+				}
+				if d.onSandbox != nil {
+					d.onSandbox(sb.sim, sb.base)
+				}
+			}
+			if d.onReady != nil {
+				d.onReady(addrs)
+			}
+		},
+		OnStop: func() {
+			if err := sdNotify(d.getenv, "STOPPING=1"); err != nil {
+				log.Warn("could not tell systemd the daemon is stopping", zap.Error(err))
+			}
+		},
 	})
 	if err != nil {
+		if sb != nil {
+			sb.close()
+		}
 		return err
 	}
 	if d.setupOneBot != nil {
-		d.setupOneBot(router, hub)
+		d.setupOneBot(a.Router, a.Hub)
 	}
-	listeners, components, err := d.listen(router, hub)
-	if err != nil {
-		return err
-	}
-	if mon != nil {
-		ready := readiness(d.selfID.Load, func() bool { on, _ := br.Status(); return on })
-		l, err := mon.listen(d.cfg.Metrics.Address, hub, ready, log.Named("metrics"))
-		if err != nil {
-			for _, l := range listeners {
-				_ = l.ln.Close()
-			}
-			return err
-		}
-		listeners = append(listeners, l) // last: onReady's addresses of the servers keep their indices
-	}
-	components = append(components, router, onebot.NewHeartbeat(onebot.HeartbeatOptions{
-		Hub:      hub,
-		Log:      log.Named("heartbeat"),
-		Interval: d.cfg.Heartbeat.IntervalDuration(),
-		Status:   br.Status,
-	}), memoryReturner{log: log.Named("memory"), every: memoryCheckInterval})
+	d.app.Store(a)
+	a.Add(memoryReturner{log: log.Named("memory"), every: memoryCheckInterval})
 	if sb != nil {
-		components = append(components, sb)
+		a.Add(sb)
 	}
-	started = true
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return db.Run(gctx) })
-	g.Go(func() error { return runBridge(gctx, br) })
-	for _, c := range components {
-		g.Go(func() error { return c.Run(gctx) })
-	}
-	addrs := make([]net.Addr, len(listeners))
-	for i, l := range listeners {
-		addrs[i] = l.ln.Addr()
-	}
-	br.DenyMediaListeners(addrs)
-	for _, l := range listeners {
-		g.Go(func() error { return serveHTTP(gctx, l.ln, l.handler, l.log) })
-	}
-
-	if err := sdNotify(d.getenv, "READY=1"); err != nil {
-		log.Warn("could not tell systemd the daemon is ready", zap.Error(err))
-	}
-	log.Info("ready", zap.Int("listeners", len(listeners)))
-	if sb != nil {
-		sb.log.Info("make a simulated user talk",
-			zap.String("say", sb.base+"/sandbox/say?from=alice&group="+sim.GroupOwnedID+"&text=hello"),
-			zap.String("help", sb.base+"/sandbox/"))
-		if d.banner != nil {
-			_, _ = io.WriteString(d.banner, sb.banner(d.cfg.Servers, addrs))
-		}
-		if d.onSandbox != nil {
-			d.onSandbox(sb.sim, sb.base)
-		}
-	}
-	if d.onReady != nil {
-		d.onReady(addrs)
-	}
-
-	g.Go(func() error {
-		<-gctx.Done()
-		if err := sdNotify(d.getenv, "STOPPING=1"); err != nil {
-			log.Warn("could not tell systemd the daemon is stopping", zap.Error(err))
-		}
-		return nil
-	})
-	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
+	return a.Run(ctx)
 }
 
 // runBridge runs the bridge. It returns an error only when the daemon
@@ -308,158 +210,6 @@ func runBridge(ctx context.Context, br *bridge.Bridge) error {
 	default:
 		return fmt.Errorf("bridge: %w", err)
 	}
-}
-
-// deviceID returns the configured device id, or the one generated on an
-// earlier start, or generates and keeps a new one.
-func (d *daemon) deviceID(ctx context.Context, db *store.Store) (string, error) {
-	if id := d.cfg.Account.DeviceID; id != "" {
-		return id, nil
-	}
-	const key = "device-id"
-	v, err := db.Get(key)
-	if err == nil && len(v) > 0 {
-		return string(v), nil
-	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("read device id: %w", err)
-	}
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
-	if err := db.Set(ctx, key, []byte(id)); err != nil {
-		return "", fmt.Errorf("save device id: %w", err)
-	}
-	return id, nil
-}
-
-type listener struct {
-	ln      net.Listener
-	handler http.Handler
-	log     *zap.Logger
-}
-
-// component is a long-running part of the daemon; Run returns when ctx
-// is done.
-type component interface {
-	Run(ctx context.Context) error
-}
-
-// listen binds every configured server address before anything starts,
-// so that a port in use fails the start at once, and so that READY=1 is
-// only sent once clients can connect. It maps each servers entry onto its
-// OneBot transport: http serves the HTTP API and posts to its webhooks,
-// ws serves forward WebSocket, ws-reverse dials out.
-func (d *daemon) listen(router *onebot.Router, hub *onebot.Hub) ([]listener, []component, error) {
-	var out []listener
-	var comps []component
-	fail := func(err error) ([]listener, []component, error) {
-		for _, l := range out {
-			_ = l.ln.Close()
-		}
-		return nil, nil, err
-	}
-	userAgent := "yunhu-onebot/" + versionString()
-	// A request carries at most one media file of max-media-size, as
-	// base64 (4/3 larger), plus the rest of the message.
-	maxRequest := d.cfg.Message.MaxMediaBytes()*4/3 + 1<<20
-	for i, s := range d.cfg.Servers {
-		var kind, addr string
-		switch {
-		case s.HTTP != nil:
-			kind, addr = "http", s.HTTP.Address
-		case s.WS != nil:
-			kind, addr = "ws", s.WS.Address
-		case s.WSReverse != nil:
-			r := s.WSReverse
-			comps = append(comps, onebot.NewWSReverse(onebot.WSReverseOptions{
-				Router:            router,
-				Hub:               hub,
-				Log:               d.log.Named("ws-reverse").With(zap.Int("server", i)),
-				Universal:         r.Universal,
-				API:               r.API,
-				Event:             r.Event,
-				AccessToken:       r.AccessToken,
-				ReconnectInterval: r.ReconnectDuration(),
-				UserAgent:         userAgent,
-				Conn:              onebot.ConnOptions{QueueSize: r.BufferSize, MaxMessageBytes: maxRequest},
-			}))
-			continue
-		default:
-			continue
-		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fail(fmt.Errorf("servers[%d].%s.address: %w", i, kind, err))
-		}
-		l := d.log.Named(kind).With(zap.Stringer("address", ln.Addr()))
-		var h http.Handler
-		if s.HTTP != nil {
-			h = onebot.NewHTTP(onebot.HTTPOptions{
-				Router:       router,
-				Log:          l,
-				AccessToken:  s.HTTP.AccessToken,
-				Address:      s.HTTP.Address,
-				Timeout:      s.HTTP.TimeoutDuration(),
-				MaxBodyBytes: maxRequest,
-			})
-			for _, p := range s.HTTP.Post {
-				comps = append(comps, onebot.NewHTTPPost(onebot.HTTPPostOptions{
-					Router:     router,
-					Hub:        hub,
-					Log:        d.log.Named("http-post"),
-					URL:        p.URL,
-					Secret:     p.Secret,
-					Timeout:    p.TimeoutDuration(),
-					MaxRetries: p.MaxRetries,
-					UserAgent:  userAgent,
-				}))
-			}
-		} else {
-			ws := onebot.NewWSServer(onebot.WSOptions{
-				Router:      router,
-				Hub:         hub,
-				Log:         l,
-				AccessToken: s.WS.AccessToken,
-				Address:     s.WS.Address,
-				Conn:        onebot.ConnOptions{MaxMessageBytes: maxRequest},
-				MaxConns:    d.cfg.Limits.MaxWSConnections,
-				BufferSize:  s.WS.BufferSize,
-			})
-			h = ws
-			comps = append(comps, ws)
-		}
-		out = append(out, listener{ln: ln, handler: h, log: l})
-		l.Info("listening")
-	}
-	return out, comps, nil
-}
-
-// serveHTTP serves h on ln until ctx is done, then gives open requests
-// shutdownGrace to finish before closing what is left.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, log *zap.Logger) error {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          zap.NewStdLog(log.WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("requests still open at shutdown; closing them", zap.Error(err))
-		_ = srv.Close()
-	}
-	<-errc
-	return nil
 }
 
 // setMemoryLimit sets the process's soft memory limit from limits.memory

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/yunhu-onebot/yunhu-onebot/app"
 	"github.com/yunhu-onebot/yunhu-onebot/config"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
@@ -291,12 +292,11 @@ func TestDeviceIDKeptAcrossStarts(t *testing.T) {
 	cfg.Servers = nil
 	var ids []string
 	for range 2 {
-		d := &daemon{cfg: cfg, log: zap.NewNop(), getenv: func(string) string { return "" }}
 		db, err := store.Open(store.Options{Path: cfg.Database.Path})
 		if err != nil {
 			t.Fatal(err)
 		}
-		id, err := d.deviceID(context.Background(), db)
+		id, err := app.DeviceID(context.Background(), cfg.Account.DeviceID, db)
 		db.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -307,8 +307,7 @@ func TestDeviceIDKeptAcrossStarts(t *testing.T) {
 		t.Fatalf("device ids %q: want one stable 32-hex id", ids)
 	}
 	cfg.Account.DeviceID = "configured"
-	d := &daemon{cfg: cfg, log: zap.NewNop()}
-	if id, _ := d.deviceID(context.Background(), nil); id != "configured" {
+	if id, _ := app.DeviceID(context.Background(), cfg.Account.DeviceID, nil); id != "configured" {
 		t.Fatalf("configured device id ignored: %q", id)
 	}
 }
@@ -664,13 +663,13 @@ func TestOneBotEndToEnd(t *testing.T) {
 func waitLoggedIn(t *testing.T, d *daemon) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for d.selfID.Load() == 0 {
+	for d.selfID() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the daemon did not log in to the simulator within 10 s")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if got := d.selfID.Load(); strconv.FormatInt(got, 10) != sim.SelfID {
+	if got := d.selfID(); strconv.FormatInt(got, 10) != sim.SelfID {
 		t.Fatalf("self id = %d, want %s", got, sim.SelfID)
 	}
 }

@@ -103,14 +103,3 @@ func TestDaemonServesMonitoring(t *testing.T) {
 		t.Error("the metrics listener still accepts connections after stop")
 	}
 }
-
-// TestMetricsOffByDefault: without metrics.address no listener is bound.
-func TestMetricsOffByDefault(t *testing.T) {
-	if newMonitor("") != nil {
-		t.Fatal("a monitor without metrics.address")
-	}
-	var mon *monitor
-	if mon.onCommit() != nil || mon.onCall() != nil || mon.onReconnect() != nil || mon.onAction() != nil || mon.onPush() != nil || mon.onBackfill() != nil {
-		t.Fatal("an off monitor hands out hooks")
-	}
-}

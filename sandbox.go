@@ -28,6 +28,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/yunhu-onebot/yunhu-onebot/app"
 	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/config"
 	"github.com/yunhu-onebot/yunhu-onebot/internal/redact"
@@ -164,7 +165,7 @@ func (s *sandbox) clientOptions(o yunhu.Options) yunhu.Options {
 // closes the simulator (dropping its push sockets, which a graceful HTTP
 // shutdown does not wait for) and the server.
 func (s *sandbox) Run(ctx context.Context) error {
-	err := serveHTTP(ctx, s.ln, loopbackOnly(s.handler()), s.log)
+	err := app.ServeHTTP(ctx, s.ln, loopbackOnly(s.handler()), s.log)
 	s.sim.Close()
 	return err
 }

@@ -26,8 +26,8 @@ import (
 // loopback httptest server) → yunhu.Client → bridge (ids made durable in
 // the store, group commit) → onebot.Hub → transports → OneBot clients on
 // loopback; and OneBot actions the other way. The pipeline is the one the
-// daemon runs (e2e.Start wires it as daemon.go does, with the daemon's
-// defaults). Each benchmark runs once for a fixed time, whatever
+// daemon runs (e2e.Start builds it with package app from the daemon's
+// defaults, as the daemon does). Each benchmark runs once for a fixed time, whatever
 // -benchtime says, and reports its figures as metrics; its ns/op is the
 // length of that run and means nothing.
 

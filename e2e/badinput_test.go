@@ -617,7 +617,7 @@ func TestBadInput(t *testing.T) {
 		cases++
 	}
 	// A body past the daemon's limit (max-media-size as base64 plus 1 MiB).
-	huge := `{"group_id":` + sim.GroupOwnedID + `,"message":"` + strings.Repeat("x", maxRequest) + `"}`
+	huge := `{"group_id":` + sim.GroupOwnedID + `,"message":"` + strings.Repeat("x", int(s.App.Settings.MaxRequest)) + `"}`
 	if o := callHTTP(t, s, "send_group_msg", huge); o.status != http.StatusRequestEntityTooLarge {
 		t.Errorf("a %d-byte body: %s; want HTTP 413", len(huge), o)
 	}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/yunhu-onebot/yunhu-onebot/config"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
 )
@@ -235,7 +236,7 @@ func TestMessageLog(t *testing.T) {
 	for _, on := range []bool{true, false} {
 		t.Run(fmt.Sprintf("messages=%v", on), func(t *testing.T) {
 			core, logs := observer.New(zapcore.InfoLevel)
-			s := Start(t, Options{Log: zap.New(core), LogMessages: on})
+			s := Start(t, Options{Log: zap.New(core), Config: func(c *config.Config) { c.Log.Messages = on }})
 			var events atomic.Int64
 			c, err := DialWS(s.WSURL+"/", func(raw []byte) {
 				if strings.Contains(string(raw), `"post_type":"message"`) {

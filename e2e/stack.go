@@ -1,5 +1,6 @@
-// Package e2e runs the daemon's whole pipeline in one process, wired the
-// way package main wires it (daemon.go): the Yunhu simulator on a loopback
+// Package e2e runs the daemon's whole pipeline in one process, built by
+// the daemon's own wiring (package app) from the daemon's default
+// configuration: the Yunhu simulator on a loopback
 // httptest server, a yunhu.Client logged in to it, the store, the OneBot
 // router and hub, the bridge, and the OneBot transports (HTTP API, forward
 // WebSocket, and optionally reverse WebSocket and HTTP POST) on 127.0.0.1.
@@ -13,23 +14,21 @@ package e2e
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/yunhu-onebot/yunhu-onebot/app"
 	"github.com/yunhu-onebot/yunhu-onebot/bridge"
+	"github.com/yunhu-onebot/yunhu-onebot/config"
 	"github.com/yunhu-onebot/yunhu-onebot/metrics"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
@@ -37,54 +36,35 @@ import (
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
 )
 
-// The daemon's defaults (config.Default and daemon.go), so that the
-// pipeline under test is configured as a fresh install is.
-const (
-	defaultYunhuTimeout = 15 * time.Second
-	defaultHTTPTimeout  = 60 * time.Second
-	defaultMaxMedia     = 30 << 20
-	defaultRetention    = 30 * 24 * time.Hour
-	defaultMaxMessages  = 1_000_000
-	pruneInterval       = 10 * time.Minute
-	// maxRequest is daemon.listen's bound on one request: one media file
-	// of max-media-size as base64 plus the rest of the message.
-	maxRequest = defaultMaxMedia*4/3 + 1<<20
-	// defaultMaxWSConns is limits.max-ws-connections.
-	defaultMaxWSConns = 128
-	// defaultWSBuffer is servers[].ws.buffer-size.
-	defaultWSBuffer = 1024
+// WaitTimeout bounds every wait of the helpers: a wait that runs out
+// fails the test instead of hanging it.
+const WaitTimeout = 30 * time.Second
 
-	// WaitTimeout bounds every wait of the helpers: a wait that runs out
-	// fails the test instead of hanging it.
-	WaitTimeout = 30 * time.Second
-)
-
-// Options configures Start. Zero values take the daemon's defaults.
+// Options configures Start. Each is an edit of the daemon's default
+// configuration (config.Default); zero values leave the daemon's default.
 type Options struct {
-	// DBPath is the store file; "" means one in tb.TempDir().
+	// DBPath is the store file (database.path); "" means one in
+	// tb.TempDir().
 	DBPath string
-	// PostFormat is "string" or "array"; "" means "string".
+	// PostFormat is message.post-format, "string" or "array".
 	PostFormat string
-	// YunhuTimeout bounds each Yunhu REST call (yunhu.timeout); 0 means
-	// 15 s.
+	// YunhuTimeout bounds each Yunhu REST call (yunhu.timeout, whole
+	// seconds).
 	YunhuTimeout time.Duration
-	// HTTPTimeout bounds one HTTP API action (servers[].http.timeout);
-	// 0 means 60 s.
+	// HTTPTimeout bounds one HTTP API action (servers[].http.timeout,
+	// whole seconds).
 	HTTPTimeout time.Duration
-	// WSQueue is the forward-WS queue per connection; 0 means the default.
-	WSQueue int
 	// WSBuffer is the forward-WS buffer-size (events kept while no event
-	// client is connected); 0 means the daemon's default, 1024, and a
-	// negative value none.
+	// client is connected); a negative value means none.
 	WSBuffer int
 	// ReverseWS, when set, is a universal reverse-WS URL the pipeline
 	// dials, reconnecting every ReverseInterval (0 means 50 ms).
 	ReverseWS       string
 	ReverseInterval time.Duration
-	// ReverseQueue is the reverse-WS buffer-size; 0 means the default.
-	ReverseQueue int
 	// Posts are HTTP POST webhook URLs, each tried with PostTimeout (0
-	// means 1 s) and PostRetries retries (negative means none).
+	// means 1 s, shorter than the daemon's default so that a failing
+	// webhook does not hold a test) and PostRetries retries (negative
+	// means none).
 	Posts       []string
 	PostTimeout time.Duration
 	PostRetries int
@@ -101,14 +81,11 @@ type Options struct {
 	// the test log.
 	Quiet bool
 	// MediaRoots are message.media.file-roots; nil means the daemon's
-	// default, the OS temp directory.
+	// default.
 	MediaRoots []string
 	// AllowPrivateMedia is message.media.allow-private-networks: media URLs
 	// on loopback (the simulator's, a test server's) need it.
 	AllowPrivateMedia bool
-	// Limits are the router's shared limits (config limits:); zero values
-	// are the daemon's defaults.
-	Limits onebot.LimitsOptions
 	// WSConn tunes the forward WebSocket's connections beyond the
 	// daemon's settings (e.g. a smaller MaxUnreadBytes).
 	WSConn onebot.ConnOptions
@@ -116,24 +93,25 @@ type Options struct {
 	// (tests that assert on a log line).
 	Log *zap.Logger
 	// Metrics serves the monitoring handler (metrics.address) on its own
-	// loopback server at Stack.MetricsURL, with every component's hooks
-	// wired as daemon.go wires them.
+	// loopback listener at Stack.MetricsURL.
 	Metrics bool
-	// LogMessages is log.messages: one info line per message received
-	// and sent.
-	LogMessages bool
+	// Config, when set, edits the configuration last, for settings the
+	// fields above do not name (e.g. log.messages).
+	Config func(c *config.Config)
 	// NoWait returns from Start at once instead of once the push socket
 	// has logged in (tests of what happens before login).
 	NoWait bool
 }
 
-// Stack is one running pipeline.
+// Stack is one running pipeline: the daemon's (package app) around a
+// simulated Yunhu.
 type Stack struct {
 	tb   testing.TB
 	Log  *zap.Logger
 	Sim  *sim.Server
 	URLs sim.URLs // the simulator's endpoints
 
+	App    *app.App
 	Store  *store.Store
 	Client *yunhu.Client
 	Hub    *onebot.Hub
@@ -148,17 +126,96 @@ type Stack struct {
 	// Options.Metrics.
 	Metrics    *metrics.Metrics
 	MetricsURL string
-	metricsSrv *httptest.Server
 
-	simSrv  *httptest.Server
-	httpSrv *httptest.Server
-	wsSrv   *httptest.Server
+	simSrv *httptest.Server
 
 	cancel   context.CancelFunc
 	done     chan struct{}
 	runErr   error
 	stopOnce sync.Once
-	selfID   atomic.Int64
+}
+
+// stackConfig is the configuration Start runs: the daemon's default, on
+// loopback ports of the system's choosing, logged in to the simulator at
+// urls, edited as opts say.
+func stackConfig(tb testing.TB, opts Options, urls sim.URLs) *config.Config {
+	tb.Helper()
+	cfg := config.Default()
+	cfg.Account.Token = sim.DefaultToken
+	cfg.Yunhu.APIURL, cfg.Yunhu.WSURL, cfg.Yunhu.UploadURL = urls.API, urls.WS, urls.Upload
+	cfg.Database.Path = opts.DBPath
+	// No heartbeat: a test's event stream carries only what it caused.
+	cfg.Heartbeat.Interval = 0
+	cfg.Servers = config.DefaultServers() // the HTTP API, then the forward WebSocket
+	httpSrv, wsSrv := cfg.Servers[0].HTTP, cfg.Servers[1].WS
+	httpSrv.Address, wsSrv.Address = "127.0.0.1:0", "127.0.0.1:0"
+	if opts.Metrics {
+		cfg.Metrics.Address = "127.0.0.1:0"
+	}
+	if opts.PostFormat != "" {
+		cfg.Message.PostFormat = opts.PostFormat
+	}
+	if opts.YunhuTimeout != 0 {
+		cfg.Yunhu.Timeout = wholeSeconds(tb, "YunhuTimeout", opts.YunhuTimeout)
+	}
+	if opts.HTTPTimeout != 0 {
+		httpSrv.Timeout = wholeSeconds(tb, "HTTPTimeout", opts.HTTPTimeout)
+	}
+	if opts.WSBuffer != 0 {
+		wsSrv.BufferSize = max(opts.WSBuffer, 0)
+	}
+	for _, u := range opts.Posts {
+		// Timeout is set by Start's hook: the config counts whole seconds.
+		httpSrv.Post = append(httpSrv.Post, config.HTTPPost{URL: u, MaxRetries: max(opts.PostRetries, 0)})
+	}
+	if opts.ReverseWS != "" {
+		interval := cmp.Or(opts.ReverseInterval, 50*time.Millisecond)
+		cfg.Servers = append(cfg.Servers, config.Server{WSReverse: &config.WSReverse{
+			Universal: opts.ReverseWS, ReconnectInterval: int(interval / time.Millisecond),
+		}})
+	}
+	cfg.Message.IgnoreInvalidCQCode = opts.IgnoreInvalidCQCode
+	if opts.MediaRoots != nil {
+		cfg.Message.Media.FileRoots = opts.MediaRoots
+	}
+	cfg.Message.Media.AllowPrivateNetworks = opts.AllowPrivateMedia
+	if opts.Config != nil {
+		opts.Config(&cfg)
+	}
+	return &cfg
+}
+
+// wholeSeconds is d in the config's unit, failing tb if d is not a whole
+// number of seconds.
+func wholeSeconds(tb testing.TB, what string, d time.Duration) int {
+	tb.Helper()
+	if d%time.Second != 0 || d < 0 {
+		tb.Fatalf("%s %v: the config counts whole seconds", what, d)
+	}
+	return int(d / time.Second)
+}
+
+// appOptions are the hooks Start gives package app: the test's logger,
+// and what the config cannot say.
+func appOptions(opts Options, log *zap.Logger) app.Options {
+	return app.Options{
+		Log:     log,
+		Version: "e2e",
+		Yunhu: func(_ *store.Store, o *yunhu.Options) error {
+			// Reconnect at once: fault tests drop the socket many times.
+			o.Backoff = func(int) time.Duration { return 5 * time.Millisecond }
+			return nil
+		},
+		WS: func(o *onebot.WSOptions) {
+			c := opts.WSConn
+			c.MaxMessageBytes = o.Conn.MaxMessageBytes
+			o.Conn = c
+		},
+		Post: func(o *onebot.HTTPPostOptions) {
+			o.Timeout = cmp.Or(opts.PostTimeout, time.Second)
+			o.RetryInterval = 10 * time.Millisecond
+		},
+	}
 }
 
 // Start assembles and runs a pipeline and returns once its push socket is
@@ -175,35 +232,7 @@ func Start(tb testing.TB, opts Options) *Stack {
 	if opts.DBPath == "" {
 		opts.DBPath = filepath.Join(tb.TempDir(), "yunhu-onebot.db")
 	}
-	if opts.PostFormat == "" {
-		opts.PostFormat = "string"
-	}
-	if opts.YunhuTimeout == 0 {
-		opts.YunhuTimeout = defaultYunhuTimeout
-	}
-	if opts.HTTPTimeout == 0 {
-		opts.HTTPTimeout = defaultHTTPTimeout
-	}
-	roots := opts.MediaRoots
-	if roots == nil {
-		roots = []string{os.TempDir()} // config.Default
-	}
 	s := &Stack{tb: tb, Log: log, done: make(chan struct{})}
-	// The hooks daemon.go's monitor passes; nil funcs when off.
-	var (
-		onCommit    func(int, time.Duration, error)
-		onCall      func(string, time.Duration, error)
-		onReconnect func()
-		onAction    func(string, int, time.Duration)
-		onPush      func(string)
-		onBackfill  func(int)
-	)
-	if opts.Metrics {
-		m := metrics.New()
-		s.Metrics = m
-		onCommit, onCall, onReconnect, onAction, onPush, onBackfill = m.OnCommit, m.OnCall, m.OnReconnect, m.OnAction, m.OnPush, m.OnBackfill
-	}
-
 	if opts.Sim != nil {
 		s.Sim, s.URLs = opts.Sim.Sim, opts.Sim.URLs
 	} else {
@@ -216,132 +245,25 @@ func Start(tb testing.TB, opts Options) *Stack {
 		s.URLs = sim.Endpoints(s.simSrv.URL)
 	}
 
-	st, err := store.Open(store.Options{
-		Path: opts.DBPath, Retention: defaultRetention, MaxMessages: defaultMaxMessages,
-		PruneInterval: pruneInterval, Log: log.Named("store"), OnCommit: onCommit,
-	})
-	if err != nil {
-		s.closeSim()
-		tb.Fatalf("open store: %v", err)
-	}
-	s.Store = st
-	s.Client = yunhu.New(yunhu.Options{
-		APIURL: s.URLs.API, WSURL: s.URLs.WS, UploadURL: s.URLs.Upload,
-		Token: sim.DefaultToken, Platform: "linux",
-		Timeout: opts.YunhuTimeout, MaxUploadSize: defaultMaxMedia,
-		// Reconnect at once: fault tests drop the socket many times.
-		Backoff:     func(int) time.Duration { return 5 * time.Millisecond },
-		Log:         log.Named("yunhu"),
-		OnCall:      onCall,
-		OnReconnect: onReconnect,
-	})
-	s.Hub = onebot.NewHub(onebot.HubOptions{Log: log.Named("onebot"), SelfID: s.selfID.Load})
-	s.Router = onebot.NewRouter(onebot.RouterOptions{Log: log.Named("action"), Limits: opts.Limits, OnAction: onAction})
-	s.Bridge, err = bridge.New(bridge.Options{
-		Platform: s.Client, Store: st, Hub: s.Hub, Router: s.Router, Log: log.Named("bridge"),
-		PostFormat: opts.PostFormat, MaxMediaBytes: defaultMaxMedia, FetchTimeout: 30 * time.Second,
-		Media:     bridge.MediaOptions{FileRoots: roots, DenyPaths: []string{opts.DBPath}, AllowPrivateNetworks: opts.AllowPrivateMedia},
-		SetSelfID: s.selfID.Store, Version: "e2e", BackfillWindow: defaultRetention,
-		IgnoreInvalidCQCode: opts.IgnoreInvalidCQCode,
-		LogMessages:         opts.LogMessages, OnPush: onPush, OnBackfill: onBackfill,
-	})
-	if err != nil {
-		s.Client.Close()
-		_ = st.Close()
-		s.closeSim()
-		tb.Fatalf("bridge: %v", err)
-	}
-
-	// Bound first, so that each transport is told its listen address as
-	// daemon.listen tells it (the Host rules without a token depend on it).
-	s.wsSrv = httptest.NewUnstartedServer(nil)
-	wsConn := opts.WSConn
-	wsConn.QueueSize, wsConn.MaxMessageBytes = opts.WSQueue, maxRequest
-	wsBuffer := max(cmp.Or(opts.WSBuffer, defaultWSBuffer), 0)
-	ws := onebot.NewWSServer(onebot.WSOptions{
-		Router: s.Router, Hub: s.Hub, Log: log.Named("ws"), Address: s.wsSrv.Listener.Addr().String(),
-		Conn: wsConn, MaxConns: defaultMaxWSConns, BufferSize: wsBuffer,
-	})
-	s.wsSrv.Config.Handler = ws
-	s.wsSrv.Start()
-	s.WSURL = "ws" + strings.TrimPrefix(s.wsSrv.URL, "http")
-	s.httpSrv = httptest.NewUnstartedServer(nil)
-	s.httpSrv.Config.Handler = onebot.NewHTTP(onebot.HTTPOptions{
-		Router: s.Router, Log: log.Named("http"), Address: s.httpSrv.Listener.Addr().String(),
-		Timeout: opts.HTTPTimeout, MaxBodyBytes: maxRequest,
-	})
-	s.httpSrv.Start()
-	s.HTTPURL = s.httpSrv.URL
-	denied := []net.Addr{s.httpSrv.Listener.Addr(), s.wsSrv.Listener.Addr()}
-	if s.Metrics != nil {
-		// As daemon.go's monitor.listen and readiness.
-		s.Metrics.WatchHub(s.Hub)
-		ready := func() error {
-			switch {
-			case s.selfID.Load() == 0:
-				return errors.New("not logged in to Yunhu yet")
-			case !s.Online():
-				return errors.New("the Yunhu push socket is not connected")
-			}
-			return nil
-		}
-		s.Metrics.WatchReady(ready)
-		s.metricsSrv = httptest.NewServer(s.Metrics.Handler(metrics.HandlerOptions{Ready: ready, Log: log.Named("metrics")}))
-		s.MetricsURL = s.metricsSrv.URL
-		denied = append(denied, s.metricsSrv.Listener.Addr())
-	}
-	s.Bridge.DenyMediaListeners(denied)
-
-	components := []interface{ Run(context.Context) error }{s.Router, ws}
-	if opts.ReverseWS != "" {
-		interval := opts.ReverseInterval
-		if interval == 0 {
-			interval = 50 * time.Millisecond
-		}
-		components = append(components, onebot.NewWSReverse(onebot.WSReverseOptions{
-			Router: s.Router, Hub: s.Hub, Log: log.Named("ws-reverse"),
-			Universal: opts.ReverseWS, ReconnectInterval: interval, UserAgent: "yunhu-onebot/e2e",
-			Conn: onebot.ConnOptions{QueueSize: opts.ReverseQueue, MaxMessageBytes: maxRequest},
-		}))
-	}
-	for _, u := range opts.Posts {
-		timeout := opts.PostTimeout
-		if timeout == 0 {
-			timeout = time.Second
-		}
-		retries := max(opts.PostRetries, 0)
-		components = append(components, onebot.NewHTTPPost(onebot.HTTPPostOptions{
-			Router: s.Router, Hub: s.Hub, Log: log.Named("http-post"), URL: u,
-			Timeout: timeout, MaxRetries: retries, RetryInterval: 10 * time.Millisecond,
-			UserAgent: "yunhu-onebot/e2e",
-		}))
-	}
-
 	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, stackConfig(tb, opts, s.URLs), appOptions(opts, log))
+	if err != nil {
+		cancel()
+		s.closeSim()
+		tb.Fatalf("build the pipeline: %v", err)
+	}
+	s.App, s.Store, s.Client, s.Hub, s.Router, s.Bridge, s.Metrics =
+		a, a.Store, a.Client, a.Hub, a.Router, a.Bridge, a.Metrics
+	addrs := a.Addrs() // the HTTP API, the forward WebSocket, then metrics
+	s.HTTPURL = "http://" + addrs[0].String()
+	s.WSURL = "ws://" + addrs[1].String()
+	if opts.Metrics {
+		s.MetricsURL = "http://" + addrs[2].String()
+	}
 	s.cancel = cancel
-	var wg sync.WaitGroup
-	errs := make(chan error, len(components)+2)
-	run := func(f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(ctx); err != nil && ctx.Err() == nil {
-				errs <- err
-			}
-		}()
-	}
-	run(st.Run)
-	run(s.Bridge.Run)
-	for _, c := range components {
-		run(c.Run)
-	}
 	go func() {
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			s.runErr = errors.Join(s.runErr, err)
-		}
-		close(s.done)
+		defer close(s.done)
+		s.runErr = a.Run(ctx)
 	}()
 	tb.Cleanup(s.Stop)
 	if !opts.NoWait {
@@ -350,9 +272,9 @@ func Start(tb testing.TB, opts Options) *Stack {
 	return s
 }
 
-// Stop stops the pipeline in the daemon's order (components, then the
-// store) and closes the servers. It fails the test if a component ended
-// with an error. Calls after the first do nothing.
+// Stop stops the pipeline (app.Run: components, then the client and the
+// store) and closes the simulator. It fails the test if a component
+// ended with an error. Calls after the first do nothing.
 func (s *Stack) Stop() {
 	s.stopOnce.Do(func() {
 		s.cancel()
@@ -363,16 +285,6 @@ func (s *Stack) Stop() {
 		}
 		if s.runErr != nil {
 			s.tb.Errorf("pipeline: %v", s.runErr)
-		}
-		s.httpSrv.CloseClientConnections()
-		s.httpSrv.Close()
-		s.wsSrv.Close()
-		if s.metricsSrv != nil {
-			s.metricsSrv.Close()
-		}
-		s.Client.Close()
-		if err := s.Store.Close(); err != nil {
-			s.tb.Errorf("close store: %v", err)
 		}
 		s.closeSim()
 	})
