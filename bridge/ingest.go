@@ -418,7 +418,7 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 		m := e.m
 		names := in.privateNames(m)
 		if e.key.Type == yunhu.ChatTypeGroup && m.Sender.Type != yunhu.ChatTypeBot && m.Sender.ID != "" {
-			e.member, e.known = in.members.lookup(ctx, e.key.ID, m.Sender.ID)
+			e.member, e.known = in.members.peek(e.key.ID, m.Sender.ID)
 			group := e.key.ID
 			names = func(id string) []string { return in.members.names(group, id) }
 		}
@@ -440,7 +440,14 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 			Self: m.Sender.ID == self, Recalled: m.Recalled(), Body: forms[i].array,
 		}
 	}
-	ids, err := in.b.store.PutMessages(ctx, recs)
+	// The OneBot numbers of new non-numeric senders and chats are
+	// allocated in the messages' own commit, not one commit each when
+	// the events are built.
+	aliasIDs := make([]string, 0, 2*len(run))
+	for i := range run {
+		aliasIDs = append(aliasIDs, run[i].key.ID, run[i].m.Sender.ID)
+	}
+	ids, err := in.b.store.PutMessagesAliased(ctx, recs, aliasIDs)
 	if err != nil {
 		if ctx.Err() == nil {
 			in.b.log.Error("store messages; they are not reported now", zap.Int("messages", len(recs)), zap.Error(err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/yunhupb"
@@ -18,6 +19,7 @@ const (
 	faultFail      faultKind = iota // answer with an HTTP status, do nothing
 	faultHang                       // never answer until the request ends
 	faultFailAfter                  // do the call, then answer with a status
+	faultHold                       // wait for release, then answer normally
 )
 
 func (k faultKind) String() string {
@@ -28,6 +30,8 @@ func (k faultKind) String() string {
 		return "hang"
 	case faultFailAfter:
 		return "fail-after-commit"
+	case faultHold:
+		return "hold"
 	}
 	return "unknown"
 }
@@ -38,6 +42,7 @@ type fault struct {
 	status    int
 	paths     []string // exact paths; empty = every REST (/v1/...) call
 	remaining int
+	release   chan struct{} // faultHold: closed to let held requests go on
 }
 
 func (f *fault) matches(path string) bool {
@@ -102,6 +107,21 @@ func (s *Server) FailNextAfterCommit(n, status int, paths ...string) {
 // FailNext.
 func (s *Server) HangNext(n int, paths ...string) {
 	s.addFault(faultHang, n, 0, paths)
+}
+
+// HoldNext makes the next n matching requests wait, unanswered, until the
+// returned release is called (then they are served normally), the client
+// cancels them or the simulator closes. Paths match as for FailNext.
+// release may be called more than once.
+func (s *Server) HoldNext(n int, paths ...string) (release func()) {
+	ch := make(chan struct{})
+	if n > 0 {
+		s.mu.Lock()
+		s.faults = append(s.faults, &fault{kind: faultHold, paths: append([]string(nil), paths...), remaining: n, release: ch})
+		s.mu.Unlock()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
 }
 
 // ClearFaults forgets every queued fault and login rejection.

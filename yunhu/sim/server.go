@@ -234,6 +234,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		entry.Fault = f.kind.String()
 	}
+	if f != nil && f.kind == faultHold {
+		select {
+		case <-f.release:
+		case <-r.Context().Done():
+			s.logRequest(entry)
+			return
+		case <-s.closing:
+			s.logRequest(entry)
+			panic(http.ErrAbortHandler)
+		}
+	}
 	switch {
 	case f != nil && f.kind == faultHang:
 		// Hang until the client gives up or the simulator closes, like a
