@@ -924,6 +924,27 @@ func TestSandboxEndToEnd(t *testing.T) {
 		}
 	}
 
+	// call runs an action over the HTTP API as a framework does.
+	call := func(action string, params any) map[string]any {
+		t.Helper()
+		body, _ := json.Marshal(params)
+		resp, err := http.Post(httpBase+"/"+action, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m := decodeJSON(t, b)
+		if m["status"] != "ok" || m["retcode"] != json.Number("0") {
+			t.Fatalf("%s %s: HTTP %d %s", action, body, resp.StatusCode, b)
+		}
+		data, _ := m["data"].(map[string]any)
+		return data
+	}
+	// Listing the members first, as a framework does at start, fills the
+	// bridge's member cache; ingest never waits for a member list, so the
+	// first message of a group otherwise carries the fallback role member.
+	call("get_group_member_list", map[string]any{"group_id": json.Number(sim.GroupOwnedID)})
 	// A user speaks in a group → one message event.
 	var said recordOut
 	if code, body := control(t, base, "/sandbox/say", url.Values{"from": {"alice"}, "group": {sim.GroupOwnedID}, "text": {"hello"}}, &said); code != http.StatusOK {
@@ -967,22 +988,6 @@ func TestSandboxEndToEnd(t *testing.T) {
 	}
 
 	// The framework answers over HTTP; Yunhu receives it.
-	call := func(action string, params any) map[string]any {
-		t.Helper()
-		body, _ := json.Marshal(params)
-		resp, err := http.Post(httpBase+"/"+action, "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatalf("%s: %v", action, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		m := decodeJSON(t, b)
-		if m["status"] != "ok" || m["retcode"] != json.Number("0") {
-			t.Fatalf("%s %s: HTTP %d %s", action, body, resp.StatusCode, b)
-		}
-		data, _ := m["data"].(map[string]any)
-		return data
-	}
 	login := call("get_login_info", map[string]any{})
 	wantNumber(t, "get_login_info", login, "user_id", sim.SelfID)
 	if login["nickname"] != s.Self().Name {

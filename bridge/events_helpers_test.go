@@ -34,6 +34,8 @@ type evWorld struct {
 	srv    *httptest.Server
 	urls   sim.URLs
 	dbPath string
+	// onCommit, when set before startBridge, is the store's OnCommit.
+	onCommit func(requests int, took time.Duration, err error)
 }
 
 func newEvWorld(t *testing.T) *evWorld {
@@ -79,7 +81,7 @@ func (w *evWorld) startBridge(mod ...func(*bridge.Options)) *evBridge {
 		Log:     log.Named("yunhu"),
 		Backoff: func(int) time.Duration { return 5 * time.Millisecond },
 	})
-	st, err := store.Open(store.Options{Path: w.dbPath})
+	st, err := store.Open(store.Options{Path: w.dbPath, OnCommit: w.onCommit})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,6 +124,15 @@ func (s *Server) HoldNext(n int, paths ...string) (release func()) {
 	return func() { once.Do(func() { close(ch) }) }
 }
 
+// Faults returns how many queued faults wait for a matching request: 0
+// once every injected fault has been consumed (a held or hung request
+// has arrived, for instance).
+func (s *Server) Faults() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.faults)
+}
+
 // ClearFaults forgets every queued fault and login rejection.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
