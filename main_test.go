@@ -790,6 +790,78 @@ func TestRejectedTokenStopsTheDaemon(t *testing.T) {
 	}
 }
 
+// TestRevokedTokenStopsTheDaemon: a token revoked while the daemon runs
+// (the account logged out elsewhere) stops it as a token rejected at start
+// does, with status 77 and the same one line, instead of reconnecting
+// forever while it looks up but is offline. A dropped socket and REST
+// calls failing with HTTP 500 before that do not stop it.
+func TestRevokedTokenStopsTheDaemon(t *testing.T) {
+	s := sim.New(sim.Options{})
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	defer s.Close()
+	urls := sim.Endpoints(ts.URL)
+	dir := t.TempDir()
+	path := writeConfig(t, "account:\n  token: "+sim.DefaultToken+"\n"+
+		"yunhu:\n  api-url: "+urls.API+"\n  ws-url: "+urls.WS+"\n  upload-url: "+urls.Upload+"\n"+
+		"database:\n  path: "+filepath.Join(dir, "d.db")+"\nservers:\n  - ws:\n      address: 127.0.0.1:0\n")
+	done := make(chan output, 1)
+	go func() { done <- runCLI(t, nil, "-c", path) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.WaitOnline(ctx, sim.SelfID, 1); err != nil {
+		t.Fatalf("the push socket did not log in: %v", err)
+	}
+
+	// Transient failures: every REST call of the reconnect fails with 500
+	// until three have, and the socket drops. The daemon logs in again.
+	s.FailNext(3, http.StatusInternalServerError)
+	s.DropAll()
+	evWaitMain(t, "the push socket logged in again", func() bool { return s.Logins(sim.SelfID) >= 2 })
+	evWaitMain(t, "the REST failures consumed", func() bool {
+		s.Inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: "poke"}) // makes REST calls
+		return s.Faults() == 0
+	})
+	select {
+	case out := <-done:
+		t.Fatalf("the daemon stopped after transient failures: code %d\n%s", out.code, out.stderr)
+	default:
+	}
+
+	if n := s.RevokeToken(sim.DefaultToken); n != 1 {
+		t.Fatalf("revoking closed %d sockets, want 1", n)
+	}
+	select {
+	case out := <-done:
+		if out.code != exitNoPerm {
+			t.Errorf("exit code %d, want %d", out.code, exitNoPerm)
+		}
+		for _, want := range []string{"account.token rejected by Yunhu", "YUNHU_TOKEN"} {
+			if !strings.Contains(out.stderr, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, out.stderr)
+			}
+		}
+		if strings.Contains(out.stderr, sim.DefaultToken) {
+			t.Errorf("the token appears in the log:\n%s", out.stderr)
+		}
+		assertOneCleanErrorLine(t, out.stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the daemon kept running with a revoked token")
+	}
+}
+
+// evWaitMain polls cond until it holds, failing after a bound.
+func evWaitMain(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // frames reads OneBot frames from a WebSocket, skipping heartbeats; numbers
 // stay json.Number so the test sees exactly what was sent.
 type frames struct {

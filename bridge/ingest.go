@@ -94,8 +94,8 @@ type ingest struct {
 }
 
 // receive runs the push socket and the ingest pipeline until ctx is done.
-func (b *Bridge) receive(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+func (b *Bridge) receive(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	tr := newTracker(b)
 	tr.load()
@@ -126,7 +126,7 @@ func (b *Bridge) receive(ctx context.Context) error {
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer fcancel()
 	tr.flush(fctx)
-	if ctx.Err() != nil {
+	if parent.Err() != nil {
 		return nil
 	}
 	return err

@@ -150,6 +150,24 @@ func (s *Server) RejectNextLogin() {
 	s.rejectLogins++
 }
 
+// RevokeToken ends a session as logging out on another device does: from
+// now on REST calls with token answer not logged in and push logins with
+// it are rejected, and the push sockets logged in with it are closed. It
+// returns how many sockets it closed.
+func (s *Server) RevokeToken(token string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.w.tokens, token)
+	n := 0
+	for sess := range s.sessions {
+		if sess.token == token && sess.close() {
+			n++
+		}
+	}
+	s.notifyLocked()
+	return n
+}
+
 // DropAll abruptly closes every push socket, logged in or not, and returns
 // how many it closed. Clients see a read error and must reconnect.
 func (s *Server) DropAll() int {
