@@ -40,8 +40,8 @@ type session struct {
 	userID   string // set by a successful login
 	deviceID string
 	token    string // the token of that login, for RevokeToken
-	rejected bool // failed or missing login: answer 数据不合法 forever
-	muted    bool // SilenceAll: write nothing more
+	rejected bool   // failed or missing login: answer 数据不合法 forever
+	muted    bool   // SilenceAll: write nothing more
 }
 
 // clientFrame is what clients send (§6.1).
