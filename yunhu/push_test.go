@@ -245,7 +245,9 @@ func TestPushLoginRejectedRepeatedlyStops(t *testing.T) {
 		o.Backoff = func(int) time.Duration { attempts.Add(1); return time.Millisecond }
 	})
 	done := make(chan error, 1)
-	go func() { done <- c.Run(context.Background(), func(p Push) { t.Errorf("push %#v from a rejected session", p) }) }()
+	go func() {
+		done <- c.Run(context.Background(), func(p Push) { t.Errorf("push %#v from a rejected session", p) })
+	}()
 	select {
 	case err := <-done:
 		if !errors.Is(err, ErrUnauthorized) {
