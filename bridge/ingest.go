@@ -18,14 +18,21 @@ import (
 //
 //	yunhu.Client.Run ─onPush─▶ bounded queue ─▶ ingest goroutine:
 //	    take what is queued (a batch) → dedupe (store.MessageID) →
-//	    one store.PutMessages for the batch's new messages (one fsync) →
+//	    one store.PutMessagesAliased for the batch's new messages and the
+//	    aliases of their new non-numeric chats and senders (one fsync) →
 //	    build and publish the events, in order
 //	backfill goroutine (after a reconnect) ─▶ the same queue
 //
 // A message_id is durable before any event carries it: a bot that calls
-// get_msg or delete_msg on it at once finds it. One goroutine does all of
-// this, so the order of each chat is the order of the socket, and there is
-// no race with itself over which message is new.
+// get_msg or delete_msg on it at once finds it; so are the aliases of the
+// user_id and group_id it carries, written in the same commit. One
+// goroutine does all of this, so the order of each chat is the order of
+// the socket, and there is no race with itself over which message is new.
+//
+// The ingest goroutine does no network I/O of its own: a group's member
+// list (for the sender's role and card) is fetched by the member cache's
+// background fetchers, and until it arrives the events of that group carry
+// role member and no card (members.go).
 //
 // Exactly once: a message is reported when the store has no id for it yet,
 // or has one with seq 0, which only a record the pipeline did not write
