@@ -29,7 +29,7 @@ import (
 // goroutine does all of this, so the order of each chat is the order of
 // the socket, and there is no race with itself over which message is new.
 //
-// The ingest goroutine does no network I/O of its own: a group's member
+// The ingest goroutine never waits for a member list: a group's member
 // list (for the sender's role and card) is fetched by the member cache's
 // background fetchers, and until it arrives the events of that group carry
 // role member and no card (members.go).
