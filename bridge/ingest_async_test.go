@@ -87,7 +87,7 @@ func heldListRequests(w *evWorld) int {
 // goroutine takes as one batch cost O(1) store commits, not one per new
 // alias; and every alias is durable once its event is out.
 func TestNewAliasesShareTheBatchCommit(t *testing.T) {
-	const n = 32
+	const n = 64
 	w := newEvWorld(t)
 	var commits atomic.Int64
 	var counting atomic.Bool
@@ -131,9 +131,9 @@ func TestNewAliasesShareTheBatchCommit(t *testing.T) {
 		first[i] = [2]int64{g, u}
 	}
 	// 1 for the gate, 1 or 2 for the batch (the last push may be a batch
-	// of its own), and the cursor tracker's ticks; one commit per alias
-	// would be 2n more.
-	if c := commits.Load(); c > 6 {
+	// of its own), and a few for a tick of the cursor tracker (every
+	// 500 ms) that may fall inside; one commit per alias would be 2n more.
+	if c := commits.Load(); c > 12 {
 		t.Errorf("%d commits for %d messages from new chats, want O(1)", c, n)
 	}
 
