@@ -789,6 +789,78 @@ func TestRejectedTokenStopsTheDaemon(t *testing.T) {
 	}
 }
 
+// TestRevokedTokenStopsTheDaemon: a token revoked while the daemon runs
+// (the account logged out elsewhere) stops it as a token rejected at start
+// does, with status 77 and the same one line, instead of reconnecting
+// forever while it looks up but is offline. A dropped socket and REST
+// calls failing with HTTP 500 before that do not stop it.
+func TestRevokedTokenStopsTheDaemon(t *testing.T) {
+	s := sim.New(sim.Options{})
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	defer s.Close()
+	urls := sim.Endpoints(ts.URL)
+	dir := t.TempDir()
+	path := writeConfig(t, "account:\n  token: "+sim.DefaultToken+"\n"+
+		"yunhu:\n  api-url: "+urls.API+"\n  ws-url: "+urls.WS+"\n  upload-url: "+urls.Upload+"\n"+
+		"database:\n  path: "+filepath.Join(dir, "d.db")+"\nservers:\n  - ws:\n      address: 127.0.0.1:0\n")
+	done := make(chan output, 1)
+	go func() { done <- runCLI(t, nil, "-c", path) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.WaitOnline(ctx, sim.SelfID, 1); err != nil {
+		t.Fatalf("the push socket did not log in: %v", err)
+	}
+
+	// Transient failures: every REST call of the reconnect fails with 500
+	// until three have, and the socket drops. The daemon logs in again.
+	s.FailNext(3, http.StatusInternalServerError)
+	s.DropAll()
+	evWaitMain(t, "the push socket logged in again", func() bool { return s.Logins(sim.SelfID) >= 2 })
+	evWaitMain(t, "the REST failures consumed", func() bool {
+		s.Inject(sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: "poke"}) // makes REST calls
+		return s.Faults() == 0
+	})
+	select {
+	case out := <-done:
+		t.Fatalf("the daemon stopped after transient failures: code %d\n%s", out.code, out.stderr)
+	default:
+	}
+
+	if n := s.RevokeToken(sim.DefaultToken); n != 1 {
+		t.Fatalf("revoking closed %d sockets, want 1", n)
+	}
+	select {
+	case out := <-done:
+		if out.code != exitNoPerm {
+			t.Errorf("exit code %d, want %d", out.code, exitNoPerm)
+		}
+		for _, want := range []string{"account.token rejected by Yunhu", "YUNHU_TOKEN"} {
+			if !strings.Contains(out.stderr, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, out.stderr)
+			}
+		}
+		if strings.Contains(out.stderr, sim.DefaultToken) {
+			t.Errorf("the token appears in the log:\n%s", out.stderr)
+		}
+		assertOneCleanErrorLine(t, out.stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the daemon kept running with a revoked token")
+	}
+}
+
+// evWaitMain polls cond until it holds, failing after a bound.
+func evWaitMain(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // frames reads OneBot frames from a WebSocket, skipping heartbeats; numbers
 // stay json.Number so the test sees exactly what was sent.
 type frames struct {
@@ -923,6 +995,27 @@ func TestSandboxEndToEnd(t *testing.T) {
 		}
 	}
 
+	// call runs an action over the HTTP API as a framework does.
+	call := func(action string, params any) map[string]any {
+		t.Helper()
+		body, _ := json.Marshal(params)
+		resp, err := http.Post(httpBase+"/"+action, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m := decodeJSON(t, b)
+		if m["status"] != "ok" || m["retcode"] != json.Number("0") {
+			t.Fatalf("%s %s: HTTP %d %s", action, body, resp.StatusCode, b)
+		}
+		data, _ := m["data"].(map[string]any)
+		return data
+	}
+	// Listing the members first, as a framework does at start, fills the
+	// bridge's member cache; ingest never waits for a member list, so the
+	// first message of a group otherwise carries the fallback role member.
+	call("get_group_member_list", map[string]any{"group_id": json.Number(sim.GroupOwnedID)})
 	// A user speaks in a group → one message event.
 	var said recordOut
 	if code, body := control(t, base, "/sandbox/say", url.Values{"from": {"alice"}, "group": {sim.GroupOwnedID}, "text": {"hello"}}, &said); code != http.StatusOK {
@@ -966,22 +1059,6 @@ func TestSandboxEndToEnd(t *testing.T) {
 	}
 
 	// The framework answers over HTTP; Yunhu receives it.
-	call := func(action string, params any) map[string]any {
-		t.Helper()
-		body, _ := json.Marshal(params)
-		resp, err := http.Post(httpBase+"/"+action, "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatalf("%s: %v", action, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		m := decodeJSON(t, b)
-		if m["status"] != "ok" || m["retcode"] != json.Number("0") {
-			t.Fatalf("%s %s: HTTP %d %s", action, body, resp.StatusCode, b)
-		}
-		data, _ := m["data"].(map[string]any)
-		return data
-	}
 	login := call("get_login_info", map[string]any{})
 	wantNumber(t, "get_login_info", login, "user_id", sim.SelfID)
 	if login["nickname"] != s.Self().Name {

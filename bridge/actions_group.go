@@ -135,6 +135,7 @@ func (b *Bridge) getGroupMemberList(ctx context.Context, req *onebot.Request) (a
 	if err != nil {
 		return nil, platformError("list group members", err)
 	}
+	b.members.fill(group.ID, members)
 	card := b.myGroupCard(ctx, group.ID)
 	out := make([]memberInfoResult, 0, len(members))
 	for _, m := range members {
@@ -157,6 +158,7 @@ func (b *Bridge) getGroupMemberInfo(ctx context.Context, req *onebot.Request) (a
 	if err != nil {
 		return nil, platformError("list group members", err)
 	}
+	b.members.fill(group.ID, members)
 	i := slices.IndexFunc(members, func(m yunhu.Member) bool { return m.UserID == userID })
 	if i < 0 {
 		return nil, onebot.ErrFailed("user "+userID+" is not a member of group "+group.ID, nil)

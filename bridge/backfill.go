@@ -546,7 +546,9 @@ func (t *tracker) flush(ctx context.Context) {
 	t.mu.Lock()
 	cursors := make(map[chatKey]int64, len(t.dirty))
 	for k := range t.dirty {
-		cursors[k] = t.chats[k].seq
+		if st := t.chats[k]; st != nil { // nil: forgotten (snapshotLocked)
+			cursors[k] = st.seq
+		}
 	}
 	clear(t.dirty)
 	var list []trackedChat
@@ -618,6 +620,7 @@ func (t *tracker) snapshotLocked() []trackedChat {
 	if len(list) > maxTrackedChats {
 		for _, c := range list[maxTrackedChats:] {
 			delete(t.chats, chatKey{c.Type, c.ID})
+			delete(t.dirty, chatKey{c.Type, c.ID})
 		}
 		list = list[:maxTrackedChats]
 	}

@@ -259,5 +259,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 	}
-	return b.receive(ctx)
+	err := b.receive(ctx)
+	if errors.Is(err, yunhu.ErrUnauthorized) {
+		// Revoked while running (yunhu/authwatch.go): the same line as
+		// a token rejected at start.
+		return fmt.Errorf("account.token rejected by Yunhu: %w", err)
+	}
+	return err
 }

@@ -34,6 +34,8 @@ type evWorld struct {
 	srv    *httptest.Server
 	urls   sim.URLs
 	dbPath string
+	// onCommit, when set before startBridge, is the store's OnCommit.
+	onCommit func(requests int, took time.Duration, err error)
 }
 
 func newEvWorld(t *testing.T) *evWorld {
@@ -54,6 +56,7 @@ type evBridge struct {
 	w      *evWorld
 	store  *store.Store
 	bridge *bridge.Bridge
+	router *onebot.Router
 	events chan evEvent
 	ctx    context.Context
 	stop   func()
@@ -78,7 +81,7 @@ func (w *evWorld) startBridge(mod ...func(*bridge.Options)) *evBridge {
 		Log:     log.Named("yunhu"),
 		Backoff: func(int) time.Duration { return 5 * time.Millisecond },
 	})
-	st, err := store.Open(store.Options{Path: w.dbPath})
+	st, err := store.Open(store.Options{Path: w.dbPath, OnCommit: w.onCommit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +157,7 @@ func (w *evWorld) startBridge(mod ...func(*bridge.Options)) *evBridge {
 		}
 	}
 	t.Cleanup(stop)
-	eb := &evBridge{w: w, store: st, bridge: b, events: events, ctx: ctx, stop: stop}
+	eb := &evBridge{w: w, store: st, bridge: b, router: router, events: events, ctx: ctx, stop: stop}
 	evWait(t, "push socket online", func() bool { on, _ := b.Status(); return on })
 	return eb
 }
@@ -181,6 +184,24 @@ func (b *evBridge) next(t *testing.T, match func(evEvent) bool) evEvent {
 func (b *evBridge) nextOf(t *testing.T, postType string) evEvent {
 	t.Helper()
 	return b.next(t, func(ev evEvent) bool { return ev.m["post_type"] == postType })
+}
+
+// warmMembers lists the members of groups with get_group_member_list, as
+// a framework does at start, which fills the bridge's member cache: the
+// first message of a group otherwise carries the fallback role member,
+// since ingest never waits for a member list.
+func (b *evBridge) warmMembers(t *testing.T, groups ...string) {
+	t.Helper()
+	for _, g := range groups {
+		n, err := b.store.ToInt(b.ctx, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := b.router.Handle(b.ctx, "get_group_member_list", json.RawMessage(`{"group_id":`+strconv.FormatInt(n, 10)+`}`))
+		if r.Retcode != 0 {
+			t.Fatalf("get_group_member_list %s: retcode %d %s", g, r.Retcode, r.Message)
+		}
+	}
 }
 
 // marker injects a text from Alice to the account and returns once its

@@ -25,6 +25,8 @@ var bigAlias = store.AliasBase + 1
 func TestMessageEventsGolden(t *testing.T) {
 	w := newEvWorld(t)
 	b := w.startBridge()
+	// Roles and cards come from the member lists (members.go).
+	b.warmMembers(t, sim.GroupOwnedID, sim.GroupBigID)
 	cases := []struct {
 		name string
 		msg  sim.Message
@@ -99,6 +101,7 @@ func TestSelfMessages(t *testing.T) {
 		if got := w.normalize(ev.raw); got != want {
 			t.Errorf("private:\n got %s\nwant %s", got, want)
 		}
+		b.warmMembers(t, sim.GroupOwnedID)
 		w.inject(sim.Message{From: sim.SelfID, ChatID: sim.GroupOwnedID, Text: "g"})
 		ev = b.next(t, nil)
 		if ev.str("post_type") != "message_sent" || ev.str("message_type") != "group" || ev.num(t, "user_id") != 1000001 ||

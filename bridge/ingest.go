@@ -18,14 +18,21 @@ import (
 //
 //	yunhu.Client.Run ─onPush─▶ bounded queue ─▶ ingest goroutine:
 //	    take what is queued (a batch) → dedupe (store.MessageID) →
-//	    one store.PutMessages for the batch's new messages (one fsync) →
+//	    one store.PutMessagesAliased for the batch's new messages and the
+//	    aliases of their new non-numeric chats and senders (one fsync) →
 //	    build and publish the events, in order
 //	backfill goroutine (after a reconnect) ─▶ the same queue
 //
 // A message_id is durable before any event carries it: a bot that calls
-// get_msg or delete_msg on it at once finds it. One goroutine does all of
-// this, so the order of each chat is the order of the socket, and there is
-// no race with itself over which message is new.
+// get_msg or delete_msg on it at once finds it; so are the aliases of the
+// user_id and group_id it carries, written in the same commit. One
+// goroutine does all of this, so the order of each chat is the order of
+// the socket, and there is no race with itself over which message is new.
+//
+// The ingest goroutine never waits for a member list: a group's member
+// list (for the sender's role and card) is fetched by the member cache's
+// background fetchers, and until it arrives the events of that group carry
+// role member and no card (members.go).
 //
 // Exactly once: a message is reported when the store has no id for it yet,
 // or has one with seq 0, which only a record the pipeline did not write
@@ -94,8 +101,8 @@ type ingest struct {
 }
 
 // receive runs the push socket and the ingest pipeline until ctx is done.
-func (b *Bridge) receive(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+func (b *Bridge) receive(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	tr := newTracker(b)
 	tr.load()
@@ -126,7 +133,7 @@ func (b *Bridge) receive(ctx context.Context) error {
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer fcancel()
 	tr.flush(fctx)
-	if ctx.Err() != nil {
+	if parent.Err() != nil {
 		return nil
 	}
 	return err
@@ -418,7 +425,7 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 		m := e.m
 		names := in.privateNames(m)
 		if e.key.Type == yunhu.ChatTypeGroup && m.Sender.Type != yunhu.ChatTypeBot && m.Sender.ID != "" {
-			e.member, e.known = in.members.lookup(ctx, e.key.ID, m.Sender.ID)
+			e.member, e.known = in.members.peek(e.key.ID, m.Sender.ID)
 			group := e.key.ID
 			names = func(id string) []string { return in.members.names(group, id) }
 		}
@@ -440,7 +447,14 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 			Self: m.Sender.ID == self, Recalled: m.Recalled(), Body: forms[i].array,
 		}
 	}
-	ids, err := in.b.store.PutMessages(ctx, recs)
+	// The OneBot numbers of new non-numeric senders and chats are
+	// allocated in the messages' own commit, not one commit each when
+	// the events are built.
+	aliasIDs := make([]string, 0, 2*len(run))
+	for i := range run {
+		aliasIDs = append(aliasIDs, run[i].key.ID, run[i].m.Sender.ID)
+	}
+	ids, err := in.b.store.PutMessagesAliased(ctx, recs, aliasIDs)
 	if err != nil {
 		if ctx.Err() == nil {
 			in.b.log.Error("store messages; they are not reported now", zap.Int("messages", len(recs)), zap.Error(err))

@@ -69,6 +69,31 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		pushes[i] = yunhu.MessagePush{Message: m}
 	}
+	benchIngest(b, pushes)
+}
+
+// BenchmarkIngestNewChats is BenchmarkIngest with every message in a new
+// group with a non-numeric id, from a new sender with a non-numeric id:
+// each needs two aliases, and each group a member list.
+func BenchmarkIngestNewChats(b *testing.B) {
+	now := time.Now()
+	pushes := make([]yunhu.Push, b.N)
+	for i := range pushes {
+		pushes[i] = yunhu.MessagePush{Message: yunhu.Message{
+			ID: fmt.Sprintf("%032x", i+1), Seq: 1, Time: now,
+			Chat:        yunhu.Chat{ID: fmt.Sprintf("grp-%d", i), Type: yunhu.ChatTypeGroup},
+			RecvID:      "1000001",
+			Sender:      yunhu.Sender{ID: fmt.Sprintf("usr-%d", i), Type: yunhu.ChatTypeUser, Name: "User"},
+			ContentType: yunhu.ContentText,
+			Content:     yunhu.Content{Text: fmt.Sprintf("hello %d", i)},
+		}}
+	}
+	benchIngest(b, pushes)
+}
+
+// benchIngest runs a bridge over pushes and reads their events on a
+// forward WebSocket, one op per message event.
+func benchIngest(b *testing.B, pushes []yunhu.Push) {
 	st, err := store.Open(store.Options{Path: filepath.Join(b.TempDir(), "bench.db")})
 	if err != nil {
 		b.Fatal(err)

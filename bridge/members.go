@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 )
 
 // Group member roles and names for the sender object of group messages.
@@ -13,9 +15,19 @@ import (
 // Pushes carry the sender's display name but not their role, so roles come
 // from the group's member list (AllMembers), cached per group:
 //
-//   - a group never fetched is fetched on the spot, bounded by
-//     memberFetchTimeout: the first message of a group waits for one REST
-//     call, so that its role is right rather than a guess;
+//   - the ingest goroutine never waits for a REST call (peek): a group
+//     never fetched is queued for the background fetchers and its message
+//     is published at once with the documented fallback, role "member",
+//     no card and the pushed display name as nickname; the events after
+//     the fetch completes carry the real role and card. One slow or hung
+//     member list must not stall every chat (it once did, for up to
+//     memberFetchTimeout per new group). Actions (lookup) still fetch a
+//     never-fetched group on the spot: they run on their own goroutine;
+//   - get_group_member_list and get_group_member_info fill the cache with
+//     the list they fetched anyway (fill);
+//   - at most memberFetchers fetches run at once, each bounded by
+//     memberFetchTimeout, deduplicated per group, and cancelled when the
+//     bridge stops receiving;
 //   - an entry older than memberTTL is used as it is while a background
 //     worker refreshes it, so the pipeline never waits twice for a group;
 //   - a sender missing from the list (joined since) gets role member and
@@ -35,6 +47,11 @@ const (
 	memberFetchTimeout = 5 * time.Second
 	maxCachedGroups    = 512
 	maxLearntCards     = 4096 // per group
+	// memberFetchers bounds the member lists fetched at once, so that
+	// one hung group does not hold back the others.
+	memberFetchers = 4
+	// memberQueue bounds the groups waiting for a fetcher.
+	memberQueue = 64
 )
 
 // memberInfo is what the bridge keeps of one member.
@@ -72,12 +89,26 @@ func newMemberCache(p Platform, log *zap.Logger, now func() time.Time) *memberCa
 		now:      now,
 		groups:   map[string]*groupMembers{},
 		queued:   map[string]bool{},
-		refresh:  make(chan string, 64),
+		refresh:  make(chan string, memberQueue),
 	}
 }
 
-// run refreshes groups in the background until ctx is done.
+// run fetches queued groups in the background with memberFetchers
+// goroutines until ctx is done, and returns once they have.
 func (c *memberCache) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range memberFetchers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.work(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// work is one fetcher.
+func (c *memberCache) work(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -109,6 +140,33 @@ func (c *memberCache) lookup(ctx context.Context, groupID, userID string) (membe
 		c.scheduleLocked(groupID)
 	}
 	return m, found
+}
+
+// peek is lookup for the ingest goroutine: it never waits. A group never
+// fetched is queued for the fetchers and reported as not known, so the
+// caller falls back to role member.
+func (c *memberCache) peek(groupID, userID string) (memberInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.groups[groupID]
+	if g == nil {
+		c.scheduleLocked(groupID)
+		return memberInfo{}, false
+	}
+	age := c.now().Sub(g.fetched)
+	m, found := g.byID[userID]
+	switch {
+	case !g.ok && age >= memberRetry, g.ok && age >= memberTTL, g.ok && !found && age >= memberRetry:
+		c.scheduleLocked(groupID)
+	}
+	return m, found
+}
+
+// fill caches a member list an action fetched anyway.
+func (c *memberCache) fill(groupID string, list []yunhu.Member) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.storeLocked(groupID, list, nil)
 }
 
 // names returns the names userID may be mentioned by in groupID, from the
@@ -165,15 +223,28 @@ func (c *memberCache) fetch(ctx context.Context, groupID string) *groupMembers {
 	list, err := c.platform.AllMembers(fctx, groupID)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		c.log.Warn("fetch group members", zap.String("group_id", groupID), zap.Error(err))
+	}
+	if err != nil && ctx.Err() != nil {
+		// Stopped, not failed: remember nothing, so that a group is
+		// not marked broken by a shutdown.
+		if g := c.groups[groupID]; g != nil {
+			return g
+		}
+		return &groupMembers{fetched: c.now(), byID: map[string]memberInfo{}, cards: map[string]string{}}
+	}
+	return c.storeLocked(groupID, list, err)
+}
+
+// storeLocked caches the outcome of a fetch of groupID.
+func (c *memberCache) storeLocked(groupID string, list []yunhu.Member, err error) *groupMembers {
 	old := c.groups[groupID]
 	g := &groupMembers{fetched: c.now(), ok: err == nil, byID: map[string]memberInfo{}, cards: map[string]string{}}
 	if old != nil {
 		g.cards = old.cards
 	}
 	if err != nil {
-		if ctx.Err() == nil {
-			c.log.Warn("fetch group members", zap.String("group_id", groupID), zap.Error(err))
-		}
 		if old != nil && old.ok {
 			// Keep what we had; try again after memberRetry.
 			old.fetched = c.now().Add(memberRetry - memberTTL)

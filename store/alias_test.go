@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 )
@@ -179,5 +180,76 @@ func TestAliasExhausted(t *testing.T) {
 	}
 	if n, err := s.Alias(ctx, "last"); err != nil || n != 1<<53-1 {
 		t.Errorf("existing alias after exhaustion = %d, %v", n, err)
+	}
+}
+
+// PutMessagesAliased allocates the aliases of new non-numeric ids in the
+// messages' own commit (one commit for the lot), skips numeric and known
+// ids, and the aliases outlive the store.
+func TestPutMessagesAliasedOneCommit(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "store.db")
+	var commits int
+	var mu sync.Mutex
+	s, err := store.Open(store.Options{Path: path, OnCommit: func(int, time.Duration, error) {
+		mu.Lock()
+		commits++
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	known, err := s.Alias(ctx, "known")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	commits = 0
+	mu.Unlock()
+	const n = 50
+	msgs := make([]store.Message, n)
+	var ids []string
+	for i := range msgs {
+		chat := "chat-" + strconv.Itoa(i)
+		msgs[i] = store.Message{ChatType: 2, ChatID: chat, MsgID: "m" + strconv.Itoa(i), SenderID: "42", Seq: 1}
+		ids = append(ids, chat, "42", "known", chat)
+	}
+	if _, err := s.PutMessagesAliased(ctx, msgs, ids); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if commits != 1 {
+		t.Errorf("%d commits for %d messages and %d new aliases, want 1", commits, n, n)
+	}
+	mu.Unlock()
+	got := map[int64]string{}
+	for i := range n {
+		chat := "chat-" + strconv.Itoa(i)
+		a, err := s.ToInt(ctx, chat)
+		if err != nil || !store.IsAlias(a) || got[a] != "" {
+			t.Fatalf("alias of %s = %d, %v (taken by %q)", chat, a, err, got[a])
+		}
+		got[a] = chat
+	}
+	mu.Lock()
+	if commits != 1 {
+		t.Errorf("looking the aliases up committed %d times", commits-1)
+	}
+	mu.Unlock()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openAt(t, store.Options{Path: path})
+	for a, chat := range got {
+		if id, err := s.FromInt(a); err != nil || id != chat {
+			t.Errorf("after reopening %d = %q, %v; want %s", a, id, err, chat)
+		}
+	}
+	if k, err := s.FromInt(known); err != nil || k != "known" {
+		t.Errorf("known = %q, %v", k, err)
+	}
+	if _, err := s.FromInt(store.AliasBase + n + 2); err == nil {
+		t.Error("more aliases than new ids were allocated")
 	}
 }

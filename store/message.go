@@ -87,14 +87,26 @@ func (p *encoded) setID(id uint32) {
 }
 
 // putOp writes a caller's messages. ids receives their message ids.
+// aliases are platform ids given an alias in the same transaction.
 type putOp struct {
-	msgs []encoded
-	ids  []int32
+	msgs    []encoded
+	ids     []int32
+	aliases [][]byte
 }
 
-func (o *putOp) weight() int { return len(o.msgs) }
+func (o *putOp) weight() int { return len(o.msgs) + len(o.aliases) }
 
 func (o *putOp) apply(w *writeTx) error {
+	// Refuse before writing anything (see op) if the new aliases might
+	// not fit; w.alias cannot reject then.
+	if AliasBase+int64(w.lastAlias)+int64(len(o.aliases)) >= aliasEnd {
+		return reject(errors.New("alias range exhausted"))
+	}
+	for _, k := range o.aliases {
+		if _, err := w.alias(k); err != nil {
+			return err
+		}
+	}
 	for i := range o.msgs {
 		id, err := w.putMessage(&o.msgs[i])
 		if err != nil {
@@ -127,6 +139,40 @@ func (s *Store) PutMessage(ctx context.Context, m Message) (int32, error) {
 // slices are committed in chunks, so after an error some of the messages may
 // be stored; putting them again is safe.
 func (s *Store) PutMessages(ctx context.Context, msgs []Message) ([]int32, error) {
+	return s.PutMessagesAliased(ctx, msgs, nil)
+}
+
+// PutMessagesAliased is PutMessages that also gives every platform id in
+// aliasIDs that is not numeric (see ToInt) its alias, in the transaction
+// of the first chunk of messages. A batch of messages from new chats and
+// senders so costs one commit rather than one per new id, and the aliases
+// are durable when it returns, as Alias's are. When the alias range
+// cannot hold them, the call fails before anything is written.
+func (s *Store) PutMessagesAliased(ctx context.Context, msgs []Message, aliasIDs []string) ([]int32, error) {
+	var keys [][]byte
+	if len(aliasIDs) > 0 {
+		// One read transaction for the common case: every id is known.
+		seen := make(map[string]bool)
+		err := s.view(func(tx *bbolt.Tx) error {
+			b := tx.Bucket(bucketAliases)
+			for _, id := range aliasIDs {
+				if _, ok := numericID(id); ok || id == "" || seen[id] {
+					continue
+				}
+				seen[id] = true
+				if err := checkLen("platform id", id, maxIDLen); err != nil {
+					return err
+				}
+				if b.Get([]byte(id)) == nil {
+					keys = append(keys, []byte(id))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("put messages: alias: %w", err)
+		}
+	}
 	now := s.now()
 	ps := make([]encoded, len(msgs))
 	for i := range msgs {
@@ -137,11 +183,12 @@ func (s *Store) PutMessages(ctx context.Context, msgs []Message) ([]int32, error
 		ps[i] = p
 	}
 	ids := make([]int32, len(msgs))
-	for start := 0; start < len(ps); start += maxBatch {
+	for start := 0; start < len(ps) || len(keys) > 0; start += maxBatch {
 		end := min(start+maxBatch, len(ps))
-		if err := s.do(ctx, &putOp{msgs: ps[start:end], ids: ids[start:end]}); err != nil {
+		if err := s.do(ctx, &putOp{msgs: ps[start:end], ids: ids[start:end], aliases: keys}); err != nil {
 			return nil, fmt.Errorf("put messages: %w", err)
 		}
+		keys = nil
 	}
 	return ids, nil
 }

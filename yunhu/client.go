@@ -87,6 +87,8 @@ type Client struct {
 
 	mu     sync.Mutex // guards selfID
 	selfID string     // account id from user/info, cached for the push login
+
+	auth authWatch
 }
 
 // New returns a Client for opts.
@@ -267,6 +269,7 @@ func (c *Client) callTimeout(ctx context.Context, timeout time.Duration, path st
 		start := time.Now()
 		defer func() { c.onCall(c.endpoint(path), time.Since(start), err) }()
 	}
+	defer func() { c.auth.note(err) }()
 	for i := 0; ; i++ {
 		err = attempt(ctx)
 		if err == nil || !safe || i >= c.retries || !retryable(err) || ctx.Err() != nil {

@@ -211,29 +211,80 @@ func TestPushDeadConnectionDetected(t *testing.T) {
 	}
 }
 
+// A rejected push login is retried: the server rejects logins for other
+// reasons than a revoked token. Fewer than MaxAuthRejections in a row do
+// not stop Run.
 func TestPushLoginRejectedRetries(t *testing.T) {
 	f := newFakePush(t)
 	f.reject.Store(true)
 	var attempts atomic.Int32
 	c := newTestClient(t, f, func(o *Options) {
-		o.Backoff = func(int) time.Duration { attempts.Add(1); return 10 * time.Millisecond }
+		o.Backoff = func(int) time.Duration {
+			if attempts.Add(1) == MaxAuthRejections-1 {
+				f.reject.Store(false) // the next login is accepted
+			}
+			return 10 * time.Millisecond
+		}
 	})
 	pushes, _ := runPush(t, c)
-	deadline := time.Now().Add(5 * time.Second)
-	for attempts.Load() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("no retries after rejected login")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	select {
-	case p := <-pushes:
-		t.Fatalf("rejected session reported %#v", p)
-	default:
-	}
-	f.reject.Store(false)
 	if p := next(t, pushes); p != (Connected{}) {
 		t.Fatalf("push = %#v", p)
+	}
+	if n := attempts.Load(); n != MaxAuthRejections-1 {
+		t.Errorf("%d retries before the accepted login, want %d", n, MaxAuthRejections-1)
+	}
+}
+
+// MaxAuthRejections push logins rejected in a row stop Run with
+// ErrUnauthorized: the token is gone, and no retry brings it back.
+func TestPushLoginRejectedRepeatedlyStops(t *testing.T) {
+	f := newFakePush(t)
+	f.reject.Store(true)
+	var attempts atomic.Int32
+	c := newTestClient(t, f, func(o *Options) {
+		o.Backoff = func(int) time.Duration { attempts.Add(1); return time.Millisecond }
+	})
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(context.Background(), func(p Push) { t.Errorf("push %#v from a rejected session", p) })
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrUnauthorized) {
+			t.Errorf("Run = %v, want ErrUnauthorized", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run kept retrying a rejected login")
+	}
+	if n := attempts.Load(); n != MaxAuthRejections-1 {
+		t.Errorf("%d retries, want %d", n, MaxAuthRejections-1)
+	}
+}
+
+// REST calls answering not logged in count as rejections too, and a
+// success in between resets the count.
+func TestRESTRejectionsStopRun(t *testing.T) {
+	c := New(Options{})
+	for range MaxAuthRejections - 1 {
+		c.auth.note(&APIError{Code: CodeNotLoggedIn})
+	}
+	c.auth.note(nil)
+	c.auth.note(&APIError{Code: CodeNotLoggedIn})
+	c.auth.note(errors.New("HTTP 500"))
+	if c.auth.isRevoked() {
+		t.Fatal("revoked although a success came between the rejections")
+	}
+	c.auth.note(&APIError{Code: CodeNotLoggedIn})
+	select {
+	case <-c.auth.wait():
+		t.Fatal("revoked after 2 rejections in a row")
+	default:
+	}
+	c.auth.note(&APIError{Code: CodeNotLoggedIn})
+	select {
+	case <-c.auth.wait():
+	default:
+		t.Fatal("not revoked after 3 rejections in a row")
 	}
 }
 

@@ -41,19 +41,30 @@ type loginData struct {
 // delivered before the next is read).
 //
 // Every failure — refused dial, dropped connection, two heartbeat periods of
-// silence, rejected login — leads to a reconnect after Options.Backoff; Run
-// never gives up. A live session is bracketed by Connected and Disconnected.
-// Run returns ctx.Err() once ctx is done.
+// silence, rejected login — leads to a reconnect after Options.Backoff. A
+// live session is bracketed by Connected and Disconnected. Run returns
+// ctx.Err() once ctx is done, and gives up only when the token counts as
+// revoked: MaxAuthRejections authentication rejections in a row, by push
+// logins or REST calls (authwatch.go); it then returns an error matching
+// ErrUnauthorized.
 func (c *Client) Run(ctx context.Context, onPush func(Push)) error {
 	log := c.log.Named("push")
 	for attempt := 0; ctx.Err() == nil; {
 		live, err := c.session(ctx, log, onPush)
+		if live && !errors.Is(err, ErrLoginRejected) {
+			c.auth.note(nil) // the server accepted the login
+		} else if errors.Is(err, ErrLoginRejected) {
+			c.auth.note(err)
+		}
 		if live {
 			attempt = 0
 			onPush(Disconnected{Err: err})
 		}
 		if ctx.Err() != nil {
 			break
+		}
+		if c.auth.isRevoked() {
+			return fmt.Errorf("push: token rejected %d times in a row: %w", MaxAuthRejections, ErrUnauthorized)
 		}
 		d := c.backoff(attempt)
 		attempt++
@@ -125,6 +136,7 @@ func (c *Client) session(ctx context.Context, log *zap.Logger, onPush func(Push)
 	// The keeper sends heartbeats and closes the connection when ctx ends,
 	// which unblocks the read below.
 	done := make(chan struct{})
+	revoked := c.auth.wait()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -140,6 +152,11 @@ func (c *Client) session(ctx context.Context, log *zap.Logger, onPush func(Push)
 			case <-done:
 				return
 			case <-ctx.Done():
+				conn.Close()
+				return
+			case <-revoked:
+				// REST calls say the token is gone: end the session
+				// so that Run stops.
 				conn.Close()
 				return
 			case <-tick:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/yunhupb"
@@ -18,6 +19,7 @@ const (
 	faultFail      faultKind = iota // answer with an HTTP status, do nothing
 	faultHang                       // never answer until the request ends
 	faultFailAfter                  // do the call, then answer with a status
+	faultHold                       // wait for release, then answer normally
 )
 
 func (k faultKind) String() string {
@@ -28,6 +30,8 @@ func (k faultKind) String() string {
 		return "hang"
 	case faultFailAfter:
 		return "fail-after-commit"
+	case faultHold:
+		return "hold"
 	}
 	return "unknown"
 }
@@ -38,6 +42,7 @@ type fault struct {
 	status    int
 	paths     []string // exact paths; empty = every REST (/v1/...) call
 	remaining int
+	release   chan struct{} // faultHold: closed to let held requests go on
 }
 
 func (f *fault) matches(path string) bool {
@@ -104,6 +109,30 @@ func (s *Server) HangNext(n int, paths ...string) {
 	s.addFault(faultHang, n, 0, paths)
 }
 
+// HoldNext makes the next n matching requests wait, unanswered, until the
+// returned release is called (then they are served normally), the client
+// cancels them or the simulator closes. Paths match as for FailNext.
+// release may be called more than once.
+func (s *Server) HoldNext(n int, paths ...string) (release func()) {
+	ch := make(chan struct{})
+	if n > 0 {
+		s.mu.Lock()
+		s.faults = append(s.faults, &fault{kind: faultHold, paths: append([]string(nil), paths...), remaining: n, release: ch})
+		s.mu.Unlock()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
+}
+
+// Faults returns how many queued faults wait for a matching request: 0
+// once every injected fault has been consumed (a held or hung request
+// has arrived, for instance).
+func (s *Server) Faults() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.faults)
+}
+
 // ClearFaults forgets every queued fault and login rejection.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
@@ -119,6 +148,24 @@ func (s *Server) RejectNextLogin() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rejectLogins++
+}
+
+// RevokeToken ends a session as logging out on another device does: from
+// now on REST calls with token answer not logged in and push logins with
+// it are rejected, and the push sockets logged in with it are closed. It
+// returns how many sockets it closed.
+func (s *Server) RevokeToken(token string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.w.tokens, token)
+	n := 0
+	for sess := range s.sessions {
+		if sess.token == token && sess.close() {
+			n++
+		}
+	}
+	s.notifyLocked()
+	return n
 }
 
 // DropAll abruptly closes every push socket, logged in or not, and returns

@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -234,6 +236,25 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		entry.Fault = f.kind.String()
 	}
+	if f != nil && f.kind == faultHold {
+		// Read the body first: net/http notices a client that gave up
+		// (and cancels r.Context) only once the body has been read.
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxHeldBody))
+		if err != nil {
+			s.logRequest(entry)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		select {
+		case <-f.release:
+		case <-r.Context().Done():
+			s.logRequest(entry)
+			return
+		case <-s.closing:
+			s.logRequest(entry)
+			panic(http.ErrAbortHandler)
+		}
+	}
 	switch {
 	case f != nil && f.kind == faultHang:
 		// Hang until the client gives up or the simulator closes, like a
@@ -274,6 +295,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	entry.Status = rec.status
 	s.logRequest(entry)
 }
+
+// maxHeldBody bounds what a held request's body may be; REST bodies are
+// small.
+const maxHeldBody = 1 << 20
 
 // route dispatches a non-WebSocket request.
 func (s *Server) route(w http.ResponseWriter, r *http.Request, entry *Request) {

@@ -39,8 +39,9 @@ type session struct {
 	// Guarded by Server.mu:
 	userID   string // set by a successful login
 	deviceID string
-	rejected bool // failed or missing login: answer 数据不合法 forever
-	muted    bool // SilenceAll: write nothing more
+	token    string // the token of that login, for RevokeToken
+	rejected bool   // failed or missing login: answer 数据不合法 forever
+	muted    bool   // SilenceAll: write nothing more
 }
 
 // clientFrame is what clients send (§6.1).
@@ -241,7 +242,7 @@ func (sess *session) loginLocked(raw json.RawMessage) bool {
 		sess.log.Debug("ws login invalid", zap.String("user", d.UserID), zap.String("platform", d.Platform))
 		return false
 	}
-	sess.userID, sess.deviceID = u.id, d.DeviceID
+	sess.userID, sess.deviceID, sess.token = u.id, d.DeviceID, d.Token
 	if s.online[u.id] == nil {
 		s.online[u.id] = make(map[*session]struct{})
 	}
