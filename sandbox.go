@@ -16,14 +16,12 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"os"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.etcd.io/bbolt"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -115,38 +113,10 @@ func newSandbox(log *zap.Logger, opts sandboxOptions) (*sandbox, error) {
 // reported as the store would report it. A missing file, or one that
 // cannot be opened, is left for store.Open to create or to explain.
 func resetSandboxDB(path string) error {
-	if _, err := os.Stat(path); err != nil {
-		return nil
-	}
-	// The store's own freelist options, so the file stays as it expects.
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second,
-		FreelistType: bbolt.FreelistMapType, NoFreelistSync: true})
-	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+	if err := store.Wipe(path); err != nil {
+		if errors.Is(err, store.ErrInUse) {
 			return fmt.Errorf("reset the sandbox database: %w (another sandbox is using it)", store.ErrInUse)
 		}
-		// store.Open names the problem with the store's own wording.
-		return nil
-	}
-	err = db.Update(func(tx *bbolt.Tx) error {
-		var names [][]byte
-		if err := tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
-			names = append(names, slices.Clone(name))
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, name := range names {
-			if err := tx.DeleteBucket(name); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
 		return fmt.Errorf("reset the sandbox database: %w", err)
 	}
 	return nil

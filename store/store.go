@@ -41,6 +41,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -181,17 +182,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("create store directory: %w", err)
 	}
 
-	bo := &bbolt.Options{
-		Timeout: lockTimeout,
-		// The hashmap freelist stays fast when pruning has left many free
-		// pages; the default array freelist degrades with fragmentation.
-		FreelistType: bbolt.FreelistMapType,
-		// Not writing the freelist saves pages on every commit, many of
-		// them once pruning has freed a lot. The price is that Open
-		// rebuilds the freelist by walking the whole tree.
-		NoFreelistSync: true,
-	}
-	db, err := bbolt.Open(opts.Path, 0o600, bo)
+	db, err := bbolt.Open(opts.Path, 0o600, boltOptions())
 	if err != nil {
 		return nil, openError(opts.Path, err)
 	}
@@ -321,4 +312,59 @@ func (s *Store) view(fn func(tx *bbolt.Tx) error) error {
 		return ErrClosed
 	}
 	return err
+}
+
+// boltOptions are the bbolt settings every opening of a store file uses.
+func boltOptions() *bbolt.Options {
+	return &bbolt.Options{
+		Timeout: lockTimeout,
+		// The hashmap freelist stays fast when pruning has left many free
+		// pages; the default array freelist degrades with fragmentation.
+		FreelistType: bbolt.FreelistMapType,
+		// Not writing the freelist saves pages on every commit, many of
+		// them once pruning has freed a lot. The price is that Open
+		// rebuilds the freelist by walking the whole tree.
+		NoFreelistSync: true,
+	}
+}
+
+// Wipe empties the store file at path, which must not be open: every
+// bucket is deleted, so the next Open starts as on a new file. It deletes
+// the contents rather than the file, so that bbolt's lock refuses while
+// another process has the file open (ErrInUse) instead of wiping it under
+// that process. A missing file is not an error; a file that cannot be
+// opened is left for Open to report.
+func Wipe(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	db, err := bbolt.Open(path, 0o600, boltOptions())
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return fmt.Errorf("wipe store: %w", ErrInUse)
+		}
+		return nil
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		var names [][]byte
+		if err := tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+			names = append(names, bytes.Clone(name))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, name := range names {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("wipe store: %w", err)
+	}
+	return nil
 }
