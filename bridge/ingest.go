@@ -426,8 +426,10 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 		names := in.privateNames(m)
 		if e.key.Type == yunhu.ChatTypeGroup && m.Sender.Type != yunhu.ChatTypeBot && m.Sender.ID != "" {
 			e.member, e.known = in.members.peek(e.key.ID, m.Sender.ID)
-			group := e.key.ID
-			names = func(id string) []string { return in.members.names(group, id) }
+			// The account's and the sender's own names are known even
+			// before the group's member list has been fetched.
+			group, known := e.key.ID, names
+			names = func(id string) []string { return append(in.members.names(group, id), known(id)...) }
 		}
 		segs, err := in.b.contentSegments(ctx, m.ContentType, &m.Content, names)
 		if err != nil {
@@ -541,7 +543,8 @@ func (in *ingest) resolveQuotes(ctx context.Context, run []entry) bool {
 	return true
 }
 
-// privateNames are the names a mention in a private chat may use: the
+// privateNames are the names a mention in a private chat may use (and, in
+// a group, those known before its member list has been fetched): the
 // account's and the sender's.
 func (in *ingest) privateNames(m *yunhu.Message) mentionNames {
 	me := in.b.identity()
