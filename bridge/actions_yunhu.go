@@ -220,30 +220,12 @@ func (b *Bridge) getMsgEditHistory(ctx context.Context, req *onebot.Request) (an
 		return nil, err
 	}
 	// Yunhu may serve fewer edits than asked on a page that is not the
-	// last and may leave total out: only an empty page, total reached or
-	// a page of nothing new (the same page again) ends the list.
-	var (
-		all   []yunhu.EditRecord
-		total int
-		seen  = map[int64]bool{}
-	)
-	for page := 1; len(all) < maxEditHistory; page++ {
-		list, n, err := b.platform.ListEditRecords(ctx, rec.MsgID, page, editHistoryPage)
-		if err != nil {
-			return nil, platformError("list edits", err)
-		}
-		total = n
-		fresh := 0
-		for _, e := range list {
-			if !seen[e.ID] {
-				seen[e.ID] = true
-				all = append(all, e)
-				fresh++
-			}
-		}
-		if fresh == 0 || total > 0 && len(all) >= total {
-			break
-		}
+	// last and may leave total out (yunhu.CollectPages).
+	all, total, err := yunhu.CollectPages(0, maxEditHistory, func(page int) ([]yunhu.EditRecord, int, error) {
+		return b.platform.ListEditRecords(ctx, rec.MsgID, page, editHistoryPage)
+	}, func(e yunhu.EditRecord) int64 { return e.ID })
+	if err != nil {
+		return nil, platformError("list edits", err)
 	}
 	if total == 0 {
 		total = len(all)

@@ -133,13 +133,7 @@ func (c *memberCache) lookup(ctx context.Context, groupID, userID string) (membe
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	age := c.now().Sub(g.fetched)
-	m, found := g.byID[userID]
-	switch {
-	case !g.ok && age >= memberRetry, g.ok && age >= memberTTL, g.ok && !found && age >= memberRetry:
-		c.scheduleLocked(groupID)
-	}
-	return m, found
+	return c.cachedLocked(g, groupID, userID)
 }
 
 // peek is lookup for the ingest goroutine: it never waits. A group never
@@ -153,6 +147,13 @@ func (c *memberCache) peek(groupID, userID string) (memberInfo, bool) {
 		c.scheduleLocked(groupID)
 		return memberInfo{}, false
 	}
+	return c.cachedLocked(g, groupID, userID)
+}
+
+// cachedLocked is userID's entry in g, the cached list of groupID; a list
+// that failed, has aged, or lacks userID for a while is queued for a fresh
+// fetch. c.mu is held.
+func (c *memberCache) cachedLocked(g *groupMembers, groupID, userID string) (memberInfo, bool) {
 	age := c.now().Sub(g.fetched)
 	m, found := g.byID[userID]
 	switch {

@@ -68,26 +68,10 @@ const maxMemberPages = 2000
 // server that never ends is stopped by maxMemberPages and by a page that
 // brings no member not seen before (the same page served again).
 func (c *Client) AllMembers(ctx context.Context, groupID string) ([]Member, error) {
-	var all []Member
-	seen := make(map[string]bool)
-	for page := 1; page <= maxMemberPages; page++ {
-		ms, total, err := c.ListMembers(ctx, groupID, page, memberPage, "")
-		if err != nil {
-			return nil, err
-		}
-		fresh := 0
-		for _, m := range ms {
-			if !seen[m.UserID] {
-				seen[m.UserID] = true
-				all = append(all, m)
-				fresh++
-			}
-		}
-		if fresh == 0 || (total > 0 && len(all) >= total) {
-			break
-		}
-	}
-	return all, nil
+	all, _, err := CollectPages(maxMemberPages, 0, func(page int) ([]Member, int, error) {
+		return c.ListMembers(ctx, groupID, page, memberPage, "")
+	}, func(m Member) string { return m.UserID })
+	return all, err
 }
 
 // RemoveMember removes a user from a group (owner/admin, §4.3).
