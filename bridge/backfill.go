@@ -3,6 +3,7 @@ package bridge
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -13,39 +14,36 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
-	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 )
 
-// No lost messages (issue 6). Yunhu does not replay pushes missed while
-// the socket was down, so every Connected after the first (and the first,
-// when an earlier run left cursors) starts a backfill round:
+// No lost messages. A platform need not replay what was pushed while the
+// backend was offline, so every Online after the first (and the first,
+// when an earlier run left cursors) starts a backfill round, if the
+// backend has platform.History:
 //
-//  1. The ingest goroutine holds every live push from Connected on.
+//  1. The ingest goroutine holds every live event from Online on.
 //  2. The round's goroutine makes a plan: every chat with a cursor that
-//     was active within Options.BackfillWindow, plus every chat of the
-//     conversation list with activity since the socket went down (new
-//     chats have no cursor). Live pushes of chats outside the plan are
-//     released at once.
-//  3. For each chat it pages list-message backwards from the newest until
-//     it reaches the cursor (or, without one, the time the socket went
-//     down), and hands the messages to the ingest goroutine, which merges
-//     them with the chat's held pushes, sorts by seq and reports what the
-//     store has not seen: each message exactly once, in order.
-//
-// list-message-by-seq would do as well (the simulator serves it as "seq
-// below msg_start", 31 at a time), but its direction is only inferred
-// (§2.5.4) while list-message's is documented (§2.5.2).
+//     was active within Options.BackfillWindow, plus every conversation
+//     History.Active lists with activity since the backend went offline
+//     (new chats have no cursor). Live events of chats outside the plan
+//     are released at once.
+//  3. For each chat it asks History.Missed for what came after the
+//     cursor (or, without one, since the backend went offline), and
+//     hands the messages to the ingest goroutine, which merges them with
+//     the chat's held events, sorts by seq and reports what the store has
+//     not seen: each message exactly once, in order.
 //
 // A new Connected cancels a round in progress and starts over; holding
 // continues, so nothing is released out of order. Held pushes are bounded
 // by maxHeld: beyond it everything is released and order is given up
 // rather than memory.
 //
-// Cursors (the last seq reported per chat) live in the store. The ingest
+// Cursors (the last seq reported per chat, 8 bytes big-endian so that the
+// store's byte order is seq order) live in the store. The ingest
 // goroutine records them in memory; tracker.run writes them every
-// cursorFlushInterval with concurrent SetCursor calls, which the store's
-// group commit turns into one fsync. After a crash they lag by at most
+// cursorFlushInterval with one SetCursors call, one commit. After a crash they lag by at most
 // that much, and the store's message ids make the overlap harmless. The
 // store cannot list its cursors, so the tracker also keeps the set of
 // chats (with their last activity) under one key/value entry.
@@ -54,10 +52,6 @@ const (
 	// defaultBackfillWindow: chats quiet for longer are not backfilled
 	// (Options.BackfillWindow overrides it).
 	defaultBackfillWindow = 7 * 24 * time.Hour
-	// backfillPage is the list-message page size; maxBackfillPages caps
-	// one chat's catch-up (older gaps are logged and skipped).
-	backfillPage     = 50
-	maxBackfillPages = 40
 	// backfillParallel chats are fetched at once.
 	backfillParallel = 4
 	// backfillAttempts is how often a failed page is tried.
@@ -71,8 +65,11 @@ const (
 	maxHeld = 20000
 
 	cursorFlushInterval = 500 * time.Millisecond
-	// chatsKey is the store key of the tracked chats.
-	chatsKey = "bridge/chats"
+	// chatsKey is the store key of the tracked chats; legacyChatsKey
+	// where the schema 2 store kept them, keyed by Yunhu chat types
+	// (platform.V2Keys maps them).
+	chatsKey       = "core/chats"
+	legacyChatsKey = "bridge/chats"
 	// maxTrackedChats bounds the tracked chats (and keeps their JSON well
 	// below the store's 1 MiB value limit); the least recently active are
 	// forgotten first.
@@ -95,20 +92,20 @@ const (
 type fill struct {
 	kind  fillKind
 	round uint64
-	chats []chatKey
-	chat  chatKey
-	msgs  []yunhu.Message
+	chats []platform.Conv
+	chat  platform.Conv
+	msgs  []platform.Message
 }
 
-// heldItem is a push held while its chat is being backfilled.
+// heldItem is an event held while its chat is being backfilled.
 type heldItem struct {
-	key chatKey
+	key platform.Conv
 	it  item
 }
 
 // target is one chat a round fetches.
 type target struct {
-	chat      chatKey
+	chat      platform.Conv
 	cursor    int64
 	hasCursor bool
 }
@@ -116,7 +113,9 @@ type target struct {
 // connected starts a backfill round if there is anything to catch up on.
 func (in *ingest) connected(ctx context.Context) {
 	in.connects++
-	in.requests.poke()
+	if in.b.history == nil {
+		return // nothing to catch up with
+	}
 	if in.connects == 1 && in.tracker.empty() {
 		return // a first start: there is no "missed"
 	}
@@ -140,28 +139,28 @@ func (in *ingest) connected(ctx context.Context) {
 	}()
 }
 
-// holding says whether pushes of chat key must wait for the backfill.
-func (in *ingest) holding(key chatKey) bool {
+// holding says whether events of chat key must wait for the backfill.
+func (in *ingest) holding(key platform.Conv) bool {
 	return in.holdAll || in.pending[key]
 }
 
-// hold keeps a push until its chat's backfill is in.
-func (in *ingest) hold(ctx context.Context, key chatKey, it item) {
-	if mp, ok := it.push.(yunhu.MessagePush); ok {
-		in.heldIDs[mp.Message.ID] = key
+// hold keeps an event until its chat's backfill is in.
+func (in *ingest) hold(ctx context.Context, key platform.Conv, it item) {
+	if r, ok := it.ev.(platform.Received); ok {
+		in.heldIDs[r.Message.ID] = key
 	}
 	in.held = append(in.held, heldItem{key: key, it: it})
 	if len(in.held) > maxHeld {
-		in.b.log.Warn("too many pushes held during backfill; releasing them, order may suffer", zap.Int("held", len(in.held)))
+		in.b.log.Warn("too many events held during backfill; releasing them, order may suffer", zap.Int("held", len(in.held)))
 		in.holdAll = false
 		in.pending = nil
-		in.release(ctx, func(chatKey) bool { return true })
+		in.release(ctx, func(platform.Conv) bool { return true })
 	}
 }
 
-// release dispatches, in arrival order, the held pushes whose chat match
+// release dispatches, in arrival order, the held events whose chat match
 // selects.
-func (in *ingest) release(ctx context.Context, match func(chatKey) bool) {
+func (in *ingest) release(ctx context.Context, match func(platform.Conv) bool) {
 	var out []heldItem
 	keep := in.held[:0]
 	for _, h := range in.held {
@@ -174,8 +173,8 @@ func (in *ingest) release(ctx context.Context, match func(chatKey) bool) {
 	clear(in.held[len(keep):])
 	in.held = keep
 	for _, h := range out {
-		if mp, ok := h.it.push.(yunhu.MessagePush); ok {
-			delete(in.heldIDs, mp.Message.ID)
+		if r, ok := h.it.ev.(platform.Received); ok {
+			delete(in.heldIDs, r.Message.ID)
 		}
 		in.dispatch(ctx, h.it)
 	}
@@ -191,11 +190,11 @@ func (in *ingest) onFill(ctx context.Context, f *fill) {
 	switch f.kind {
 	case fillPlan:
 		in.holdAll = false
-		in.pending = make(map[chatKey]bool, len(f.chats))
+		in.pending = make(map[platform.Conv]bool, len(f.chats))
 		for _, c := range f.chats {
 			in.pending[c] = true
 		}
-		in.release(ctx, func(k chatKey) bool { return !in.pending[k] })
+		in.release(ctx, func(k platform.Conv) bool { return !in.pending[k] })
 	case fillChat:
 		if !in.pending[f.chat] {
 			in.emit(ctx, f.msgs, false) // released early (maxHeld): just dedupe
@@ -209,16 +208,17 @@ func (in *ingest) onFill(ctx context.Context, f *fill) {
 			case h.key != f.chat:
 				keep = append(keep, h)
 			case isMessage(h.it):
-				m := h.it.push.(yunhu.MessagePush).Message
+				m := h.it.ev.(platform.Received).Message
 				delete(in.heldIDs, m.ID)
 				msgs = append(msgs, m)
+				in.handled(h.it)
 			default:
 				others = append(others, h)
 			}
 		}
 		clear(in.held[len(keep):])
 		in.held = keep
-		slices.SortStableFunc(msgs, func(a, b yunhu.Message) int { return cmp.Compare(a.Seq, b.Seq) })
+		slices.SortStableFunc(msgs, func(a, b platform.Message) int { return cmp.Compare(a.Seq, b.Seq) })
 		delete(in.pending, f.chat)
 		in.emit(ctx, msgs, false)
 		for _, h := range others {
@@ -228,7 +228,7 @@ func (in *ingest) onFill(ctx context.Context, f *fill) {
 	case fillDone:
 		in.pending = nil
 		in.offlineSince = time.Time{}
-		in.release(ctx, func(chatKey) bool { return true })
+		in.release(ctx, func(platform.Conv) bool { return true })
 		if in.cancelRound != nil {
 			in.cancelRound()
 			in.cancelRound = nil
@@ -237,7 +237,7 @@ func (in *ingest) onFill(ctx context.Context, f *fill) {
 }
 
 func isMessage(it item) bool {
-	_, ok := it.push.(yunhu.MessagePush)
+	_, ok := it.ev.(platform.Received)
 	return ok
 }
 
@@ -254,7 +254,7 @@ func (in *ingest) send(ctx context.Context, it item) bool {
 // backfill runs one round (see the top of this file).
 func (in *ingest) backfill(ctx context.Context, round uint64, since time.Time) {
 	targets := in.plan(ctx, since)
-	chats := make([]chatKey, len(targets))
+	chats := make([]platform.Conv, len(targets))
 	for i, t := range targets {
 		chats[i] = t.chat
 	}
@@ -284,11 +284,11 @@ func (in *ingest) backfill(ctx context.Context, round uint64, since time.Time) {
 }
 
 // plan lists the chats to fetch: tracked chats active within the window,
-// and conversations active since the socket went down.
+// and conversations active since the backend went offline.
 func (in *ingest) plan(ctx context.Context, since time.Time) []target {
 	var out []target
-	planned := map[chatKey]bool{}
-	add := func(c chatKey) {
+	planned := map[platform.Conv]bool{}
+	add := func(c platform.Conv) {
 		if planned[c] {
 			return
 		}
@@ -301,7 +301,7 @@ func (in *ingest) plan(ctx context.Context, since time.Time) []target {
 	}
 	pctx, cancel := context.WithTimeout(ctx, planTimeout)
 	defer cancel()
-	convs, err := in.b.platform.Conversations(pctx)
+	convs, err := in.b.history.Active(pctx, since)
 	if err != nil {
 		if ctx.Err() == nil {
 			in.b.log.Warn("backfill: conversation list; new chats are not caught up", zap.Error(err))
@@ -309,79 +309,48 @@ func (in *ingest) plan(ctx context.Context, since time.Time) []target {
 		return out
 	}
 	for _, c := range convs {
-		if c.Chat.ID == "" || c.Time.Before(since) {
-			continue
+		if c.ID != "" {
+			add(c)
 		}
-		if c.Chat.Type == yunhu.ChatTypeBot {
-			in.b.rememberBot(c.Chat.ID)
-		}
-		add(keyOf(c.Chat))
 	}
 	return out
 }
 
-// fetchMissed pages one chat's history backwards until the cursor (or
-// since, without one). A chat it cannot read yields what it got.
-func (in *ingest) fetchMissed(ctx context.Context, t target, since time.Time) []yunhu.Message {
-	chat := yunhu.Chat{ID: t.chat.ID, Type: t.chat.Type}
-	var out []yunhu.Message
-	before := ""
-	for page := 0; ; page++ {
-		if page == maxBackfillPages {
-			in.b.log.Warn("backfill: gap too long; older messages skipped",
-				zap.String("chat", t.chat.ID), zap.Int("fetched", len(out)))
-			return out
-		}
-		msgs, err := in.listPage(ctx, chat, before)
-		if err != nil {
-			if ctx.Err() == nil {
-				in.b.log.Error("backfill: read history; messages may be missing",
-					zap.String("chat", t.chat.ID), zap.Error(err))
-			}
-			return out
-		}
-		reached := false
-		oldest := -1
-		for i := range msgs {
-			m := &msgs[i]
-			if t.hasCursor && m.Seq <= t.cursor || !t.hasCursor && m.Time.Before(since) {
-				reached = true
-				continue
-			}
-			out = append(out, *m)
-			if oldest < 0 || m.Seq < msgs[oldest].Seq {
-				oldest = i
-			}
-		}
-		// A short page is not the end: Yunhu may serve fewer than asked.
-		// The end is the cursor, an empty page, or a page with nothing
-		// older than the last (a server serving the same page again).
-		if reached || oldest < 0 || msgs[oldest].ID == before {
-			return out
-		}
-		before = msgs[oldest].ID
+// fetchMissed asks the backend for what one chat missed after its cursor
+// (or since, without one), trying again on failure. A chat it cannot read
+// yields nothing; its held events are reported as they are.
+func (in *ingest) fetchMissed(ctx context.Context, t target, since time.Time) []platform.Message {
+	after := int64(0)
+	if t.hasCursor {
+		after = t.cursor
 	}
-}
-
-// listPage reads one page, trying again on failure.
-func (in *ingest) listPage(ctx context.Context, chat yunhu.Chat, before string) ([]yunhu.Message, error) {
 	var err error
 	for attempt := 0; attempt < backfillAttempts; attempt++ {
 		if attempt > 0 {
-			t := time.NewTimer(yunhu.DefaultBackoff(attempt))
+			timer := time.NewTimer(loginBackoff(attempt - 1))
 			select {
 			case <-ctx.Done():
-				t.Stop()
-				return nil, ctx.Err()
-			case <-t.C:
+				timer.Stop()
+				return nil
+			case <-timer.C:
 			}
 		}
-		var msgs []yunhu.Message
-		if msgs, err = in.b.platform.ListMessages(ctx, chat, before, backfillPage); err == nil {
-			return msgs, nil
+		var msgs []platform.Message
+		if msgs, err = in.b.history.Missed(ctx, t.chat, after, since); err == nil {
+			// A backend's history may name conversations its own way
+			// (WuKongIM's private channel ids differ between pushes and
+			// history); the core files them under the chat it asked for.
+			for i := range msgs {
+				msgs[i].Conv = t.chat
+			}
+			return msgs
 		}
 	}
-	return nil, err
+	if ctx.Err() == nil {
+		in.b.log.Error("backfill: read history; messages may be missing",
+			zap.String("chat", t.chat.ID), zap.Error(err))
+	}
+	return nil
 }
 
 // chatState is what the tracker knows of one chat.
@@ -394,9 +363,16 @@ type chatState struct {
 
 // trackedChat is one entry under chatsKey.
 type trackedChat struct {
-	Type   yunhu.ChatType `json:"type"`
-	ID     string         `json:"id"`
-	Active int64          `json:"active"` // unix seconds
+	Kind   platform.Kind `json:"kind"`
+	ID     string        `json:"id"`
+	Active int64         `json:"active"` // unix seconds
+}
+
+// legacyTrackedChat is an entry under legacyChatsKey.
+type legacyTrackedChat struct {
+	Type   int32  `json:"type"`
+	ID     string `json:"id"`
+	Active int64  `json:"active"`
 }
 
 // tracker records cursors and chat activity for the ingest goroutine and
@@ -405,26 +381,19 @@ type tracker struct {
 	b *Bridge
 
 	mu         sync.Mutex
-	chats      map[chatKey]*chatState // guarded by mu
-	dirty      map[chatKey]bool       // guarded by mu: cursor to write
-	indexDirty bool                   // guarded by mu
-	loaded     bool                   // guarded by mu: an earlier run left chats
+	chats      map[platform.Conv]*chatState // guarded by mu
+	dirty      map[platform.Conv]bool       // guarded by mu: cursor to write
+	indexDirty bool                         // guarded by mu
+	loaded     bool                         // guarded by mu: an earlier run left chats
 }
 
 func newTracker(b *Bridge) *tracker {
-	return &tracker{b: b, chats: map[chatKey]*chatState{}, dirty: map[chatKey]bool{}}
+	return &tracker{b: b, chats: map[platform.Conv]*chatState{}, dirty: map[platform.Conv]bool{}}
 }
 
 // load reads the chats an earlier run tracked.
 func (t *tracker) load() {
-	v, err := t.b.store.Get(chatsKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return
-	}
-	var list []trackedChat
-	if err == nil {
-		err = json.Unmarshal(v, &list)
-	}
+	list, err := t.readChats()
 	if err != nil {
 		t.b.log.Warn("read tracked chats; no backfill for chats from earlier runs", zap.Error(err))
 		return
@@ -433,12 +402,43 @@ func (t *tracker) load() {
 	defer t.mu.Unlock()
 	for _, c := range list {
 		at := time.Unix(c.Active, 0)
-		t.chats[chatKey{c.Type, c.ID}] = &chatState{active: at, indexed: at}
-		if c.Type == yunhu.ChatTypeBot {
-			t.b.rememberBot(c.ID)
-		}
+		t.chats[platform.Conv{Kind: c.Kind, ID: c.ID}] = &chatState{active: at, indexed: at}
 	}
 	t.loaded = len(t.chats) > 0
+	if t.loaded {
+		t.indexDirty = true // rewrites a list read from legacyChatsKey under chatsKey
+	}
+}
+
+// readChats reads the tracked chats, from legacyChatsKey when a schema 2
+// store left them there and the backend can map them.
+func (t *tracker) readChats() ([]trackedChat, error) {
+	var list []trackedChat
+	v, err := t.b.store.Get(chatsKey)
+	if err == nil {
+		return list, json.Unmarshal(v, &list)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	v2, ok := t.b.backend.(platform.V2Keys)
+	if !ok {
+		return nil, nil
+	}
+	if v, err = t.b.store.Get(legacyChatsKey); errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var legacy []legacyTrackedChat
+	if err := json.Unmarshal(v, &legacy); err != nil {
+		return nil, err
+	}
+	for _, c := range legacy {
+		conv := v2.ConvFromV2(c.Type, c.ID)
+		list = append(list, trackedChat{Kind: conv.Kind, ID: conv.ID, Active: c.Active})
+	}
+	return list, nil
 }
 
 // empty says whether no earlier run left chats to catch up on.
@@ -449,7 +449,7 @@ func (t *tracker) empty() bool {
 }
 
 // advance records that a message of seq at time at was reported.
-func (t *tracker) advance(key chatKey, seq int64, at time.Time) {
+func (t *tracker) advance(key platform.Conv, seq int64, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := t.chats[key]
@@ -473,7 +473,7 @@ func (t *tracker) advance(key chatKey, seq int64, at time.Time) {
 }
 
 // reported is the last seq reported in a chat by this run; 0 if none.
-func (t *tracker) reported(key chatKey) int64 {
+func (t *tracker) reported(key platform.Conv) int64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if st := t.chats[key]; st != nil {
@@ -483,28 +483,30 @@ func (t *tracker) reported(key chatKey) int64 {
 }
 
 // cursor is the last seq reported in a chat, by this run or an earlier one.
-func (t *tracker) cursor(key chatKey) (int64, bool) {
+func (t *tracker) cursor(key platform.Conv) (int64, bool) {
 	t.mu.Lock()
 	seq := int64(0)
 	if st := t.chats[key]; st != nil {
 		seq = st.seq
 	}
 	t.mu.Unlock()
-	stored, err := t.b.store.Cursor(int32(key.Type), key.ID)
+	v, err := t.b.store.Cursor(convKey(key))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		t.b.log.Warn("read cursor", zap.String("chat", key.ID), zap.Error(err))
 	}
-	if err == nil && stored > seq {
-		seq = stored
+	if err == nil && len(v) == 8 {
+		if stored := int64(binary.BigEndian.Uint64(v)); stored > seq {
+			seq = stored
+		}
 	}
 	return seq, seq > 0
 }
 
 // activeSince lists the chats with a message at or after t.
-func (t *tracker) activeSince(at time.Time) []chatKey {
+func (t *tracker) activeSince(at time.Time) []platform.Conv {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []chatKey
+	var out []platform.Conv
 	for k, st := range t.chats {
 		if !st.active.Before(at) {
 			out = append(out, k)
@@ -544,7 +546,7 @@ func (t *tracker) run(ctx context.Context) {
 // flush writes the cursors that moved and, when it changed, the chat set.
 func (t *tracker) flush(ctx context.Context) {
 	t.mu.Lock()
-	cursors := make(map[chatKey]int64, len(t.dirty))
+	cursors := make(map[platform.Conv]int64, len(t.dirty))
 	for k := range t.dirty {
 		if st := t.chats[k]; st != nil { // nil: forgotten (snapshotLocked)
 			cursors[k] = st.seq
@@ -558,34 +560,25 @@ func (t *tracker) flush(ctx context.Context) {
 	}
 	t.mu.Unlock()
 
-	// Concurrent calls share one commit (the store's group commit).
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(64)
-	var failed sync.Map
-	for k, seq := range cursors {
-		g.Go(func() error {
-			if err := t.b.store.SetCursor(gctx, int32(k.Type), k.ID, seq); err != nil {
-				failed.Store(k, err)
+	if len(cursors) > 0 {
+		batch := make([]store.Cursor, 0, len(cursors))
+		for k, seq := range cursors {
+			batch = append(batch, store.Cursor{Conv: convKey(k), Value: binary.BigEndian.AppendUint64(nil, uint64(seq))})
+		}
+		err := t.b.store.SetCursors(ctx, batch)
+		t.mu.Lock()
+		for k, seq := range cursors {
+			if err != nil {
+				t.dirty[k] = true
+			} else if st := t.chats[k]; st != nil && seq > st.written {
+				st.written = seq
 			}
-			return nil
-		})
-	}
-	_ = g.Wait()
-	t.mu.Lock()
-	for k, seq := range cursors {
-		if _, bad := failed.Load(k); bad {
-			t.dirty[k] = true
-		} else if st := t.chats[k]; st != nil && seq > st.written {
-			st.written = seq
+		}
+		t.mu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			t.b.log.Warn("write cursors; retrying", zap.Int("chats", len(batch)), zap.Error(err))
 		}
 	}
-	t.mu.Unlock()
-	failed.Range(func(k, err any) bool {
-		if ctx.Err() == nil {
-			t.b.log.Warn("write cursor; retrying", zap.String("chat", k.(chatKey).ID), zap.Any("error", err))
-		}
-		return false // one line is enough
-	})
 
 	if list == nil {
 		return
@@ -609,7 +602,7 @@ func (t *tracker) flush(ctx context.Context) {
 func (t *tracker) snapshotLocked() []trackedChat {
 	list := make([]trackedChat, 0, len(t.chats))
 	for k, st := range t.chats {
-		list = append(list, trackedChat{Type: k.Type, ID: k.ID, Active: st.active.Unix()})
+		list = append(list, trackedChat{Kind: k.Kind, ID: k.ID, Active: st.active.Unix()})
 	}
 	slices.SortFunc(list, func(a, b trackedChat) int {
 		if c := cmp.Compare(b.Active, a.Active); c != 0 {
@@ -619,13 +612,13 @@ func (t *tracker) snapshotLocked() []trackedChat {
 	})
 	if len(list) > maxTrackedChats {
 		for _, c := range list[maxTrackedChats:] {
-			delete(t.chats, chatKey{c.Type, c.ID})
-			delete(t.dirty, chatKey{c.Type, c.ID})
+			delete(t.chats, platform.Conv{Kind: c.Kind, ID: c.ID})
+			delete(t.dirty, platform.Conv{Kind: c.Kind, ID: c.ID})
 		}
 		list = list[:maxTrackedChats]
 	}
 	for _, c := range list {
-		st := t.chats[chatKey{c.Type, c.ID}]
+		st := t.chats[platform.Conv{Kind: c.Kind, ID: c.ID}]
 		st.indexed = st.active
 	}
 	return list

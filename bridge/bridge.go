@@ -1,23 +1,25 @@
-// Package bridge translates between Yunhu and OneBot v11: Yunhu pushes
-// become OneBot events, OneBot actions become Yunhu calls. It is the only
-// package that knows both sides; yunhu/ knows nothing of OneBot and onebot/
-// nothing of Yunhu.
+// Package bridge is the OneBot v11 core: it serves one chat platform,
+// reached through a platform.Backend, as a OneBot implementation. Backend
+// events become OneBot events, OneBot actions become backend calls. It
+// knows nothing of any platform: what one offers beyond the required
+// methods it finds through the optional capabilities of package platform,
+// and answers 1404 naming the backend for what is missing.
 //
 // Flow:
 //
-//	yunhu.Client.Run ──pushes──▶ ingest: id from the store (durable first)
-//	                              ──▶ OneBot event ──▶ onebot.Hub.Publish
-//	onebot.Router ──action──▶ handler: OneBot ids → Yunhu ids (store aliases),
-//	                              segments → Yunhu content ──▶ yunhu.Client
+//	Backend.Run ──Sink.Deliver(events)──▶ ingest: ids from the store
+//	    (durable first) ──▶ OneBot events ──▶ onebot.Hub.Publish;
+//	    Deliver returns once its events are durable and published
+//	onebot.Router ──action──▶ handler: OneBot ids → platform ids (store
+//	    aliases), segments → Backend.Encode ──▶ Backend.Send
 //
-// Ids (a public contract, see README "Ids"): self_id and user_id are Yunhu
-// user ids as numbers; group_id is the Yunhu group id as a number when it
-// is canonical decimal below store.AliasBase, else its store alias;
-// message_id is the store's sequential int32 for (chat, Yunhu msg_id).
+// Ids (a public contract, see README "Ids"): self_id, user_id and
+// group_id are the platform's ids as numbers when they are canonical
+// decimal below store.AliasBase, else their store aliases; message_id is
+// the store's sequential int32 for (conversation, platform message id).
 //
-// The store key of a chat is the conversation as the account addresses it
-// (chatOf): the peer user or bot for private chats, the group for groups.
-// The store's message Body holds the message as a OneBot segment array
+// The store key of a conversation is convKey(platform.Conv): its kind and
+// id. The store's message Body holds the message as a OneBot segment array
 // (segment.AppendJSON), so get_msg answers from the store alone.
 package bridge
 
@@ -25,64 +27,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
-	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 )
 
-// Platform is what the bridge needs from Yunhu; *yunhu.Client provides it.
-type Platform interface {
-	Run(ctx context.Context, onPush func(yunhu.Push)) error
-	Self(ctx context.Context) (*yunhu.Self, error)
-
-	SendMessage(ctx context.Context, m yunhu.Outgoing) (string, error)
-	EditMessage(ctx context.Context, m yunhu.Outgoing) error
-	Recall(ctx context.Context, chat yunhu.Chat, msgID string) error
-	RecallBatch(ctx context.Context, chat yunhu.Chat, msgIDs []string) error
-	GetMessage(ctx context.Context, chat yunhu.Chat, msgID string) (*yunhu.Message, error)
-	ListMessages(ctx context.Context, chat yunhu.Chat, before string, count int) ([]yunhu.Message, error)
-	ListMessagesAround(ctx context.Context, chat yunhu.Chat, msgID string, count int) ([]yunhu.Message, error)
-	ListMessagesBySeq(ctx context.Context, chat yunhu.Chat, start int64) ([]yunhu.Message, error)
-	ListEditRecords(ctx context.Context, msgID string, page, size int) ([]yunhu.EditRecord, int, error)
-	ButtonReport(ctx context.Context, chat yunhu.Chat, msgID, userID, value string) error
-	Forward(ctx context.Context, msgID string, srcType yunhu.ChatType, targets []yunhu.Chat) error
-	DeleteForMe(ctx context.Context, chat yunhu.Chat, msgID string) error
-	Upload(ctx context.Context, kind yunhu.UploadKind, name string, data []byte) (*yunhu.Upload, error)
-	Download(ctx context.Context, url string) ([]byte, string, error)
-
-	GetUser(ctx context.Context, id string) (*yunhu.User, error)
-	AddressBook(ctx context.Context) (*yunhu.AddressBook, error)
-	FriendRequests(ctx context.Context) ([]yunhu.FriendRequest, int, error)
-	AgreeApply(ctx context.Context, id int64, agree int) error
-	DeleteFriend(ctx context.Context, chat yunhu.Chat) error
-	Conversations(ctx context.Context) ([]yunhu.Conversation, error)
-	DismissNotification(ctx context.Context, chatID string) error
-
-	GroupInfo(ctx context.Context, id string) (*yunhu.Group, error)
-	ListMembers(ctx context.Context, groupID string, page, size int, keywords string) ([]yunhu.Member, int, error)
-	AllMembers(ctx context.Context, groupID string) ([]yunhu.Member, error)
-	RemoveMember(ctx context.Context, groupID, userID string) error
-	GagMember(ctx context.Context, groupID, userID string, seconds int) error
-	EditGroup(ctx context.Context, s yunhu.GroupSettings) error
-	SetMyGroupNickname(ctx context.Context, groupID, nickname string) error
-}
-
-var _ Platform = (*yunhu.Client)(nil)
-
-// Options configures a Bridge. Platform, Store, Hub and Router are
+// Options configures a Bridge. Backend, Store, Hub and Router are
 // required.
 type Options struct {
-	Platform Platform
-	Store    *store.Store
-	Hub      *onebot.Hub
-	Router   *onebot.Router
-	Log      *zap.Logger // nil means no logging
+	Backend platform.Backend
+	Store   *store.Store
+	Hub     *onebot.Hub
+	Router  *onebot.Router
+	Log     *zap.Logger // nil means no logging
 
 	// PostFormat is "string" (CQ codes) or "array" for the message field
 	// of events.
@@ -116,23 +78,31 @@ type Options struct {
 	// (chat, sender, message_id and a short preview), as go-cqhttp does
 	// (config log.messages).
 	LogMessages bool
-	// OnPush, when set, is told the kind of every push from Yunhu
-	// (message, recall, edit, stream, invite, draft, file_send, hang_up,
-	// bot_board) and OnBackfill how many messages each backfilled chat
-	// reported. Both must be quick; the daemon feeds its metrics from
-	// them.
-	OnPush     func(kind string)
+	// OnBackfill, when set, is told how many messages each backfilled
+	// chat reported. It must be quick; the daemon feeds its metrics
+	// from it.
 	OnBackfill func(messages int)
 }
 
-// Bridge connects one Yunhu account to the OneBot side.
+// Bridge connects one platform account to the OneBot side.
 type Bridge struct {
-	opts     Options
-	platform Platform
-	store    *store.Store
-	hub      *onebot.Hub
-	log      *zap.Logger
-	now      func() time.Time
+	opts    Options
+	backend platform.Backend
+	// The backend's optional capabilities; nil when it lacks one.
+	history     platform.History
+	dir         platform.Directory
+	admin       platform.GroupAdmin
+	requests    platform.Requests
+	friends     platform.Friends
+	editor      platform.Editor
+	reader      platform.Reader
+	referer     platform.MediaReferer
+	unsupported map[string]string // action → why, from platform.Unsupported
+
+	store *store.Store
+	hub   *onebot.Hub
+	log   *zap.Logger
+	now   func() time.Time
 
 	// me is the account, published whole by login: a reader sees the
 	// id, its number and the name of one login or none of them, never
@@ -146,15 +116,12 @@ type Bridge struct {
 	// goroutine's for the sender of events, and get_msg's and history's
 	// for the same sender; its refresh worker runs with receive.
 	members *memberCache
-
-	mu   sync.Mutex      // guards bots
-	bots map[string]bool // Yunhu ids known to be bots (private chats use ChatTypeBot)
 }
 
 // New returns a Bridge and registers every OneBot action on opts.Router.
 func New(opts Options) (*Bridge, error) {
-	if opts.Platform == nil || opts.Store == nil || opts.Hub == nil || opts.Router == nil {
-		return nil, errors.New("bridge: Platform, Store, Hub and Router are required")
+	if opts.Backend == nil || opts.Store == nil || opts.Hub == nil || opts.Router == nil {
+		return nil, errors.New("bridge: Backend, Store, Hub and Router are required")
 	}
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
@@ -178,24 +145,34 @@ func New(opts Options) (*Bridge, error) {
 		opts.PostFormat = "string"
 	}
 	b := &Bridge{
-		opts:     opts,
-		platform: opts.Platform,
-		store:    opts.Store,
-		hub:      opts.Hub,
-		log:      opts.Log,
-		now:      opts.Now,
-		bots:     map[string]bool{},
-		media:    newMediaRules(opts.Media, opts.Log),
+		opts:    opts,
+		backend: opts.Backend,
+		store:   opts.Store,
+		hub:     opts.Hub,
+		log:     opts.Log,
+		now:     opts.Now,
+		media:   newMediaRules(opts.Media, opts.Log),
 
 		ownRecalls: newOwnRecalls(),
 	}
-	b.members = newMemberCache(b.platform, b.log.Named("members"), b.now)
+	b.history, _ = opts.Backend.(platform.History)
+	b.dir, _ = opts.Backend.(platform.Directory)
+	b.admin, _ = opts.Backend.(platform.GroupAdmin)
+	b.requests, _ = opts.Backend.(platform.Requests)
+	b.friends, _ = opts.Backend.(platform.Friends)
+	b.editor, _ = opts.Backend.(platform.Editor)
+	b.reader, _ = opts.Backend.(platform.Reader)
+	b.referer, _ = opts.Backend.(platform.MediaReferer)
+	if u, ok := opts.Backend.(platform.Unsupported); ok {
+		b.unsupported = u.Unsupported()
+	}
+	b.members = newMemberCache(b.dir, b.log.Named("members"), b.now)
 	b.me.Store(&identity{})
 	b.registerActions(opts.Router)
 	return b, nil
 }
 
-// Status reports the platform's health for heartbeats and get_status.
+// Status reports the backend's health for heartbeats and get_status.
 func (b *Bridge) Status() (online, good bool) {
 	on := b.online.Load()
 	return on, on
@@ -204,7 +181,7 @@ func (b *Bridge) Status() (online, good bool) {
 // identity is who the account is. It is never changed once published;
 // a new login publishes a new one.
 type identity struct {
-	ID     string // the Yunhu user id, "" before login
+	ID     string // the platform user id, "" before login
 	Number int64  // the same id as a OneBot number, 0 before login
 	Name   string // the nickname
 }
@@ -212,7 +189,7 @@ type identity struct {
 // identity returns the account as last published (zero before login).
 func (b *Bridge) identity() *identity { return b.me.Load() }
 
-// self returns the account's Yunhu user id, "" before login.
+// self returns the account's platform user id, "" before login.
 func (b *Bridge) self() string { return b.me.Load().ID }
 
 // selfNumber returns the account's id as a OneBot number, 0 before login.
@@ -220,7 +197,7 @@ func (b *Bridge) selfNumber() int64 { return b.me.Load().Number }
 
 // login learns who the account is; everything else needs it.
 func (b *Bridge) login(ctx context.Context) error {
-	me, err := b.platform.Self(ctx)
+	me, err := b.backend.Self(ctx)
 	if err != nil {
 		return fmt.Errorf("log in: %w", err)
 	}
@@ -236,8 +213,8 @@ func (b *Bridge) login(ctx context.Context) error {
 	return nil
 }
 
-// Run logs in, then receives pushes and turns them into events until ctx
-// is done. A failed login is retried with backoff: a daemon that started
+// Run logs in, then receives the backend's events and turns them into
+// OneBot events until ctx is done. A failed login is retried with backoff: a daemon that started
 // while the network was down must come up by itself.
 func (b *Bridge) Run(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
@@ -248,10 +225,10 @@ func (b *Bridge) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, yunhu.ErrUnauthorized) {
-			return fmt.Errorf("account.token rejected by Yunhu: %w", err)
+		if errors.Is(err, platform.ErrUnauthorized) {
+			return err // the backend's words name the credential to fix
 		}
-		wait := yunhu.DefaultBackoff(attempt)
+		wait := loginBackoff(attempt)
 		b.log.Warn("login failed; retrying", zap.Error(err), zap.Duration("in", wait))
 		select {
 		case <-ctx.Done():
@@ -259,11 +236,14 @@ func (b *Bridge) Run(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 	}
-	err := b.receive(ctx)
-	if errors.Is(err, yunhu.ErrUnauthorized) {
-		// Revoked while running (yunhu/authwatch.go): the same line as
-		// a token rejected at start.
-		return fmt.Errorf("account.token rejected by Yunhu: %w", err)
-	}
-	return err
+	// Credentials revoked while running end receive with the same
+	// error as at start.
+	return b.receive(ctx)
+}
+
+// loginBackoff is the wait before login attempt n+1: 1 s doubling to a
+// minute.
+func loginBackoff(attempt int) time.Duration {
+	d := time.Second << min(attempt, 6)
+	return min(d, time.Minute)
 }

@@ -12,12 +12,12 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
-	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 )
 
-// OneBot events built from Yunhu pushes (shared/reference/onebot-11/event/
+// OneBot events built from backend events (shared/reference/onebot-11/event/
 // message.md, notice.md, request.md). They are typed structs, not maps, so
 // that the key order on the wire is the field order below and never
 // changes between runs (golden tests pin it). Every id is a JSON number:
@@ -262,30 +262,19 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// roleOf maps a Yunhu permission level to a OneBot role.
-func roleOf(level int32) string {
-	switch {
-	case level >= yunhu.PermissionOwner:
-		return roleOwner
-	case level >= yunhu.PermissionAdmin:
-		return roleAdmin
-	}
-	return roleMember
-}
-
 // itoa is strconv.FormatInt for ids in segment data.
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // maxOwnRecalls and ownRecallTTL bound the recalls delete_msg announces
-// to the ingest goroutine: an announcement whose push never comes (Yunhu
-// lost it, or it came before the bridge ran) is forgotten after the TTL,
+// to the ingest goroutine: an announcement whose event never comes (the
+// platform lost it, or it came before the bridge ran) is forgotten after the TTL,
 // and the oldest goes first beyond the count.
 const (
 	maxOwnRecalls = 4096
 	ownRecallTTL  = 10 * time.Minute
 )
 
-// ownRecall is what delete_msg tells the ingest goroutine about a Yunhu
+// ownRecall is what delete_msg tells the ingest goroutine about a platform
 // message it is recalling: the account is the operator, and a part after
 // the first of a message sent as several is marked recalled without a
 // notice of its own (the bot was given the first part's id only).
@@ -294,8 +283,8 @@ type ownRecall struct {
 	until time.Time
 }
 
-// ownRecalls are the recalls delete_msg is making, by Yunhu message id.
-// The push of a recall does not say who made it (§5), so the bridge
+// ownRecalls are the recalls delete_msg is making, by platform message
+// id. A platform's recall event need not say who made it, so the bridge
 // remembers which ones it made itself.
 type ownRecalls struct {
 	mu    sync.Mutex
@@ -338,31 +327,32 @@ func (r *ownRecalls) take(msgID string) (ownRecall, bool) {
 	return o, ok
 }
 
-// recall reports a recall push. The recalled message keeps its message_id;
+// recall reports a recall event. The recalled message keeps its message_id;
 // one never seen (sent and recalled while the bridge was away, or older
 // than the store) gets an id now, so that the notice carries a number.
 // A message already marked recalled is not reported again, e.g. when
-// delete_msg marked it before Yunhu echoed the recall.
-func (in *ingest) recall(ctx context.Context, key chatKey, p yunhu.RecallPush) {
+// delete_msg marked it before the platform echoed the recall.
+func (in *ingest) recall(ctx context.Context, key platform.Conv, p platform.Recalled) {
 	st := in.b.store
 	own, isOwn := in.b.ownRecalls.take(p.MsgID)
-	id, err := st.MessageID(int32(key.Type), key.ID, p.MsgID)
+	id, err := st.MessageID(convKey(key), p.MsgID)
 	var rec store.Message
 	switch {
 	case err == nil:
 		rec, err = st.Message(id)
 	case errors.Is(err, store.ErrNotFound):
 		rec = store.Message{
-			ChatType: int32(key.Type), ChatID: key.ID, MsgID: p.MsgID, Seq: p.Seq,
+			Conv: convKey(key), MsgID: p.MsgID, Seq: p.Seq, Reported: true,
 			SenderID: p.Sender.ID, SenderName: p.Sender.Name, Time: p.Time, Recalled: true,
 		}
 		id, err = st.PutMessage(ctx, rec)
 		if err == nil {
 			if !own.quiet {
-				in.publishRecall(ctx, key, id, rec.SenderID, in.recallOperator(rec.SenderID, isOwn), p.Time)
+				in.publishRecall(ctx, key, id, rec.SenderID, in.recallOperator(rec.SenderID, p.Operator, isOwn), p.Time)
 			}
 			return
 		}
+		in.failed = err
 	}
 	if err != nil {
 		in.b.log.Error("recall: look up message", zap.String("msg_id", p.MsgID), zap.Error(err))
@@ -374,21 +364,24 @@ func (in *ingest) recall(ctx context.Context, key chatKey, p yunhu.RecallPush) {
 	if rec.SenderID == "" {
 		rec.SenderID = p.Sender.ID
 	}
-	in.recallStored(ctx, key, id, rec, p.Time, own, isOwn)
+	in.recallStored(ctx, key, id, rec, p.Time, p.Operator, own, isOwn)
 }
 
 // recallOperator is who made a recall: the account when delete_msg did,
-// else the author (the push does not say).
-func (in *ingest) recallOperator(author string, own bool) string {
-	if own {
+// else who the platform says, else the author.
+func (in *ingest) recallOperator(author, operator string, own bool) string {
+	switch {
+	case own:
 		return in.b.self()
+	case operator != "":
+		return operator
 	}
 	return author
 }
 
 // recallStored marks a stored message recalled and reports it, unless it
 // is a quiet part of the account's own recall.
-func (in *ingest) recallStored(ctx context.Context, key chatKey, id int32, rec store.Message, at time.Time, own ownRecall, isOwn bool) {
+func (in *ingest) recallStored(ctx context.Context, key platform.Conv, id int32, rec store.Message, at time.Time, operator string, own ownRecall, isOwn bool) {
 	err := in.b.store.UpdateMessage(ctx, id, func(m *store.Message) error {
 		m.Recalled = true
 		if m.SenderID == "" {
@@ -397,16 +390,17 @@ func (in *ingest) recallStored(ctx context.Context, key chatKey, id int32, rec s
 		return nil
 	})
 	if err != nil {
+		in.failed = err
 		in.b.log.Error("recall: mark message", zap.Int32("message_id", id), zap.Error(err))
 		return
 	}
 	if !own.quiet {
-		in.publishRecall(ctx, key, id, rec.SenderID, in.recallOperator(rec.SenderID, isOwn), at)
+		in.publishRecall(ctx, key, id, rec.SenderID, in.recallOperator(rec.SenderID, operator, isOwn), at)
 	}
 }
 
 // publishRecall publishes group_recall or friend_recall.
-func (in *ingest) publishRecall(ctx context.Context, key chatKey, id int32, author, operator string, at time.Time) {
+func (in *ingest) publishRecall(ctx context.Context, key platform.Conv, id int32, author, operator string, at time.Time) {
 	if at.IsZero() {
 		at = in.b.now()
 	}
@@ -416,7 +410,7 @@ func (in *ingest) publishRecall(ctx context.Context, key chatKey, id int32, auth
 		return
 	}
 	var ev any
-	if key.Type == yunhu.ChatTypeGroup {
+	if key.Kind == platform.KindGroup {
 		var uid, op int64
 		if author != "" {
 			if uid, err = in.b.oneBotID(ctx, author); err != nil {
@@ -445,14 +439,14 @@ func (in *ingest) publishRecall(ctx context.Context, key chatKey, id int32, auth
 	}
 }
 
-// edit reports an edit push and replaces the stored body. An edit of a
-// message the store does not know cannot be placed (the push may not say
+// edit reports an edit and replaces the stored body. An edit of a
+// message the store does not know cannot be placed (the event may not say
 // which conversation it is in) and is only logged.
-func (in *ingest) edit(ctx context.Context, key chatKey, found bool, p yunhu.EditPush) {
+func (in *ingest) edit(ctx context.Context, key platform.Conv, found bool, p platform.Edited) {
 	var id int32
 	var err error
 	if found {
-		id, err = in.b.store.MessageID(int32(key.Type), key.ID, p.MsgID)
+		id, err = in.b.store.MessageID(convKey(key), p.MsgID)
 	}
 	if !found || errors.Is(err, store.ErrNotFound) {
 		in.b.log.Debug("edit of an unknown message", zap.String("msg_id", p.MsgID))
@@ -467,16 +461,16 @@ func (in *ingest) edit(ctx context.Context, key chatKey, found bool, p yunhu.Edi
 		return
 	}
 	var names mentionNames
-	if key.Type == yunhu.ChatTypeGroup {
+	if key.Kind == platform.KindGroup {
 		names = func(uid string) []string { return in.members.names(key.ID, uid) }
 	}
-	segs, err := in.b.contentSegments(ctx, p.ContentType, &p.Content, names)
+	segs, err := in.b.decode(ctx, key, p.Content, names)
 	if err != nil {
 		in.b.log.Error("edit: convert message", zap.String("msg_id", p.MsgID), zap.Error(err))
 		return
 	}
 	if p.QuoteID != "" {
-		if q, err := in.b.store.MessageID(int32(key.Type), key.ID, p.QuoteID); err == nil {
+		if q, err := in.b.store.MessageID(convKey(key), p.QuoteID); err == nil {
 			segs = append(segment.Message{segment.Reply(itoa(int64(q)))}, segs...)
 		}
 	}
@@ -486,14 +480,15 @@ func (in *ingest) edit(ctx context.Context, key chatKey, found bool, p yunhu.Edi
 		return nil
 	})
 	if err != nil {
+		in.failed = err
 		in.b.log.Error("edit: store message", zap.Int32("message_id", id), zap.Error(err))
 		return
 	}
 	ev := &messageEditNotice{
-		Time: p.EditTime.Unix(), SelfID: in.b.selfNumber(), PostType: postNotice, NoticeType: noticeMessageEdit,
+		Time: p.Time.Unix(), SelfID: in.b.selfNumber(), PostType: postNotice, NoticeType: noticeMessageEdit,
 		MessageType: messagePrivate, MessageID: id, Message: f.post, RawMessage: f.raw,
 	}
-	if p.EditTime.IsZero() {
+	if p.Time.IsZero() {
 		ev.Time = in.b.now().Unix()
 	}
 	if rec.SenderID != "" {
@@ -502,7 +497,7 @@ func (in *ingest) edit(ctx context.Context, key chatKey, found bool, p yunhu.Edi
 			return
 		}
 	}
-	if key.Type == yunhu.ChatTypeGroup {
+	if key.Kind == platform.KindGroup {
 		ev.MessageType = messageGroup
 		if ev.GroupID, err = in.b.oneBotID(ctx, key.ID); err != nil {
 			in.b.log.Error("edit notice", zap.Error(err))
@@ -516,16 +511,16 @@ func (in *ingest) edit(ctx context.Context, key chatKey, found bool, p yunhu.Edi
 
 // streamAppend is text a bot streamed onto one of its messages.
 type streamAppend struct {
-	key   chatKey
+	key   platform.Conv
 	msgID string
 	text  string
 }
 
-// addStream queues a stream chunk. Chunks are not reported (a bot may
+// addStream queues an append. Chunks are not reported (a bot may
 // stream dozens per second and frameworks know no such event); they only
 // grow the stored body, so get_msg returns the text so far. The chunks of
 // one batch are written together.
-func (in *ingest) addStream(key chatKey, p yunhu.StreamPush) {
+func (in *ingest) addStream(key platform.Conv, p platform.Appended) {
 	for i := range in.streams {
 		if s := &in.streams[i]; s.key == key && s.msgID == p.MsgID {
 			s.text += p.Text
@@ -539,7 +534,7 @@ func (in *ingest) addStream(key chatKey, p yunhu.StreamPush) {
 // last text, markdown or html segment, or as a new text segment.
 func (in *ingest) applyStreams(ctx context.Context) {
 	for _, s := range in.streams {
-		id, err := in.b.store.MessageID(int32(s.key.Type), s.key.ID, s.msgID)
+		id, err := in.b.store.MessageID(convKey(s.key), s.msgID)
 		if err != nil {
 			in.b.log.Debug("stream chunk for an unknown message", zap.String("msg_id", s.msgID), zap.Error(err))
 			continue
@@ -645,4 +640,16 @@ func (e *groupMessageEvent) appendJSON(dst []byte) []byte {
 	dst = appendStringField(dst, "role", s.Role)
 	dst = appendStringField(dst, "title", s.Title)
 	return append(dst, '}', '}')
+}
+// appendText appends a text segment unless s is empty, merging it into a
+// text segment already at the end.
+func appendText(m segment.Message, s string) segment.Message {
+	if s == "" {
+		return m
+	}
+	if n := len(m); n > 0 && m[n-1].Type == segment.TypeText {
+		m[n-1] = segment.Text(m[n-1].Value("text") + s)
+		return m
+	}
+	return append(m, segment.Text(s))
 }

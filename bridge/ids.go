@@ -6,24 +6,25 @@ import (
 	"fmt"
 
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
+	"github.com/yunhu-onebot/yunhu-onebot/segment"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
-	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 )
 
-// oneBotID maps a Yunhu id (user, bot or group) to its OneBot number:
+// oneBotID maps a platform id (user, bot or group) to its OneBot number:
 // the id itself when it is canonical decimal below store.AliasBase, its
 // durable alias otherwise.
-func (b *Bridge) oneBotID(ctx context.Context, yunhuID string) (int64, error) {
-	n, err := b.store.ToInt(ctx, yunhuID)
+func (b *Bridge) oneBotID(ctx context.Context, platformID string) (int64, error) {
+	n, err := b.store.ToInt(ctx, platformID)
 	if err != nil {
-		return 0, fmt.Errorf("map id %q: %w", yunhuID, err)
+		return 0, fmt.Errorf("map id %q: %w", platformID, err)
 	}
 	return n, nil
 }
 
-// yunhuID maps a OneBot id parameter back to the Yunhu id. An alias that
-// the store never handed out is a bad parameter, named by param.
-func (b *Bridge) yunhuID(param string, n int64) (string, error) {
+// platformID maps a OneBot id parameter back to the platform id. An alias
+// that the store never handed out is a bad parameter, named by param.
+func (b *Bridge) platformID(param string, n int64) (string, error) {
 	if n <= 0 {
 		return "", onebot.ErrBadParams("%s: %d is not a valid id", param, n)
 	}
@@ -37,35 +38,48 @@ func (b *Bridge) yunhuID(param string, n int64) (string, error) {
 	return id, nil
 }
 
-// chatOf is the conversation a message belongs to, as the account
-// addresses it (§6.3 of the wire digest): the peer for private and bot
-// chats, the group for groups. It is the store's chat key.
-func (b *Bridge) chatOf(m *yunhu.Message) yunhu.Chat {
-	c := m.Peer(b.self())
-	if c.Type == yunhu.ChatTypeUser && m.Sender.Type == yunhu.ChatTypeBot && m.Sender.ID == c.ID {
-		c.Type = yunhu.ChatTypeBot
+// convKey is the store's key of a conversation: its kind, then its id.
+// It is reversible (parseConvKey), so a stored message names the
+// conversation it belongs to.
+func convKey(c platform.Conv) string {
+	return string(rune('0'+c.Kind)) + c.ID
+}
+
+// parseConvKey is the inverse of convKey.
+func parseConvKey(k string) (platform.Conv, bool) {
+	if len(k) < 2 || k[0] < '1' || k[0] > '9' {
+		return platform.Conv{}, false
 	}
-	if c.Type == yunhu.ChatTypeBot {
-		b.rememberBot(c.ID)
-	}
+	return platform.Conv{Kind: platform.Kind(k[0] - '0'), ID: k[1:]}, true
+}
+
+// ConvKey is convKey for the daemon's wiring: the store's upgrade of a
+// schema 2 file keys conversations the way the core reads them.
+func ConvKey(c platform.Conv) string { return convKey(c) }
+
+// recordConv is the conversation a stored message belongs to.
+func recordConv(rec store.Message) platform.Conv {
+	c, _ := parseConvKey(rec.Conv)
 	return c
 }
 
-// rememberBot records that id is a bot, so that send_private_msg to it
-// uses the bot chat type.
-func (b *Bridge) rememberBot(id string) {
-	b.mu.Lock()
-	b.bots[id] = true
-	b.mu.Unlock()
-}
-
-// privateChat is the private conversation with a user or a bot.
-func (b *Bridge) privateChat(id string) yunhu.Chat {
-	b.mu.Lock()
-	bot := b.bots[id]
-	b.mu.Unlock()
-	if bot {
-		return yunhu.Chat{ID: id, Type: yunhu.ChatTypeBot}
+// toOneBot rewrites the platform user ids of at segments (Backend.Decode
+// and Outgoing.Body use them) as OneBot numbers, in place. "all" stays
+// all.
+func (b *Bridge) toOneBot(ctx context.Context, segs segment.Message) (segment.Message, error) {
+	for i := range segs {
+		if segs[i].Type != segment.TypeAt {
+			continue
+		}
+		qq := segs[i].Value("qq")
+		if qq == "" || qq == segment.AtAllQQ {
+			continue
+		}
+		n, err := b.oneBotID(ctx, qq)
+		if err != nil {
+			return nil, fmt.Errorf("mention: %w", err)
+		}
+		segs[i].Set("qq", itoa(n))
 	}
-	return yunhu.Chat{ID: id, Type: yunhu.ChatTypeUser}
+	return segs, nil
 }

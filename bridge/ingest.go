@@ -9,25 +9,30 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
-	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 )
 
-// Ingest: Yunhu pushes → OneBot events.
+// Ingest: backend events → OneBot events.
 //
-//	yunhu.Client.Run ─onPush─▶ bounded queue ─▶ ingest goroutine:
+//	Backend.Run ─Sink.Deliver─▶ bounded queue ─▶ ingest goroutine:
 //	    take what is queued (a batch) → dedupe (store.MessageID) →
 //	    one store.PutMessagesAliased for the batch's new messages and the
 //	    aliases of their new non-numeric chats and senders (one fsync) →
-//	    build and publish the events, in order
+//	    build and publish the events, in order → Deliver returns
 //	backfill goroutine (after a reconnect) ─▶ the same queue
+//
+// Deliver returns once every event of its batch has been handled: stored
+// and published, or dropped as a duplicate, or (for an event held during
+// a backfill) once it is released and handled. A backend acknowledges to
+// its server only then, so nothing acknowledged can be lost in a crash.
 //
 // A message_id is durable before any event carries it: a bot that calls
 // get_msg or delete_msg on it at once finds it; so are the aliases of the
 // user_id and group_id it carries, written in the same commit. One
 // goroutine does all of this, so the order of each chat is the order of
-// the socket, and there is no race with itself over which message is new.
+// the backend, and there is no race with itself over which message is new.
 //
 // The ingest goroutine never waits for a member list: a group's member
 // list (for the sender's role and card) is fetched by the member cache's
@@ -35,17 +40,17 @@ import (
 // role member and no card (members.go).
 //
 // Exactly once: a message is reported when the store has no id for it yet,
-// or has one with seq 0, which only a record the pipeline did not write
-// has: an own message stored by send_msg before its echo arrived, or the
-// placeholder of a quoted message never seen. The account's own messages
+// or has one not marked Reported, which only a record the pipeline did
+// not write has: an own message stored by send_msg before its echo
+// arrived, or the placeholder of a quoted message never seen. The account's own messages
 // (sent from any device or by this daemon) become message_sent events when
 // ReportSelfMessage is on and nothing otherwise; they never become message
 // events.
 
 const (
-	// ingestQueue bounds the pushes waiting for the ingest goroutine.
-	// When it is full, onPush waits, which stops the socket reader: the
-	// push socket is the only producer that can be slowed down.
+	// ingestQueue bounds the events waiting for the ingest goroutine.
+	// When it is full, Deliver waits, which stops the backend's reader:
+	// the backend is the only producer that can be slowed down.
 	ingestQueue = 16384
 	// maxIngestBatch bounds what one round of the ingest goroutine takes,
 	// and so one PutMessages: the store's own commit limit. Batches grow
@@ -53,24 +58,25 @@ const (
 	// throughput.
 	maxIngestBatch = 4096
 	// recentMessages is how many message ids the ingest goroutine
-	// remembers the chat of, for edit and stream pushes, which do not
-	// always say which conversation they belong to (§6.5).
+	// remembers the conversation of, for edits and appends, which do not
+	// always say which conversation they belong to.
 	recentMessages = 1 << 16
 )
 
-// chatKey is a conversation as the store keys it (chatOf).
-type chatKey struct {
-	Type yunhu.ChatType
-	ID   string
+// item is one unit of work for the ingest goroutine: an event from the
+// backend, or progress from a backfill round.
+type item struct {
+	ev   platform.Event
+	fill *fill
+	// d is the Deliver call the event came with; nil for fills.
+	d *delivery
 }
 
-func keyOf(c yunhu.Chat) chatKey { return chatKey{c.Type, c.ID} }
-
-// item is one unit of work for the ingest goroutine: a push from the
-// socket, or progress from a backfill round.
-type item struct {
-	push yunhu.Push
-	fill *fill
+// delivery is one Deliver call waiting for its events to be handled.
+type delivery struct {
+	left int           // events not handled yet; the ingest goroutine's
+	err  error         // the first failure to store one of them
+	done chan struct{} // closed when left reaches 0
 }
 
 // ingest is the state of one receive call. Fields without a comment
@@ -80,13 +86,18 @@ type ingest struct {
 	ch       chan item
 	stop     <-chan struct{} // receive's context is done
 	members  *memberCache
-	requests *requestWatcher
 	tracker  *tracker
 
-	chunk   []yunhu.Message // live messages not yet stored
-	buf     []byte          // event encoding buffer (the hub copies)
-	streams []streamAppend  // stream chunks not yet stored
+	chunk   []platform.Message // live messages not yet stored
+	buf     []byte             // event encoding buffer (the hub copies)
+	streams []streamAppend     // appends not yet stored
 	recent  recentIndex
+	// handledDs are the deliveries of events dispatched since the last
+	// flush; settle counts them down once the flush made them durable.
+	handledDs []*delivery
+	// failed: a store write of this round failed; the deliveries it
+	// settles report it, so the backend does not acknowledge.
+	failed error
 
 	// Backfill coordination (backfill.go).
 	connects     int
@@ -95,36 +106,36 @@ type ingest struct {
 	cancelRound  context.CancelFunc
 	rounds       sync.WaitGroup
 	holdAll      bool
-	pending      map[chatKey]bool
+	pending      map[platform.Conv]bool
 	held         []heldItem
-	heldIDs      map[string]chatKey
+	heldIDs      map[string]platform.Conv
 }
 
-// receive runs the push socket and the ingest pipeline until ctx is done.
+// receive runs the backend's receive loop and the ingest pipeline until
+// ctx is done.
 func (b *Bridge) receive(parent context.Context) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	tr := newTracker(b)
 	tr.load()
 	in := &ingest{
-		b:        b,
-		ch:       make(chan item, ingestQueue),
-		stop:     ctx.Done(),
-		members:  b.members,
-		requests: newRequestWatcher(b),
-		tracker:  tr,
-		recent:   newRecentIndex(recentMessages),
-		heldIDs:  map[string]chatKey{},
+		b:       b,
+		ch:      make(chan item, ingestQueue),
+		stop:    ctx.Done(),
+		members: b.members,
+		tracker: tr,
+		recent:  newRecentIndex(recentMessages),
+		heldIDs: map[string]platform.Conv{},
 	}
 	var wg sync.WaitGroup
-	for _, run := range []func(context.Context){in.loop, in.members.run, in.requests.run, tr.run} {
+	for _, run := range []func(context.Context){in.loop, in.members.run, tr.run} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			run(ctx)
 		}()
 	}
-	err := b.platform.Run(ctx, in.onPush)
+	err := b.backend.Run(ctx, in)
 	cancel()
 	wg.Wait()
 	b.online.Store(false)
@@ -139,59 +150,66 @@ func (b *Bridge) receive(parent context.Context) error {
 	return err
 }
 
-// onPush is called by the socket reader for each push, in order.
-func (in *ingest) onPush(p yunhu.Push) {
-	if f := in.b.opts.OnPush; f != nil {
-		if kind := pushKind(p); kind != "" {
-			f(kind)
-		}
+// Deliver is the platform.Sink the backend's Run delivers into.
+func (in *ingest) Deliver(ctx context.Context, events []platform.Event) error {
+	if len(events) == 0 {
+		return nil
 	}
-	switch p := p.(type) {
-	case yunhu.Connected:
-		if !in.b.online.Swap(true) {
-			in.b.log.Info("push socket online")
+	d := &delivery{left: len(events), done: make(chan struct{})}
+	for _, ev := range events {
+		switch ev := ev.(type) {
+		case platform.Online:
+			if !in.b.online.Swap(true) {
+				in.b.log.Info("backend online", zap.String("backend", in.b.backend.Name()))
+			}
+		case platform.Offline:
+			switch {
+			case !in.b.online.Swap(false):
+			case ev.Err == nil || errors.Is(ev.Err, context.Canceled):
+				in.b.log.Info("backend offline", zap.String("backend", in.b.backend.Name()))
+			default:
+				in.b.log.Warn("backend offline; it reconnects", zap.String("backend", in.b.backend.Name()), zap.Error(ev.Err))
+			}
 		}
-	case yunhu.Disconnected:
-		switch {
-		case !in.b.online.Swap(false):
-		case errors.Is(p.Err, context.Canceled):
-			in.b.log.Info("push socket closed")
-		default:
-			in.b.log.Warn("push socket offline; reconnecting", zap.Error(p.Err))
+		select {
+		case in.ch <- item{ev: ev, d: d}:
+		case <-in.stop:
+			return context.Canceled
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-	case yunhu.DraftPush, yunhu.FileSendPush, yunhu.HangUpPush, yunhu.BotBoardPush:
-		return // nothing a OneBot client is told about
 	}
 	select {
-	case in.ch <- item{push: p}:
+	case <-d.done:
+		return d.err
 	case <-in.stop:
+		return context.Canceled
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
-// pushKind names p for Options.OnPush; "" for the socket's own
-// Connected and Disconnected.
-func pushKind(p yunhu.Push) string {
-	switch p.(type) {
-	case yunhu.MessagePush:
-		return "message"
-	case yunhu.RecallPush:
-		return "recall"
-	case yunhu.EditPush:
-		return "edit"
-	case yunhu.StreamPush:
-		return "stream"
-	case yunhu.InvitePush:
-		return "invite"
-	case yunhu.DraftPush:
-		return "draft"
-	case yunhu.FileSendPush:
-		return "file_send"
-	case yunhu.HangUpPush:
-		return "hang_up"
-	case yunhu.BotBoardPush:
-		return "bot_board"
+// handled notes that an item's event needs no more than the next flush.
+func (in *ingest) handled(it item) {
+	if it.d != nil {
+		in.handledDs = append(in.handledDs, it.d)
 	}
-	return ""
+}
+
+// settle counts down the deliveries whose events the last flush made
+// durable, and ends the Deliver calls that have nothing left.
+func (in *ingest) settle() {
+	for _, d := range in.handledDs {
+		if d.err == nil {
+			d.err = in.failed
+		}
+		if d.left--; d.left == 0 {
+			close(d.done)
+		}
+	}
+	clear(in.handledDs)
+	in.handledDs = in.handledDs[:0]
+	in.failed = nil
 }
 
 // loop is the ingest goroutine.
@@ -223,66 +241,73 @@ func (in *ingest) loop(ctx context.Context) {
 			in.dispatch(ctx, it)
 		}
 		in.flush(ctx)
+		in.settle()
 		clear(batch)
 	}
 }
 
 // dispatch handles one item: messages join the chunk stored at the next
 // flush; anything that refers to stored messages flushes first, so that
-// the socket's order holds.
+// the backend's order holds. An event held for a backfill is handled when
+// it is released.
 func (in *ingest) dispatch(ctx context.Context, it item) {
 	if it.fill != nil {
 		in.flush(ctx)
 		in.onFill(ctx, it.fill)
 		return
 	}
-	switch p := it.push.(type) {
-	case yunhu.MessagePush:
-		key := keyOf(in.b.chatOf(&p.Message))
-		if in.holding(key) {
-			in.hold(ctx, key, it)
+	switch ev := it.ev.(type) {
+	case platform.Received:
+		conv := ev.Message.Conv
+		if in.holding(conv) {
+			in.hold(ctx, conv, it)
 			return
 		}
-		in.recent.put(p.Message.ID, key)
-		in.chunk = append(in.chunk, p.Message)
-	case yunhu.RecallPush:
-		m := yunhu.Message{Chat: p.Chat, RecvID: p.RecvID, Sender: p.Sender}
-		key := keyOf(in.b.chatOf(&m))
-		if in.holding(key) {
-			in.hold(ctx, key, it)
-			return
-		}
-		in.flush(ctx)
-		in.recall(ctx, key, p)
-	case yunhu.EditPush:
-		key, ok := in.locate(p.MsgID, p.Chat)
-		if in.holdAll || ok && in.pending[key] {
-			in.hold(ctx, key, it)
+		in.recent.put(ev.Message.ID, conv)
+		in.chunk = append(in.chunk, ev.Message)
+	case platform.Recalled:
+		if in.holding(ev.Conv) {
+			in.hold(ctx, ev.Conv, it)
 			return
 		}
 		in.flush(ctx)
-		in.edit(ctx, key, ok, p)
-	case yunhu.StreamPush:
-		key, ok := in.locate(p.MsgID, yunhu.Chat{ID: p.ChatID})
-		if in.holdAll || ok && in.pending[key] {
-			in.hold(ctx, key, it)
+		in.recall(ctx, ev.Conv, ev)
+	case platform.Edited:
+		conv, ok := in.locate(ev.MsgID, ev.Conv)
+		if in.holdAll || ok && in.pending[conv] {
+			in.hold(ctx, conv, it)
+			return
+		}
+		in.flush(ctx)
+		in.edit(ctx, conv, ok, ev)
+	case platform.Appended:
+		conv, ok := in.locate(ev.MsgID, ev.Conv)
+		if in.holdAll || ok && in.pending[conv] {
+			in.hold(ctx, conv, it)
 			return
 		}
 		if !ok {
-			in.b.log.Debug("stream chunk for an unknown message", zap.String("msg_id", p.MsgID))
-			return
+			in.b.log.Debug("append to an unknown message", zap.String("msg_id", ev.MsgID))
+			break
 		}
-		in.addStream(key, p)
-	case yunhu.Connected:
+		in.addStream(conv, ev)
+	case platform.Online:
 		in.flush(ctx)
 		in.connected(ctx)
-	case yunhu.Disconnected:
+	case platform.Offline:
 		if in.offlineSince.IsZero() { // since the last completed backfill
 			in.offlineSince = in.b.now()
 		}
-	case yunhu.InvitePush:
-		in.requests.poke()
+	case platform.Request:
+		in.flush(ctx)
+		in.request(ctx, ev)
+	case platform.MemberLeft, platform.MemberJoined, platform.MemberMuted:
+		in.flush(ctx)
+		in.groupNotice(ctx, ev)
+	case platform.MembersChanged:
+		in.members.forget(ev.GroupID)
 	}
+	in.handled(it)
 }
 
 // flush stores and reports what the chunk holds, then applies stream
@@ -299,36 +324,37 @@ func (in *ingest) flush(ctx context.Context) {
 }
 
 // locate finds the conversation of a stored or held message from its id
-// and what an edit or stream push says about it: the recent index first,
-// then the store under each chat the push may mean. A private edit pushed
-// to its receiver names the receiver (the account) as the chat, which the
-// store cannot be asked about.
-func (in *ingest) locate(msgID string, c yunhu.Chat) (chatKey, bool) {
+// and what an edit or append says about it: the recent index first, then
+// the store under each conversation the event may mean. A private edit
+// may name the account itself as the conversation (as Yunhu's pushes to
+// the receiver do), which the store cannot be asked about.
+func (in *ingest) locate(msgID string, c platform.Conv) (platform.Conv, bool) {
 	if k, ok := in.recent.get(msgID); ok {
 		return k, true
 	}
 	if k, ok := in.heldIDs[msgID]; ok {
 		return k, true
 	}
-	types := []yunhu.ChatType{c.Type}
-	if c.Type == 0 {
-		types = []yunhu.ChatType{yunhu.ChatTypeGroup, yunhu.ChatTypeBot, yunhu.ChatTypeUser}
+	kinds := []platform.Kind{c.Kind}
+	if c.Kind == 0 {
+		kinds = []platform.Kind{platform.KindGroup, platform.KindPrivate}
 	}
-	for _, t := range types {
-		if c.ID == "" || t == yunhu.ChatTypeUser && c.ID == in.b.self() {
+	for _, k := range kinds {
+		if c.ID == "" || k == platform.KindPrivate && c.ID == in.b.self() {
 			continue
 		}
-		if _, err := in.b.store.MessageID(int32(t), c.ID, msgID); err == nil {
-			return chatKey{t, c.ID}, true
+		conv := platform.Conv{Kind: k, ID: c.ID}
+		if _, err := in.b.store.MessageID(convKey(conv), msgID); err == nil {
+			return conv, true
 		}
 	}
-	return chatKey{}, false
+	return platform.Conv{}, false
 }
 
 // entry is a message on its way to the store and the hub.
 type entry struct {
-	m      *yunhu.Message
-	key    chatKey
+	m      *platform.Message
+	key    platform.Conv
 	quote  int32 // message_id of the quoted message, 0 if none
 	member memberInfo
 	known  bool // member found in the member list
@@ -341,12 +367,13 @@ type entry struct {
 // stored after it, in a later PutMessages, so its reply segment can name
 // the quoted message's id.
 //
-// live says the messages come from the socket (not from history). A live
+// live says the messages come from the backend's live events (not from
+// history). A live
 // message from someone else whose seq is above the last one reported in
 // its chat by this run is new without asking the store: duplicates come
 // from history, which is only read (and merged in seq order) before the
 // chat's live pushes, and from the account's own sends.
-func (in *ingest) emit(ctx context.Context, msgs []yunhu.Message, live bool) {
+func (in *ingest) emit(ctx context.Context, msgs []platform.Message, live bool) {
 	entries := make([]entry, 0, len(msgs))
 	seen := make(map[string]bool, len(msgs))
 	for i := range msgs {
@@ -355,7 +382,7 @@ func (in *ingest) emit(ctx context.Context, msgs []yunhu.Message, live bool) {
 			continue
 		}
 		seen[m.ID] = true
-		key := keyOf(in.b.chatOf(m))
+		key := m.Conv
 		in.recent.put(m.ID, key)
 		fresh := live && m.Sender.ID != in.b.self() && m.Seq > 0 && m.Seq > in.tracker.reported(key)
 		if !fresh && in.reported(ctx, key, m) {
@@ -379,8 +406,8 @@ func (in *ingest) emit(ctx context.Context, msgs []yunhu.Message, live bool) {
 
 // reported says whether m was reported already. A message known only from
 // history (backfill) as recalled since is reported recalled now.
-func (in *ingest) reported(ctx context.Context, key chatKey, m *yunhu.Message) bool {
-	id, err := in.b.store.MessageID(int32(key.Type), key.ID, m.ID)
+func (in *ingest) reported(ctx context.Context, key platform.Conv, m *platform.Message) bool {
+	id, err := in.b.store.MessageID(convKey(key), m.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return false
 	}
@@ -392,12 +419,12 @@ func (in *ingest) reported(ctx context.Context, key chatKey, m *yunhu.Message) b
 		in.b.log.Error("look up message; not reporting it", zap.String("msg_id", m.ID), zap.Error(err))
 		return true
 	}
-	if rec.Seq == 0 {
+	if !rec.Reported {
 		return false // stored by send_msg or as a quote, never reported
 	}
-	if m.Recalled() && !rec.Recalled {
+	if m.Recalled && !rec.Recalled {
 		own, isOwn := in.b.ownRecalls.take(m.ID)
-		in.recallStored(ctx, key, id, rec, m.RecallTime, own, isOwn)
+		in.recallStored(ctx, key, id, rec, m.RecallTime, "", own, isOwn)
 	}
 	return true
 }
@@ -424,14 +451,14 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 		e := &run[i]
 		m := e.m
 		names := in.privateNames(m)
-		if e.key.Type == yunhu.ChatTypeGroup && m.Sender.Type != yunhu.ChatTypeBot && m.Sender.ID != "" {
+		if e.key.Kind == platform.KindGroup && !m.Sender.Bot && m.Sender.ID != "" {
 			e.member, e.known = in.members.peek(e.key.ID, m.Sender.ID)
 			// The account's and the sender's own names are known even
 			// before the group's member list has been fetched.
 			group, known := e.key.ID, names
 			names = func(id string) []string { return append(in.members.names(group, id), known(id)...) }
 		}
-		segs, err := in.b.contentSegments(ctx, m.ContentType, &m.Content, names)
+		segs, err := in.b.decode(ctx, e.key, m.Content, names)
 		if err != nil {
 			in.b.log.Error("convert message; not reporting it", zap.String("msg_id", m.ID), zap.Error(err))
 			segs = segment.Message{segment.Text("[message could not be converted]")}
@@ -444,9 +471,9 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 			segsOf[i] = segs
 		}
 		recs[i] = store.Message{
-			ChatType: int32(e.key.Type), ChatID: e.key.ID, MsgID: m.ID, Seq: m.Seq,
+			Conv: convKey(e.key), MsgID: m.ID, Seq: m.Seq, Reported: true,
 			SenderID: m.Sender.ID, SenderName: m.Sender.Name, Time: m.Time,
-			Self: m.Sender.ID == self, Recalled: m.Recalled(), Body: forms[i].array,
+			Self: m.Sender.ID == self, Recalled: m.Recalled, Body: forms[i].array,
 		}
 	}
 	// The OneBot numbers of new non-numeric senders and chats are
@@ -458,6 +485,7 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 	}
 	ids, err := in.b.store.PutMessagesAliased(ctx, recs, aliasIDs)
 	if err != nil {
+		in.failed = err
 		if ctx.Err() == nil {
 			in.b.log.Error("store messages; they are not reported now", zap.Int("messages", len(recs)), zap.Error(err))
 		}
@@ -472,7 +500,7 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 	for i := range run {
 		e := &run[i]
 		in.tracker.advance(e.key, e.m.Seq, e.m.Time)
-		if e.m.Recalled() {
+		if e.m.Recalled {
 			continue // sent and recalled while we were away: nothing to show
 		}
 		if e.backfill {
@@ -501,7 +529,8 @@ func (in *ingest) put(ctx context.Context, run []entry) {
 // resolveQuotes finds the message_id of every quoted message. A quoted
 // message the store does not know (older than the bridge, or pruned) gets
 // an id now, with a placeholder record without body, so the reply segment
-// still carries a number that get_msg answers for (by asking Yunhu).
+// still carries a number that get_msg answers for (by asking the
+// backend's History).
 func (in *ingest) resolveQuotes(ctx context.Context, run []entry) bool {
 	var holders []store.Message
 	var waiting []int // run index of each entry waiting for a placeholder
@@ -512,7 +541,7 @@ func (in *ingest) resolveQuotes(ctx context.Context, run []entry) bool {
 		if q == "" {
 			continue
 		}
-		id, err := in.b.store.MessageID(int32(e.key.Type), e.key.ID, q)
+		id, err := in.b.store.MessageID(convKey(e.key), q)
 		if err == nil {
 			e.quote = id
 			continue
@@ -523,7 +552,7 @@ func (in *ingest) resolveQuotes(ctx context.Context, run []entry) bool {
 		}
 		if _, ok := index[q]; !ok {
 			index[q] = len(holders)
-			holders = append(holders, store.Message{ChatType: int32(e.key.Type), ChatID: e.key.ID, MsgID: q})
+			holders = append(holders, store.Message{Conv: convKey(e.key), MsgID: q})
 		}
 		waiting = append(waiting, i)
 	}
@@ -532,6 +561,7 @@ func (in *ingest) resolveQuotes(ctx context.Context, run []entry) bool {
 	}
 	ids, err := in.b.store.PutMessages(ctx, holders)
 	if err != nil {
+		in.failed = err
 		if ctx.Err() == nil {
 			in.b.log.Error("store quoted messages; not reporting the messages quoting them now", zap.Error(err))
 		}
@@ -546,7 +576,7 @@ func (in *ingest) resolveQuotes(ctx context.Context, run []entry) bool {
 // privateNames are the names a mention in a private chat may use (and, in
 // a group, those known before its member list has been fetched): the
 // account's and the sender's.
-func (in *ingest) privateNames(m *yunhu.Message) mentionNames {
+func (in *ingest) privateNames(m *platform.Message) mentionNames {
 	me := in.b.identity()
 	self, selfName := me.ID, me.Name
 	return func(id string) []string {
@@ -584,12 +614,15 @@ func (in *ingest) messageEvent(ctx context.Context, e *entry, id int32, f format
 		t = in.b.now()
 	}
 	selfID := in.b.selfNumber()
-	if e.key.Type == yunhu.ChatTypeGroup {
-		s := groupSender{UserID: uid, Nickname: m.Sender.Name, Sex: sexUnknown, Role: roleMember, Title: title(&m.Sender)}
+	if e.key.Kind == platform.KindGroup {
+		s := groupSender{UserID: uid, Nickname: m.Sender.Name, Sex: sexUnknown, Role: roleMember, Title: m.Sender.Title}
 		if e.known {
 			s.Nickname = e.member.name
 			s.Card = in.members.learnCard(e.key.ID, m.Sender.ID, m.Sender.Name, e.member, e.known)
-			s.Role = roleOf(e.member.level)
+			s.Role = string(e.member.role)
+			if s.Title == "" {
+				s.Title = e.member.title
+			}
 		}
 		ev := groupMessageEvent{
 			Time: t.Unix(), SelfID: selfID, PostType: post, MessageType: messageGroup, SubType: subNormal,
@@ -609,31 +642,19 @@ func (in *ingest) messageEvent(ctx context.Context, e *entry, id int32, f format
 	return ev.appendJSON(dst), nil
 }
 
-// title is the member tag shown next to the sender's name, Yunhu's
-// closest thing to a QQ group title.
-func title(s *yunhu.Sender) string {
-	if len(s.Tags) > 0 {
-		return s.Tags[0].Text
-	}
-	if len(s.OldTags) > 0 {
-		return s.OldTags[0]
-	}
-	return ""
-}
-
-// recentIndex remembers the chat of the last n message ids, forgetting
+// recentIndex remembers the conversation of the last n message ids, forgetting
 // the oldest first.
 type recentIndex struct {
-	m    map[string]chatKey
+	m    map[string]platform.Conv
 	ring []string
 	next int
 }
 
 func newRecentIndex(n int) recentIndex {
-	return recentIndex{m: make(map[string]chatKey), ring: make([]string, n)}
+	return recentIndex{m: make(map[string]platform.Conv), ring: make([]string, n)}
 }
 
-func (r *recentIndex) put(id string, k chatKey) {
+func (r *recentIndex) put(id string, k platform.Conv) {
 	if _, ok := r.m[id]; ok || id == "" {
 		return
 	}
@@ -645,7 +666,7 @@ func (r *recentIndex) put(id string, k chatKey) {
 	r.next = (r.next + 1) % len(r.ring)
 }
 
-func (r *recentIndex) get(id string) (chatKey, bool) {
+func (r *recentIndex) get(id string) (platform.Conv, bool) {
 	k, ok := r.m[id]
 	return k, ok
 }

@@ -7,13 +7,14 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 )
 
 // Group member roles and names for the sender object of group messages.
 //
-// Pushes carry the sender's display name but not their role, so roles come
-// from the group's member list (AllMembers), cached per group:
+// Messages carry the sender's display name but not their role, so roles
+// come from the group's member list (platform.Directory.Members), cached
+// per group; a backend without a Directory leaves every sender a member:
 //
 //   - the ingest goroutine never waits for a REST call (peek): a group
 //     never fetched is queued for the background fetchers and its message
@@ -37,9 +38,9 @@ import (
 //   - at most maxCachedGroups groups are kept; the least recently fetched
 //     goes first.
 //
-// The list gives real names only; a sender whose pushed display name
-// differs has set a group nickname, which becomes card (and is learnt as a
-// name to find their mentions by).
+// A list may give real names only; a sender whose display name differs
+// has set a group nickname, which becomes card (and is learnt as a name to
+// find their mentions by). A card the list gives is used as it is.
 
 const (
 	memberTTL          = 10 * time.Minute
@@ -56,8 +57,10 @@ const (
 
 // memberInfo is what the bridge keeps of one member.
 type memberInfo struct {
-	level int32
+	role  platform.Role
 	name  string // real name
+	card  string // group nickname the list gives
+	title string
 }
 
 // groupMembers is one group's cached member list.
@@ -72,9 +75,9 @@ type groupMembers struct {
 // describe a message's sender as its event did (lookups), and its own
 // refresh worker (run), which runs while the bridge receives.
 type memberCache struct {
-	platform Platform
-	log      *zap.Logger
-	now      func() time.Time
+	dir platform.Directory // nil: no member lists
+	log *zap.Logger
+	now func() time.Time
 
 	mu      sync.Mutex
 	groups  map[string]*groupMembers // guarded by mu
@@ -82,14 +85,14 @@ type memberCache struct {
 	refresh chan string              // group ids for run; never blocks a sender
 }
 
-func newMemberCache(p Platform, log *zap.Logger, now func() time.Time) *memberCache {
+func newMemberCache(dir platform.Directory, log *zap.Logger, now func() time.Time) *memberCache {
 	return &memberCache{
-		platform: p,
-		log:      log,
-		now:      now,
-		groups:   map[string]*groupMembers{},
-		queued:   map[string]bool{},
-		refresh:  make(chan string, memberQueue),
+		dir:     dir,
+		log:     log,
+		now:     now,
+		groups:  map[string]*groupMembers{},
+		queued:  map[string]bool{},
+		refresh: make(chan string, memberQueue),
 	}
 }
 
@@ -125,6 +128,9 @@ func (c *memberCache) work(ctx context.Context) {
 // lookup returns the member userID of groupID. It fetches the group's list
 // itself only when the group was never fetched.
 func (c *memberCache) lookup(ctx context.Context, groupID, userID string) (memberInfo, bool) {
+	if c.dir == nil {
+		return memberInfo{}, false
+	}
 	c.mu.Lock()
 	g := c.groups[groupID]
 	c.mu.Unlock()
@@ -140,6 +146,9 @@ func (c *memberCache) lookup(ctx context.Context, groupID, userID string) (membe
 // fetched is queued for the fetchers and reported as not known, so the
 // caller falls back to role member.
 func (c *memberCache) peek(groupID, userID string) (memberInfo, bool) {
+	if c.dir == nil {
+		return memberInfo{}, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.groups[groupID]
@@ -164,10 +173,18 @@ func (c *memberCache) cachedLocked(g *groupMembers, groupID, userID string) (mem
 }
 
 // fill caches a member list an action fetched anyway.
-func (c *memberCache) fill(groupID string, list []yunhu.Member) {
+func (c *memberCache) fill(groupID string, list []platform.Member) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.storeLocked(groupID, list, nil)
+}
+
+// forget drops a group's list after an event that changed it; the next
+// message of the group fetches it again.
+func (c *memberCache) forget(groupID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.groups, groupID)
 }
 
 // names returns the names userID may be mentioned by in groupID, from the
@@ -183,7 +200,11 @@ func (c *memberCache) names(groupID, userID string) []string {
 	if card := g.cards[userID]; card != "" {
 		out = append(out, card)
 	}
-	if m, ok := g.byID[userID]; ok && m.name != "" {
+	m, ok := g.byID[userID]
+	if ok && m.card != "" && m.card != g.cards[userID] {
+		out = append(out, m.card)
+	}
+	if ok && m.name != "" {
 		out = append(out, m.name)
 	}
 	return out
@@ -192,6 +213,9 @@ func (c *memberCache) names(groupID, userID string) []string {
 // learnCard records the display name a sender's push carried: when it is
 // not their real name it is their group nickname. It returns the card.
 func (c *memberCache) learnCard(groupID, userID, display string, m memberInfo, known bool) string {
+	if known && m.card != "" {
+		return m.card
+	}
 	if !known || display == "" || display == m.name {
 		return ""
 	}
@@ -221,7 +245,7 @@ func (c *memberCache) scheduleLocked(groupID string) {
 func (c *memberCache) fetch(ctx context.Context, groupID string) *groupMembers {
 	fctx, cancel := context.WithTimeout(ctx, memberFetchTimeout)
 	defer cancel()
-	list, err := c.platform.AllMembers(fctx, groupID)
+	list, err := c.dir.Members(fctx, groupID)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil && ctx.Err() == nil {
@@ -239,7 +263,7 @@ func (c *memberCache) fetch(ctx context.Context, groupID string) *groupMembers {
 }
 
 // storeLocked caches the outcome of a fetch of groupID.
-func (c *memberCache) storeLocked(groupID string, list []yunhu.Member, err error) *groupMembers {
+func (c *memberCache) storeLocked(groupID string, list []platform.Member, err error) *groupMembers {
 	old := c.groups[groupID]
 	g := &groupMembers{fetched: c.now(), ok: err == nil, byID: map[string]memberInfo{}, cards: map[string]string{}}
 	if old != nil {
@@ -253,7 +277,11 @@ func (c *memberCache) storeLocked(groupID string, list []yunhu.Member, err error
 		}
 	}
 	for _, m := range list {
-		g.byID[m.UserID] = memberInfo{level: m.PermissionLevel, name: m.Name}
+		role := m.Role
+		if role == "" {
+			role = platform.RoleMember
+		}
+		g.byID[m.UserID] = memberInfo{role: role, name: m.Name, card: m.Card, title: m.Title}
 	}
 	c.groups[groupID] = g
 	c.evictLocked()

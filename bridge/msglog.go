@@ -6,8 +6,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
-	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 )
 
 // previewRunes is how much of a message's text its log line shows: enough
@@ -79,14 +79,14 @@ func preview(msg segment.Message) string {
 	return b.String()
 }
 
-// chatField names a Yunhu chat for a log line.
-func chatField(t yunhu.ChatType, id string) zap.Field {
-	return zap.String("chat", t.String()+" "+id)
+// chatField names a conversation for a log line.
+func chatField(c platform.Conv) zap.Field {
+	return zap.String("chat", c.Kind.String()+" "+c.ID)
 }
 
-// logReceived prints one info line for a message from Yunhu (what
+// logReceived prints one info line for a message received (what
 // go-cqhttp prints as 收到群消息), when log.messages is on.
-func (b *Bridge) logReceived(key chatKey, m *yunhu.Message, id int32, segs segment.Message, backfill bool) {
+func (b *Bridge) logReceived(key platform.Conv, m *platform.Message, id int32, segs segment.Message, backfill bool) {
 	if !b.opts.LogMessages {
 		return
 	}
@@ -94,7 +94,7 @@ func (b *Bridge) logReceived(key chatKey, m *yunhu.Message, id int32, segs segme
 	if ce == nil {
 		return
 	}
-	fields := []zap.Field{chatField(key.Type, key.ID),
+	fields := []zap.Field{chatField(key),
 		zap.String("sender", m.Sender.Name+"("+m.Sender.ID+")"),
 		zap.Int32("message_id", id), zap.String("text", preview(segs))}
 	if backfill {
@@ -104,11 +104,11 @@ func (b *Bridge) logReceived(key chatKey, m *yunhu.Message, id int32, segs segme
 }
 
 // logSent prints one info line for a message the account sent.
-func (b *Bridge) logSent(chat yunhu.Chat, id int32, msg segment.Message) {
+func (b *Bridge) logSent(chat platform.Conv, id int32, msg segment.Message) {
 	if !b.opts.LogMessages {
 		return
 	}
 	if ce := b.log.Check(zap.InfoLevel, "message sent"); ce != nil {
-		ce.Write(chatField(chat.Type, chat.ID), zap.Int32("message_id", id), zap.String("text", preview(msg)))
+		ce.Write(chatField(chat), zap.Int32("message_id", id), zap.String("text", preview(msg)))
 	}
 }
