@@ -18,6 +18,10 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
+	// Backend names the chat platform the daemon serves OneBot for:
+	// "yunhu" (the default). Each backend reads its own sections; Yunhu's
+	// are account and yunhu.
+	Backend   string    `yaml:"backend"`
 	Account   Account   `yaml:"account"`
 	Yunhu     Yunhu     `yaml:"yunhu"`
 	Heartbeat Heartbeat `yaml:"heartbeat"`
@@ -238,9 +242,18 @@ func (w WSReverse) ReconnectDuration() time.Duration {
 	return time.Duration(w.ReconnectInterval) * time.Millisecond
 }
 
+// The backends config's backend key names.
+const (
+	BackendYunhu = "yunhu"
+)
+
+// Backends lists the backend key's values.
+func Backends() []string { return []string{BackendYunhu} }
+
 // Default returns the configuration used for every key the file leaves out.
 func Default() Config {
 	return Config{
+		Backend: BackendYunhu,
 		Account: Account{Platform: "windows"},
 		Yunhu: Yunhu{
 			APIURL:    "https://chat-go.jwzhd.com",

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,6 +15,10 @@ import (
 // validate reports every bad value through report(path, msg).
 func (c *Config) validate(report func(path, msg string)) {
 	v := validator{report: report}
+
+	if !slices.Contains(Backends(), c.Backend) {
+		v.fail("backend", fmt.Sprintf("%q is not one of %s", c.Backend, strings.Join(Backends(), ", ")))
+	}
 
 	switch c.Account.Platform {
 	case "windows", "macos", "android", "linux", "ios", "fuchsia", "Web":
