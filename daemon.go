@@ -22,6 +22,7 @@ import (
 	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/config"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
@@ -205,7 +206,7 @@ func runBridge(ctx context.Context, br *bridge.Bridge) error {
 	switch {
 	case err == nil || ctx.Err() != nil:
 		return nil
-	case errors.Is(err, yunhu.ErrUnauthorized):
+	case errors.Is(err, platform.ErrUnauthorized):
 		return fmt.Errorf("%w: sign in again with -login, or put a valid token in account.token or YUNHU_TOKEN (a token stops working when the account logs out)", err)
 	default:
 		return fmt.Errorf("bridge: %w", err)

@@ -24,7 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/yunhu-onebot/yunhu-onebot/config"
-	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 )
 
 // sampleConfig is the annotated config.yaml, printed by -sample-config so
@@ -138,7 +138,7 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	if err := runUntilSignalled(d, log); err != nil {
 		log.Error("stopped with an error", zap.Error(err))
-		if errors.Is(err, yunhu.ErrUnauthorized) {
+		if errors.Is(err, platform.ErrUnauthorized) {
 			return exitNoPerm
 		}
 		return exitError

@@ -1,11 +1,13 @@
 // Package app builds the daemon's whole pipeline from a config.Config:
-// the store, the Yunhu client, the OneBot router with its limits, the
-// hub, the bridge with its media rules, the transports and their webhook
-// workers, the heartbeat and the monitoring listener. Package main runs
-// it (and keeps flags, signals, the sandbox, sd_notify and exit codes);
-// package e2e runs the same build around a simulated Yunhu, so that the
-// pipeline under test is configured by the same code and the same
-// defaults (config.Default) as the daemon.
+// the store, the chat backend config's backend key names (Yunhu: its
+// client too), the OneBot router with its limits, the hub, the bridge
+// (the OneBot core) with its media rules, the transports and their
+// webhook workers, the heartbeat, the backend's callback listener and
+// the monitoring listener. Package main runs it (and keeps flags,
+// signals, the sandbox, sd_notify and exit codes); packages e2e, bench,
+// interop and the backend conformance kit run the same build around a
+// simulated platform, so that the pipeline under test is configured by
+// the same code and the same defaults (config.Default) as the daemon.
 //
 // New opens and binds everything, so that a bad path or a port in use
 // fails the start before anything runs; Run runs it until its context
@@ -27,10 +29,12 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	yunhubackend "github.com/yunhu-onebot/yunhu-onebot/backend/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/config"
 	"github.com/yunhu-onebot/yunhu-onebot/metrics"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 )
@@ -65,6 +69,10 @@ type Options struct {
 	// made; it is given the open store. The sandbox points the client at
 	// its simulator here; tests shorten the reconnect backoff.
 	Yunhu func(db *store.Store, o *yunhu.Options) error
+	// Backend, when set, makes the backend instead of the one config's
+	// backend key names: the conformance kit runs a backend under test
+	// through the daemon's wiring this way. It is given the open store.
+	Backend func(db *store.Store, log *zap.Logger) (platform.Backend, error)
 	// WS and Post, when set, edit each forward WebSocket's and each
 	// webhook's options: tests use them for what the config cannot say
 	// (sub-second timeouts, connection tuning).
@@ -86,7 +94,10 @@ type Options struct {
 // callers that drive or inspect them (tests); they are set once New
 // returns and must not be replaced.
 type App struct {
-	Store   *store.Store
+	Store *store.Store
+	// Backend is the chat backend; Client its Yunhu client when the
+	// backend is Yunhu's (nil otherwise).
+	Backend platform.Backend
 	Client  *yunhu.Client
 	Hub     *onebot.Hub
 	Router  *onebot.Router
@@ -182,44 +193,38 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	st := &a.Settings
 	st.DBPath, st.Retention, st.MaxMessages, st.PruneInterval =
 		cfg.Database.Path, cfg.Database.Retention(), cfg.Database.MaxMessages, pruneInterval
-	a.Store, err = store.Open(store.Options{
+	storeOpts := store.Options{
 		Path:          st.DBPath,
 		Retention:     st.Retention,
 		MaxMessages:   st.MaxMessages,
 		PruneInterval: st.PruneInterval,
 		Log:           log.Named("store"),
 		OnCommit:      mon.onCommit(),
-	})
+	}
+	if opts.Backend == nil && cfg.Backend == config.BackendYunhu {
+		// A schema 2 file was written when Yunhu was the only platform,
+		// keyed by its chat types.
+		storeOpts.ConvFromV2 = func(chatType int32, chatID string) string {
+			return bridge.ConvKey(yunhubackend.ConvFromV2(chatType, chatID))
+		}
+	}
+	a.Store, err = store.Open(storeOpts)
 	if err != nil {
 		// store's error names the file already.
 		return nil, fmt.Errorf("database.path: %w", err)
 	}
 
-	deviceID, err := DeviceID(ctx, cfg.Account.DeviceID, a.Store)
+	switch {
+	case opts.Backend != nil:
+		a.Backend, err = opts.Backend(a.Store, log)
+	case cfg.Backend == config.BackendYunhu:
+		a.Backend, err = a.yunhuBackend(ctx, cfg, mon)
+	default:
+		err = fmt.Errorf("backend: %q is not a known backend", cfg.Backend)
+	}
 	if err != nil {
 		return nil, err
 	}
-	log.Info("account", zap.String("platform", cfg.Account.Platform), zap.String("device-id", deviceID))
-	clientOpts := yunhu.Options{
-		APIURL:        cfg.Yunhu.APIURL,
-		WSURL:         cfg.Yunhu.WSURL,
-		UploadURL:     cfg.Yunhu.UploadURL,
-		Token:         cfg.Account.Token,
-		Platform:      cfg.Account.Platform,
-		DeviceID:      deviceID,
-		Timeout:       cfg.Yunhu.TimeoutDuration(),
-		MaxUploadSize: cfg.Message.MaxMediaBytes(),
-		Log:           log.Named("yunhu"),
-		OnCall:        mon.onCall(),
-		OnReconnect:   mon.onReconnect(),
-	}
-	if opts.Yunhu != nil {
-		if err := opts.Yunhu(a.Store, &clientOpts); err != nil {
-			return nil, err
-		}
-	}
-	st.YunhuTimeout, st.MaxUploadSize = clientOpts.Timeout, clientOpts.MaxUploadSize
-	a.Client = yunhu.New(clientOpts)
 
 	a.Hub = onebot.NewHub(onebot.HubOptions{Log: log.Named("onebot"), SelfID: a.selfID.Load})
 	st.Limits = onebot.LimitsOptions{
@@ -228,7 +233,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	}
 	a.Router = onebot.NewRouter(onebot.RouterOptions{Log: log.Named("action"), Limits: st.Limits, OnAction: mon.onAction()})
 	bo := bridge.Options{
-		Platform:            a.Client,
+		Backend:             a.Backend,
 		Store:               a.Store,
 		Hub:                 a.Hub,
 		Router:              a.Router,
@@ -247,7 +252,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		Version:        opts.Version,
 		BackfillWindow: cfg.Database.Retention(),
 		LogMessages:    cfg.Log.Messages,
-		OnPush:         mon.onPush(),
 		OnBackfill:     mon.onBackfill(),
 	}
 	st.PostFormat, st.ReportSelfMessage, st.IgnoreInvalidCQCode, st.LogMessages =
@@ -259,6 +263,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	}
 
 	if err := a.listen(cfg); err != nil {
+		return nil, err
+	}
+	if err := a.listenCallbacks(); err != nil {
 		return nil, err
 	}
 	if mon != nil {
@@ -284,8 +291,62 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	return a, nil
 }
 
+// yunhuBackend makes the Yunhu client and the backend over it.
+func (a *App) yunhuBackend(ctx context.Context, cfg *config.Config, mon *monitor) (platform.Backend, error) {
+	log, st, opts := a.log, &a.Settings, a.opts
+	deviceID, err := DeviceID(ctx, cfg.Account.DeviceID, a.Store)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("account", zap.String("platform", cfg.Account.Platform), zap.String("device-id", deviceID))
+	clientOpts := yunhu.Options{
+		APIURL:        cfg.Yunhu.APIURL,
+		WSURL:         cfg.Yunhu.WSURL,
+		UploadURL:     cfg.Yunhu.UploadURL,
+		Token:         cfg.Account.Token,
+		Platform:      cfg.Account.Platform,
+		DeviceID:      deviceID,
+		Timeout:       cfg.Yunhu.TimeoutDuration(),
+		MaxUploadSize: cfg.Message.MaxMediaBytes(),
+		Log:           log.Named("yunhu"),
+		OnCall:        mon.onCall(),
+		OnReconnect:   mon.onReconnect(),
+	}
+	if opts.Yunhu != nil {
+		if err := opts.Yunhu(a.Store, &clientOpts); err != nil {
+			return nil, err
+		}
+	}
+	st.YunhuTimeout, st.MaxUploadSize = clientOpts.Timeout, clientOpts.MaxUploadSize
+	a.Client = yunhu.New(clientOpts)
+	return yunhubackend.New(yunhubackend.Options{
+		Client: a.Client,
+		KV:     a.Store,
+		Log:    log.Named("yunhu"),
+		OnPush: mon.onPush(),
+	})
+}
+
+// listenCallbacks binds the listener of a backend the platform calls
+// (platform.Callbacks), beside the OneBot listeners.
+func (a *App) listenCallbacks() error {
+	cb, ok := a.Backend.(platform.Callbacks)
+	if !ok || cb.CallbackAddress() == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", cb.CallbackAddress())
+	if err != nil {
+		return fmt.Errorf("%s callback address: %w", a.Backend.Name(), err)
+	}
+	l := a.log.Named("callback").With(zap.Stringer("address", ln.Addr()))
+	a.listeners = append(a.listeners, listener{ln: ln, handler: cb.Handler(), log: l})
+	l.Info("listening")
+	return nil
+}
+
 // Addrs are the bound listener addresses: one per http and ws servers
-// entry, in the config's order, then the monitoring listener's.
+// entry, in the config's order, then the backend's callback listener's
+// if it has one, then the monitoring listener's.
 func (a *App) Addrs() []net.Addr { return a.addrs }
 
 // SelfID is the account's OneBot id, 0 until the platform session has

@@ -227,9 +227,13 @@ type Unsupported interface {
 }
 
 // Callbacks is for platforms that call the daemon (WildfireChat's message
-// callback): the handler is served on the backend's configured listener.
+// callback): the daemon serves Handler on CallbackAddress, a host:port
+// from the backend's config section, beside the OneBot listeners, and
+// stops it with them. The handler answers a platform's call only once
+// what it delivered is durable (Sink.Deliver returned).
 type Callbacks interface {
 	Handler() http.Handler
+	CallbackAddress() string
 }
 
 // MediaReferer is for platforms whose media servers want a Referer: the
