@@ -15,6 +15,7 @@ import (
 
 	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
@@ -229,7 +230,7 @@ func (e *actEnv) inject(m sim.Message) (sim.Record, int32) {
 	}
 	var id int32
 	waitFor(e.t, "the bridge to store message "+rec.MsgID, func() bool {
-		id, err = e.store.MessageID(rec.ChatType, chatID, rec.MsgID)
+		id, err = e.store.MessageID(simConvKey(rec.ChatType, chatID), rec.MsgID)
 		return err == nil
 	})
 	return rec, id
@@ -291,4 +292,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// simConvKey is the store's key of a simulator chat: Yunhu's user and bot
+// chats are private conversations, groups are groups.
+func simConvKey(t yunhu.ChatType, id string) string {
+	kind := platform.KindPrivate
+	if t == yunhu.ChatTypeGroup {
+		kind = platform.KindGroup
+	}
+	return bridge.ConvKey(platform.Conv{Kind: kind, ID: id})
 }

@@ -89,7 +89,7 @@ func TestPrivateHistory(t *testing.T) {
 		t.Errorf("senders %+v", h.Messages)
 	}
 	// The listed message got its id in the chat's key, as ingest would.
-	id, err := e.store.MessageID(yunhu.ChatTypeUser, sim.AliceID, rec.MsgID)
+	id, err := e.store.MessageID(simConvKey(yunhu.ChatTypeUser, sim.AliceID), rec.MsgID)
 	if err != nil || id != h.Messages[1].MessageID {
 		t.Errorf("stored as %d (%v), listed as %d", id, err, h.Messages[1].MessageID)
 	}

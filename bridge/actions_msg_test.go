@@ -143,7 +143,7 @@ func TestGetMsgFetchesMissingBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := e.store.PutMessage(e.ctx, store.Message{ChatType: yunhu.ChatTypeGroup, ChatID: sim.GroupOwnedID, MsgID: rec.MsgID})
+	id, err := e.store.PutMessage(e.ctx, store.Message{Conv: simConvKey(yunhu.ChatTypeGroup, sim.GroupOwnedID), MsgID: rec.MsgID})
 	if err != nil {
 		t.Fatal(err)
 	}

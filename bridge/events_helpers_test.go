@@ -300,7 +300,7 @@ func (b *evBridge) storedID(t *testing.T, rec sim.Record) int32 {
 	if chatType == yunhu.ChatTypeBot && rec.SenderID != sim.SelfID && rec.SenderType == yunhu.ChatTypeBot {
 		chatID = rec.SenderID
 	}
-	id, err := b.store.MessageID(chatType, chatID, rec.MsgID)
+	id, err := b.store.MessageID(simConvKey(chatType, chatID), rec.MsgID)
 	if err != nil {
 		t.Fatalf("message %s: %v", rec.MsgID, err)
 	}

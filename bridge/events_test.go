@@ -57,10 +57,9 @@ func TestMessageEventsGolden(t *testing.T) {
 			t.Errorf("%s: time %d, want %d (seconds)", tc.name, ev.num(t, "time"), rec.SendTime/1000)
 		}
 	}
-	// The bot's private chat is remembered as a bot chat: a reply goes to
-	// chat type 3 (the store keys it that way).
-	if _, err := b.store.MessageID(yunhu.ChatTypeBot, sim.BotID, w.sim.History(sim.SelfID, sim.BotID, yunhu.ChatTypeBot)[0].MsgID); err != nil {
-		t.Errorf("bot chat not keyed as chat type 3: %v", err)
+	// The bot's chat is a private chat with the bot, keyed by its id.
+	if _, err := b.store.MessageID(simConvKey(yunhu.ChatTypeBot, sim.BotID), w.sim.History(sim.SelfID, sim.BotID, yunhu.ChatTypeBot)[0].MsgID); err != nil {
+		t.Errorf("bot chat not keyed as the private chat with the bot: %v", err)
 	}
 }
 
@@ -110,7 +109,7 @@ func TestSelfMessages(t *testing.T) {
 		}
 		// An own message this daemon already stored (as send_msg does,
 		// without seq) is reported once, when its echo arrives.
-		id, err := b.store.PutMessage(b.ctx, store.Message{ChatType: yunhu.ChatTypeUser, ChatID: sim.AliceID,
+		id, err := b.store.PutMessage(b.ctx, store.Message{Conv: simConvKey(yunhu.ChatTypeUser, sim.AliceID),
 			MsgID: "feedfacefeedfacefeedfacefeedface", SenderID: sim.SelfID, Self: true})
 		if err != nil {
 			t.Fatal(err)

@@ -309,7 +309,7 @@ func TestMediaStoredAsSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := e.store.MessageID(rec0.ChatType, rec0.ChatID, last.MsgId)
+	id, err := e.store.MessageID(rec0.Conv, last.MsgId)
 	if err != nil {
 		t.Fatal(err)
 	}
