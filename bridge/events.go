@@ -641,6 +641,7 @@ func (e *groupMessageEvent) appendJSON(dst []byte) []byte {
 	dst = appendStringField(dst, "title", s.Title)
 	return append(dst, '}', '}')
 }
+
 // appendText appends a text segment unless s is empty, merging it into a
 // text segment already at the end.
 func appendText(m segment.Message, s string) segment.Message {

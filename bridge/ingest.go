@@ -82,11 +82,11 @@ type delivery struct {
 // ingest is the state of one receive call. Fields without a comment
 // belong to the ingest goroutine.
 type ingest struct {
-	b        *Bridge
-	ch       chan item
-	stop     <-chan struct{} // receive's context is done
-	members  *memberCache
-	tracker  *tracker
+	b       *Bridge
+	ch      chan item
+	stop    <-chan struct{} // receive's context is done
+	members *memberCache
+	tracker *tracker
 
 	chunk   []platform.Message // live messages not yet stored
 	buf     []byte             // event encoding buffer (the hub copies)
