@@ -10,26 +10,26 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 )
 
-// membersPlatform answers AllMembers from a map and counts the calls.
+// membersPlatform answers Members from a list and counts the calls.
 type membersPlatform struct {
-	Platform
+	platform.Directory
 	calls atomic.Int32
 	mu    sync.Mutex
-	list  []yunhu.Member
+	list  []platform.Member
 	err   error
 }
 
-func (p *membersPlatform) AllMembers(context.Context, string) ([]yunhu.Member, error) {
+func (p *membersPlatform) Members(context.Context, string) ([]platform.Member, error) {
 	p.calls.Add(1)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]yunhu.Member(nil), p.list...), p.err
+	return append([]platform.Member(nil), p.list...), p.err
 }
 
-func (p *membersPlatform) set(list []yunhu.Member, err error) {
+func (p *membersPlatform) set(list []platform.Member, err error) {
 	p.mu.Lock()
 	p.list, p.err = list, err
 	p.mu.Unlock()
@@ -39,7 +39,7 @@ func (p *membersPlatform) set(list []yunhu.Member, err error) {
 // served while a background refresh runs; failures are remembered.
 func TestMemberCache(t *testing.T) {
 	p := &membersPlatform{}
-	p.set([]yunhu.Member{{UserID: "1", Name: "One", PermissionLevel: yunhu.PermissionOwner}}, nil)
+	p.set([]platform.Member{{UserID: "1", Name: "One", Role: platform.RoleOwner}}, nil)
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
@@ -67,7 +67,7 @@ func TestMemberCache(t *testing.T) {
 		}
 	}
 
-	if m, ok := c.lookup(ctx, "g", "1"); !ok || roleOf(m.level) != roleOwner || m.name != "One" {
+	if m, ok := c.lookup(ctx, "g", "1"); !ok || m.role != platform.RoleOwner || m.name != "One" {
 		t.Fatalf("first lookup %+v %v", m, ok)
 	}
 	c.lookup(ctx, "g", "1")
@@ -76,13 +76,13 @@ func TestMemberCache(t *testing.T) {
 	}
 
 	// Stale: the old answer now, the new one after the refresh.
-	p.set([]yunhu.Member{{UserID: "1", Name: "One", PermissionLevel: yunhu.PermissionAdmin}}, nil)
+	p.set([]platform.Member{{UserID: "1", Name: "One", Role: platform.RoleAdmin}}, nil)
 	advance(memberTTL)
-	if m, _ := c.lookup(ctx, "g", "1"); roleOf(m.level) != roleOwner {
+	if m, _ := c.lookup(ctx, "g", "1"); m.role != platform.RoleOwner {
 		t.Errorf("stale lookup should answer from the cache: %+v", m)
 	}
 	waitCalls(2)
-	memberWait(t, func() bool { m, _ := c.lookup(ctx, "g", "1"); return roleOf(m.level) == roleAdmin })
+	memberWait(t, func() bool { m, _ := c.lookup(ctx, "g", "1"); return m.role == platform.RoleAdmin })
 
 	// A failing group is not fetched again before memberRetry.
 	p.set(nil, errors.New("boom"))
