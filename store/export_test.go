@@ -3,10 +3,14 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"time"
+
+	"go.etcd.io/bbolt"
+	"go.uber.org/zap"
 )
 
 // SetLastMessageID makes id the last allocated message id, so tests can
@@ -156,4 +160,17 @@ func (s *Store) Check() error {
 		}
 		return nil
 	}))
+}
+
+// UpgradeFile upgrades the store file at path, which must not be open, as
+// Open would with opts, but with hash as the hash of msg_keys. Open the
+// file afterwards and call SetHashKey(hash) to find the keys.
+func UpgradeFile(path string, opts Options, hash func([]byte) uint64) error {
+	db, err := bbolt.Open(path, 0o600, boltOptions())
+	if err != nil {
+		return err
+	}
+	s := &Store{log: zap.NewNop(), opts: opts, hashKey: hash}
+	err = db.Update(s.initSchema)
+	return errors.Join(err, db.Close())
 }

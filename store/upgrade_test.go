@@ -139,94 +139,26 @@ func TestUpgradeV2(t *testing.T) {
 			len(fx.Messages), unreported, self, recalled, unsent, len(fx.Aliases), len(fx.Cursors))
 	}
 
-	// What the upgrade should make of it. Of messages that end up with the
-	// same key, the one put later wins, as a later put would have.
-	type key struct{ conv, msgID string }
-	winner := map[key]int32{}
-	for _, m := range fx.Messages {
-		k := key{convFromV2(m.ChatType, m.ChatID), m.MsgID}
-		winner[k] = max(winner[k], m.ID)
-	}
-	cursors := map[string]int64{}
-	for _, c := range fx.Cursors {
-		conv := convFromV2(c.ChatType, c.ChatID)
-		cursors[conv] = max(cursors[conv], c.Seq)
-	}
-	if len(winner) != len(fx.Messages)-1 || len(cursors) >= len(fx.Cursors) {
-		t.Fatalf("fixture has %d messages for %d new keys and %d cursors for %d; want one message and some cursors colliding",
-			len(fx.Messages), len(winner), len(fx.Cursors), len(cursors))
-	}
-
-	verify := func(t *testing.T, s *store.Store) {
-		t.Helper()
-		ctx := context.Background()
-		for _, want := range fx.Messages {
-			conv := convFromV2(want.ChatType, want.ChatID)
-			if w := winner[key{conv, want.MsgID}]; w != want.ID {
-				if _, err := s.Message(want.ID); !errors.Is(err, store.ErrNotFound) {
-					t.Errorf("message %d, a duplicate of %d, = %v; want ErrNotFound", want.ID, w, err)
-				}
-				continue
-			}
-			if id, err := s.MessageID(conv, want.MsgID); err != nil || id != want.ID {
-				t.Errorf("MessageID(%q, %q) = %d, %v; want %d", conv, want.MsgID, id, err, want.ID)
-			}
-			got, err := s.Message(want.ID)
-			if err != nil {
-				t.Errorf("Message(%d): %v", want.ID, err)
-				continue
-			}
-			if got.Conv != conv || got.MsgID != want.MsgID || got.Seq != want.Seq ||
-				got.SenderID != want.SenderID || got.SenderName != want.SenderName ||
-				!got.Time.Equal(time.Unix(0, want.TimeNanos)) ||
-				got.Self != want.Self || got.Recalled != want.Recalled || got.Unsent != want.Unsent ||
-				got.Reported != (want.Seq != 0) || got.Pending || !bytes.Equal(got.Body, want.Body) {
-				t.Errorf("Message(%d) = %+v\nwant %+v", want.ID, got, want)
-			}
-		}
-		for _, id := range fx.Deleted {
-			if _, err := s.Message(id); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("deleted message %d: %v", id, err)
-			}
-		}
-		for pid, n := range fx.Aliases {
-			if got, err := s.FromInt(n); err != nil || got != pid {
-				t.Errorf("FromInt(%d) = %q, %v; want %q", n, got, err, pid)
-			}
-			if got, err := s.ToInt(ctx, pid); err != nil || got != n {
-				t.Errorf("ToInt(%q) = %d, %v; want %d", pid, got, err, n)
-			}
-		}
-		for conv, seq := range cursors {
-			if got, err := s.Cursor(conv); err != nil || !bytes.Equal(got, seqValue(uint64(seq))) {
-				t.Errorf("Cursor(%q) = %x, %v; want %d", conv, got, err, seq)
-			}
-		}
-		for k, v := range fx.KV {
-			if got, err := s.Get(k); err != nil || string(got) != v {
-				t.Errorf("Get(%q) = %q, %v; want %q", k, got, err, v)
-			}
-		}
-		mustCheck(t, s)
-	}
+	want := expectUpgraded(t, fx)
+	cursors := want.cursors
 
 	core, logs := observer.New(zapcore.InfoLevel)
 	s := openAt(t, store.Options{Path: path, ConvFromV2: convFromV2, Log: zap.New(core)})
 	if n := s.PendingKeys(); n != 0 {
 		t.Errorf("PendingKeys = %d after the upgrade, want 0 (all merged)", n)
 	}
-	verify(t, s)
-	upgraded := logs.FilterMessage("upgraded store schema").All()
-	if len(upgraded) != 1 {
-		t.Fatalf("%d upgrade log lines, want 1: %v", len(upgraded), logs.All())
+	want.verify(t, s)
+	lines := logs.FilterMessage("upgraded store schema").All()
+	if len(lines) != 1 {
+		t.Fatalf("%d upgrade log lines, want 1: %v", len(lines), logs.All())
 	}
-	fields := upgraded[0].ContextMap()
-	for name, want := range map[string]int64{
-		"from": 2, "to": 3, "messages": int64(len(winner)), "duplicates_dropped": 1,
+	fields := lines[0].ContextMap()
+	for name, n := range map[string]int64{
+		"from": 2, "to": 3, "messages": int64(len(want.winner)), "duplicates_dropped": 1,
 		"cursors_before": int64(len(fx.Cursors)), "cursors_after": int64(len(cursors)),
 	} {
-		if got, ok := fields[name].(int64); !ok || got != want {
-			t.Errorf("log field %s = %v, want %d", name, fields[name], want)
+		if got, ok := fields[name].(int64); !ok || got != n {
+			t.Errorf("log field %s = %v, want %d", name, fields[name], n)
 		}
 	}
 
@@ -269,7 +201,7 @@ func TestUpgradeV2(t *testing.T) {
 	if n := logs.FilterMessage("upgraded store schema").Len(); n != 0 {
 		t.Errorf("reopening logged %d upgrades", n)
 	}
-	verify(t, s)
+	want.verify(t, s)
 	if found, err := s.MessageID("g8009001", "after-upgrade"); err != nil || found != id {
 		t.Errorf("MessageID(new) after reopen = %d, %v", found, err)
 	}
@@ -277,7 +209,39 @@ func TestUpgradeV2(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = openAt(t, store.Options{Path: path})
-	verify(t, s)
+	want.verify(t, s)
+}
+
+// TestUpgradeV2HashCollisions upgrades the fixture with a hash of msg_keys
+// that collides all the time, so that the rebuilt index lists many ids
+// under each hash, and the duplicate key shares its hash with other keys.
+func TestUpgradeV2HashCollisions(t *testing.T) {
+	path, fx := v2Copy(t)
+	want := expectUpgraded(t, fx)
+	collide := func(k []byte) uint64 {
+		var sum uint64
+		for _, b := range k {
+			sum += uint64(b)
+		}
+		return sum % 64
+	}
+	if err := store.UpgradeFile(path, store.Options{ConvFromV2: convFromV2}, collide); err != nil {
+		t.Fatal(err)
+	}
+	s := openAt(t, store.Options{Path: path})
+	if err := s.SetHashKey(context.Background(), collide); err != nil {
+		t.Fatal(err)
+	}
+	want.verify(t, s)
+	m := fx.Messages[len(fx.Messages)/2]
+	conv := convFromV2(m.ChatType, m.ChatID)
+	if id := mustPut(t, s, store.Message{Conv: conv, MsgID: m.MsgID, Body: []byte("again")}); id != m.ID {
+		t.Errorf("re-put of message %d got id %d", m.ID, id)
+	}
+	if id := mustPut(t, s, store.Message{Conv: conv, MsgID: "new"}); id <= fx.LastID {
+		t.Errorf("new message got id %d, not above %d", id, fx.LastID)
+	}
+	mustCheck(t, s)
 }
 
 // TestUpgradeV2NeedsConvFromV2 checks that a version 2 file with messages is
@@ -382,6 +346,92 @@ func TestUpgradeEmptyV2(t *testing.T) {
 	if v := schemaOf(t, path); v != 3 {
 		t.Errorf("schema = %d, want 3", v)
 	}
+}
+
+// upgraded is what the upgrade should make of the fixture.
+type upgraded struct {
+	fx      v2Fixture
+	winner  map[msgKey]int32 // the id each new key should map to
+	cursors map[string]int64 // the seq each new cursor should hold
+}
+
+type msgKey struct{ conv, msgID string }
+
+// expectUpgraded works out what the upgrade should make of fx with
+// convFromV2. Of messages that end up with the same key, the one put later
+// wins, as a later put would have.
+func expectUpgraded(t *testing.T, fx v2Fixture) *upgraded {
+	t.Helper()
+	u := &upgraded{fx: fx, winner: map[msgKey]int32{}, cursors: map[string]int64{}}
+	for _, m := range fx.Messages {
+		k := msgKey{convFromV2(m.ChatType, m.ChatID), m.MsgID}
+		u.winner[k] = max(u.winner[k], m.ID)
+	}
+	for _, c := range fx.Cursors {
+		conv := convFromV2(c.ChatType, c.ChatID)
+		u.cursors[conv] = max(u.cursors[conv], c.Seq)
+	}
+	if len(u.winner) != len(fx.Messages)-1 || len(u.cursors) >= len(fx.Cursors) {
+		t.Fatalf("fixture has %d messages for %d new keys and %d cursors for %d; want one message and some cursors colliding",
+			len(fx.Messages), len(u.winner), len(fx.Cursors), len(u.cursors))
+	}
+	return u
+}
+
+// verify checks that s holds everything the fixture did, under the new
+// keys.
+func (u *upgraded) verify(t *testing.T, s *store.Store) {
+	t.Helper()
+	fx, winner, cursors := u.fx, u.winner, u.cursors
+	ctx := context.Background()
+	for _, want := range fx.Messages {
+		conv := convFromV2(want.ChatType, want.ChatID)
+		if w := winner[msgKey{conv, want.MsgID}]; w != want.ID {
+			if _, err := s.Message(want.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("message %d, a duplicate of %d, = %v; want ErrNotFound", want.ID, w, err)
+			}
+			continue
+		}
+		if id, err := s.MessageID(conv, want.MsgID); err != nil || id != want.ID {
+			t.Errorf("MessageID(%q, %q) = %d, %v; want %d", conv, want.MsgID, id, err, want.ID)
+		}
+		got, err := s.Message(want.ID)
+		if err != nil {
+			t.Errorf("Message(%d): %v", want.ID, err)
+			continue
+		}
+		if got.Conv != conv || got.MsgID != want.MsgID || got.Seq != want.Seq ||
+			got.SenderID != want.SenderID || got.SenderName != want.SenderName ||
+			!got.Time.Equal(time.Unix(0, want.TimeNanos)) ||
+			got.Self != want.Self || got.Recalled != want.Recalled || got.Unsent != want.Unsent ||
+			got.Reported != (want.Seq != 0) || got.Pending || !bytes.Equal(got.Body, want.Body) {
+			t.Errorf("Message(%d) = %+v\nwant %+v", want.ID, got, want)
+		}
+	}
+	for _, id := range fx.Deleted {
+		if _, err := s.Message(id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("deleted message %d: %v", id, err)
+		}
+	}
+	for pid, n := range fx.Aliases {
+		if got, err := s.FromInt(n); err != nil || got != pid {
+			t.Errorf("FromInt(%d) = %q, %v; want %q", n, got, err, pid)
+		}
+		if got, err := s.ToInt(ctx, pid); err != nil || got != n {
+			t.Errorf("ToInt(%q) = %d, %v; want %d", pid, got, err, n)
+		}
+	}
+	for conv, seq := range cursors {
+		if got, err := s.Cursor(conv); err != nil || !bytes.Equal(got, seqValue(uint64(seq))) {
+			t.Errorf("Cursor(%q) = %x, %v; want %d", conv, got, err, seq)
+		}
+	}
+	for k, v := range fx.KV {
+		if got, err := s.Get(k); err != nil || string(got) != v {
+			t.Errorf("Get(%q) = %q, %v; want %q", k, got, err, v)
+		}
+	}
+	mustCheck(t, s)
 }
 
 func btoi(b bool) int {
