@@ -178,6 +178,10 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// upgraded describes the schema upgrade Open's transaction made, if
+	// any, for Open to log once it has committed.
+	upgraded []zap.Field
 }
 
 // Open opens or creates the database at opts.Path and starts the goroutine
@@ -226,6 +230,10 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
+	}
+	if s.upgraded != nil {
+		s.log.Info("upgraded store schema", s.upgraded...)
+		s.upgraded = nil
 	}
 	s.wg.Add(1)
 	go func() {

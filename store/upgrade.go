@@ -68,7 +68,8 @@ func (s *Store) upgradeV2(tx *bbolt.Tx, from byte) error {
 	if err := w.flush(); err != nil {
 		return fmt.Errorf("upgrade schema version %d: %w", from, err)
 	}
-	s.log.Info("upgraded store schema",
+	// Open logs this once the transaction has committed.
+	s.upgraded = append(s.upgraded,
 		zap.Int("from", int(from)), zap.Int("to", schemaVersion),
 		zap.Int("messages", n), zap.Int("duplicates_dropped", dropped),
 		zap.Int("cursors_before", oldCursors), zap.Int("cursors_after", newCursors),
