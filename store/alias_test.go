@@ -211,7 +211,7 @@ func TestPutMessagesAliasedOneCommit(t *testing.T) {
 	var ids []string
 	for i := range msgs {
 		chat := "chat-" + strconv.Itoa(i)
-		msgs[i] = store.Message{ChatType: 2, ChatID: chat, MsgID: "m" + strconv.Itoa(i), SenderID: "42", Seq: 1}
+		msgs[i] = store.Message{Conv: "g:" + chat, MsgID: "m" + strconv.Itoa(i), SenderID: "42", Seq: 1}
 		ids = append(ids, chat, "42", "known", chat)
 	}
 	if _, err := s.PutMessagesAliased(ctx, msgs, ids); err != nil {

@@ -21,8 +21,7 @@ import (
 func benchMessage(n int64) store.Message {
 	h := sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(n)))
 	return store.Message{
-		ChatType:   2,
-		ChatID:     fmt.Sprintf("group-%d", n%50),
+		Conv:       fmt.Sprintf("yunhu:g:group-%d", n%50),
 		MsgID:      hex.EncodeToString(h[:16]),
 		Seq:        n,
 		SenderID:   "7058262",
@@ -139,7 +138,7 @@ func BenchmarkMessageID(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			m := &msgs[next.Add(1)%n]
-			if _, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID); err != nil {
+			if _, err := s.MessageID(m.Conv, m.MsgID); err != nil {
 				b.Error(err)
 				return
 			}

@@ -15,10 +15,10 @@ import (
 var (
 	bucketMeta     = []byte("meta")      // schema version and counters
 	bucketMsgs     = []byte("msgs")      // id (4) -> message record
-	bucketMsgKeys  = []byte("msg_keys")  // hash (8) of chat key + msg_id -> ids (4 each)
+	bucketMsgKeys  = []byte("msg_keys")  // hash (8) of conv + msg_id -> ids (4 each)
 	bucketAliases  = []byte("aliases")   // platform id -> alias (8)
 	bucketAliasIDs = []byte("alias_ids") // alias (8) -> platform id
-	bucketCursors  = []byte("cursors")   // chat key -> seq (8)
+	bucketCursors  = []byte("cursors")   // conv -> position (opaque, 1-256 bytes)
 	bucketKV       = []byte("kv")        // key -> value
 
 	allBuckets = [][]byte{
@@ -35,23 +35,29 @@ var (
 
 // schemaVersion is bumped on any incompatible change of the layout above.
 // Version 1, from before the first release, had two more buckets and a
-// shorter record header.
-const schemaVersion = 2
+// shorter record header. Version 2 keyed messages and cursors by a Yunhu
+// chat type and chat id, where version 3 has an opaque conversation key;
+// Open upgrades it in place, see upgrade.go.
+const schemaVersion = 3
 
-// initSchema creates the buckets of a new file and refuses files written by
-// something else or by another version.
-func initSchema(tx *bbolt.Tx) error {
+// initSchema creates the buckets of a new file, upgrades files of an older
+// version and refuses files written by something else or by a newer
+// version. It runs in Open's transaction, so a failed upgrade leaves the
+// file as it was.
+func (s *Store) initSchema(tx *bbolt.Tx) error {
+	var version byte
 	if meta := tx.Bucket(bucketMeta); meta != nil {
 		v := meta.Get(metaSchema)
 		if len(v) != 1 {
 			return fmt.Errorf("%w: missing schema version", ErrNotStore)
 		}
-		if v[0] == 1 {
+		version = v[0]
+		if version == 1 {
 			if err := upgradeEmptyV1(tx); err != nil {
 				return err
 			}
-		} else if v[0] != schemaVersion {
-			return fmt.Errorf("unsupported schema version %d (want %d)", v[0], schemaVersion)
+		} else if version != 2 && version != schemaVersion {
+			return fmt.Errorf("unsupported schema version %d (want %d)", version, schemaVersion)
 		}
 	} else {
 		empty := true
@@ -68,6 +74,13 @@ func initSchema(tx *bbolt.Tx) error {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
+	// An emptied version 1 file is laid out as version 2 now; it can
+	// still hold cursors.
+	if version == 1 || version == 2 {
+		if err := s.upgradeV2(tx, version); err != nil {
+			return err
+		}
+	}
 	meta := tx.Bucket(bucketMeta)
 	if v := meta.Get(metaSchema); len(v) != 1 || v[0] != schemaVersion {
 		if err := meta.Put(metaSchema, []byte{schemaVersion}); err != nil {
@@ -77,9 +90,8 @@ func initSchema(tx *bbolt.Tx) error {
 	return nil
 }
 
-// upgradeEmptyV1 moves a version 1 file that holds no messages to the
-// current version. Its records could not be read, so a file with messages
-// is refused.
+// upgradeEmptyV1 moves a version 1 file that holds no messages to version
+// 2. Its records could not be read, so a file with messages is refused.
 func upgradeEmptyV1(tx *bbolt.Tx) error {
 	if msgs := tx.Bucket(bucketMsgs); msgs != nil {
 		if k, _ := msgs.Cursor().First(); k != nil {

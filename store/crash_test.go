@@ -45,9 +45,8 @@ func TestHelperWriter(t *testing.T) {
 			defer wg.Done()
 			for i := 0; ; i++ {
 				m := store.Message{
-					ChatType: int32(1 + g%2),
-					ChatID:   fmt.Sprintf("chat-%d", g%3),
-					MsgID:    fmt.Sprintf("w%d-%d", g, i),
+					Conv:  fmt.Sprintf("%d:chat-%d", 1+g%2, g%3),
+					MsgID: fmt.Sprintf("w%d-%d", g, i),
 				}
 				id, err := s.PutMessage(context.Background(), m)
 				if err != nil {
@@ -55,7 +54,7 @@ func TestHelperWriter(t *testing.T) {
 					os.Exit(2)
 				}
 				mu.Lock()
-				fmt.Printf("ack %d %d %s %s\n", id, m.ChatType, m.ChatID, m.MsgID)
+				fmt.Printf("ack %d %s %s\n", id, m.Conv, m.MsgID)
 				mu.Unlock()
 			}
 		}()
@@ -86,8 +85,7 @@ func TestKillDurability(t *testing.T) {
 	}
 
 	type ack struct {
-		chatType      int32
-		chatID, msgID string
+		conv, msgID string
 	}
 	acks := map[int32]ack{}
 	const want = 2000
@@ -100,7 +98,7 @@ func TestKillDurability(t *testing.T) {
 			id int32
 			a  ack
 		)
-		if _, err := fmt.Sscanf(sc.Text(), "ack %d %d %s %s", &id, &a.chatType, &a.chatID, &a.msgID); err != nil {
+		if _, err := fmt.Sscanf(sc.Text(), "ack %d %s %s", &id, &a.conv, &a.msgID); err != nil {
 			continue // test framework output
 		}
 		if prev, dup := acks[id]; dup {
@@ -127,17 +125,17 @@ func TestKillDurability(t *testing.T) {
 	t.Logf("%d keys were pending at the kill", s.PendingKeys())
 	var maxID int32
 	for id, a := range acks {
-		got, err := s.MessageID(a.chatType, a.chatID, a.msgID)
+		got, err := s.MessageID(a.conv, a.msgID)
 		if err != nil || got != id {
 			t.Errorf("MessageID(%+v) = %d, %v; acknowledged as %d", a, got, err, id)
 		}
 		m, err := s.Message(id)
-		if err != nil || m.ChatType != a.chatType || m.ChatID != a.chatID || m.MsgID != a.msgID {
+		if err != nil || m.Conv != a.conv || m.MsgID != a.msgID {
 			t.Errorf("Message(%d) = %+v, %v; acknowledged as %+v", id, m, err, a)
 		}
 		maxID = max(maxID, id)
 	}
-	id := mustPut(t, s, store.Message{ChatType: 2, ChatID: "after", MsgID: "restart"})
+	id := mustPut(t, s, store.Message{Conv: "2:after", MsgID: "restart"})
 	if id <= maxID {
 		t.Errorf("id after restart = %d, not above the largest acknowledged id %d", id, maxID)
 	}

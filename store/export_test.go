@@ -3,10 +3,14 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"time"
+
+	"go.etcd.io/bbolt"
+	"go.uber.org/zap"
 )
 
 // SetLastMessageID makes id the last allocated message id, so tests can
@@ -75,7 +79,8 @@ func (s *Store) SetMergeThresholds(ctx context.Context, idle time.Duration, low,
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // Check verifies that the records, the key index, the pending key map and
-// the message counter agree. It runs on the committer, between merges, so
+// the message counter agree, and that exactly the records without msg id
+// are pending sends, mapped by no key. It runs on the committer, between merges, so
 // call it while no other write is in flight.
 func (s *Store) Check() error {
 	return s.do(context.Background(), funcOp(func(w *writeTx) error {
@@ -92,6 +97,9 @@ func (s *Store) Check() error {
 		unmerged := map[string]uint32{}
 		if w.mergedTo != w.lastID {
 			err := walkCircular(w.msgs, w.mergedTo, w.lastID, func(id uint32, rec []byte) (bool, error) {
+				if recordPending(rec) {
+					return true, nil
+				}
 				key, err := appendRecordKey(nil, rec)
 				if err != nil {
 					return false, err
@@ -109,7 +117,7 @@ func (s *Store) Check() error {
 			return reject(fmt.Errorf("pending keys: %d in memory, %d unmerged records after %d", len(pending), len(unmerged), w.mergedTo))
 		}
 
-		n := 0
+		n, sends := 0, 0
 		err := w.msgs.ForEach(func(ik, rec []byte) error {
 			n++
 			m, err := decodeRecord(rec)
@@ -117,7 +125,14 @@ func (s *Store) Check() error {
 				return fmt.Errorf("message %x: %w", ik, err)
 			}
 			id := binary.BigEndian.Uint32(ik)
-			key := append(appendChatKey(nil, m.ChatType, m.ChatID), m.MsgID...)
+			if m.Pending != (m.MsgID == "") {
+				return fmt.Errorf("message %d: pending %v with msg id %q", id, m.Pending, m.MsgID)
+			}
+			if m.Pending {
+				sends++ // has no key
+				return nil
+			}
+			key := appendMsgKey(nil, m.Conv, m.MsgID)
 			merged, err := findKey(w.msgKeys, w.msgs, w.hashKey, key)
 			if err != nil {
 				return err
@@ -140,9 +155,22 @@ func (s *Store) Check() error {
 			nk += len(ids) / 4
 			return nil
 		})
-		if nk+len(pending) != n || w.count != uint64(n) {
-			return reject(fmt.Errorf("%d messages, %d merged keys, %d pending keys, count %d", n, nk, len(pending), w.count))
+		if nk+len(pending)+sends != n || w.count != uint64(n) {
+			return reject(fmt.Errorf("%d messages (%d pending sends), %d merged keys, %d pending keys, count %d", n, sends, nk, len(pending), w.count))
 		}
 		return nil
 	}))
+}
+
+// UpgradeFile upgrades the store file at path, which must not be open, as
+// Open would with opts, but with hash as the hash of msg_keys. Open the
+// file afterwards and call SetHashKey(hash) to find the keys.
+func UpgradeFile(path string, opts Options, hash func([]byte) uint64) error {
+	db, err := bbolt.Open(path, 0o600, boltOptions())
+	if err != nil {
+		return err
+	}
+	s := &Store{log: zap.NewNop(), opts: opts, hashKey: hash}
+	err = db.Update(s.initSchema)
+	return errors.Join(err, db.Close())
 }

@@ -13,15 +13,15 @@ import (
 	"go.uber.org/zap"
 )
 
-// The key index maps chat key + msg_id to a message id. Yunhu msg_ids are
-// random (uuid4 hex), so inserting one into a B+tree dirties a random leaf
-// page, and writing and fsyncing that page costs more than the rest of a put
-// together: it halved the throughput of concurrent puts. So a new message is
-// at first only written as its record, an append at the tail of msgs, and
-// its mapping is kept in memory in Store.pending. Later, when the committer
-// is idle or pending has grown large, merge moves a chunk of pending
-// mappings into msg_keys in one transaction, sorted, so that keys landing on
-// the same leaf share its write.
+// The key index maps conversation + msg_id to a message id. Yunhu msg_ids
+// are random (uuid4 hex), so inserting one into a B+tree dirties a random
+// leaf page, and writing and fsyncing that page costs more than the rest of
+// a put together: it halved the throughput of concurrent puts. So a new
+// message is at first only written as its record, an append at the tail of
+// msgs, and its mapping is kept in memory in Store.pending. Later, when the
+// committer is idle or pending has grown large, merge moves a chunk of
+// pending mappings into msg_keys in one transaction, sorted, so that keys
+// landing on the same leaf share its write.
 //
 // Which records are pending needs no bucket of its own, which would cost a
 // page per commit: merges go in allocation order, so the meta value
@@ -40,6 +40,11 @@ import (
 // matches what is committed, because only commitLoop changes either, and it
 // publishes a transaction's changes to the map right after the commit,
 // before it answers any caller.
+//
+// Pending-send records (see PutPending) have no msg_id and are in neither
+// place: nothing looks them up by key. BindPending writes the key of a
+// record it binds straight into msg_keys, since the record may lie before
+// merged_to, where the pending range would not find it after a restart.
 const (
 	// mergeIdle is how long no write may arrive before the committer
 	// counts as idle and merges. Merely finding the queue empty after a
@@ -165,6 +170,9 @@ func (w *writeTx) merge(n int) (int, error) {
 			return false, nil
 		}
 		to = id
+		if recordPending(rec) {
+			return true, nil // not mapped
+		}
 		key, err := appendRecordKey(nil, rec)
 		if err != nil {
 			return false, fmt.Errorf("message %d: %w", id, err)
@@ -187,16 +195,24 @@ func (w *writeTx) merge(n int) (int, error) {
 	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.hash, b.hash) })
 	for i := range entries {
 		e := &entries[i]
-		hk := binary.BigEndian.AppendUint64(nil, e.hash)
-		ids := append(bytes.Clone(w.msgKeys.Get(hk)), e.ik[:]...)
-		if err := w.msgKeys.Put(hk, ids); err != nil {
-			return 0, fmt.Errorf("put message key: %w", err)
+		if err := addIndexed(w.msgKeys, e.hash, e.ik[:]); err != nil {
+			return 0, err
 		}
 		w.setOverlay(e.key, 0)
 	}
 	w.mergedTo = to
 	w.mergedDirty = true
 	return len(entries), nil
+}
+
+// addIndexed adds the id ik to the ids listed under hash in msg_keys.
+func addIndexed(msgKeys *bbolt.Bucket, hash uint64, ik []byte) error {
+	hk := binary.BigEndian.AppendUint64(nil, hash)
+	ids := append(bytes.Clone(msgKeys.Get(hk)), ik...)
+	if err := msgKeys.Put(hk, ids); err != nil {
+		return fmt.Errorf("put message key: %w", err)
+	}
+	return nil
 }
 
 // walkCircular calls fn with the records whose ids lie in (after, last],
@@ -257,6 +273,9 @@ func (s *Store) loadPending(tx *bbolt.Tx) error {
 		return nil
 	}
 	err = walkCircular(w.msgs, w.mergedTo, w.lastID, func(id uint32, rec []byte) (bool, error) {
+		if recordPending(rec) {
+			return true, nil
+		}
 		key, err := appendRecordKey(nil, rec)
 		if err != nil {
 			return false, fmt.Errorf("message %d: %w", id, err)
@@ -293,27 +312,30 @@ func (s *Store) merge() int {
 	return merged
 }
 
-// recordHasKey reports whether rec is the record of key.
+// recordHasKey reports whether rec is the record of key. A pending-send
+// record has no key.
 func recordHasKey(rec, key []byte) bool {
-	var buf [2 * (maxIDLen + binary.MaxVarintLen32)]byte
+	if recordPending(rec) {
+		return false
+	}
+	var buf [maxConvLen + maxIDLen + 2*binary.MaxVarintLen32]byte
 	k, err := appendRecordKey(buf[:0], rec)
 	return err == nil && bytes.Equal(k, key)
 }
 
-// appendRecordKey appends the chat key + msg_id of an encoded record.
+// appendRecordKey appends the conversation + msg_id of an encoded record.
+// Callers skip pending-send records, which have no key.
 func appendRecordKey(b []byte, rec []byte) ([]byte, error) {
 	if len(rec) < recordHeader || rec[0] != recordVersion {
 		return nil, errCorrupt
 	}
 	d := decoder{b: rec[recordHeader:]}
-	chatType := d.varint()
-	chatID := d.bytes()
+	conv := d.bytes()
 	msgID := d.bytes()
-	if d.bad || int64(int32(chatType)) != chatType {
+	if d.bad {
 		return nil, errCorrupt
 	}
-	b = binary.BigEndian.AppendUint32(b, uint32(chatType))
-	b = binary.AppendUvarint(b, uint64(len(chatID)))
-	b = append(b, chatID...)
+	b = binary.AppendUvarint(b, uint64(len(conv)))
+	b = append(b, conv...)
 	return append(b, msgID...), nil
 }

@@ -14,7 +14,7 @@ import (
 func mustFind(t *testing.T, s *store.Store, n int, id int32) {
 	t.Helper()
 	m := testMessage(n)
-	if got, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID); err != nil || got != id {
+	if got, err := s.MessageID(m.Conv, m.MsgID); err != nil || got != id {
 		t.Fatalf("MessageID(message %d) = %d, %v; want %d", n, got, err, id)
 	}
 	if got, err := s.Message(id); err != nil || got.MsgID != m.MsgID {
@@ -144,7 +144,7 @@ func TestKeyHashCollisions(t *testing.T) {
 	for i := 6; i <= 30; i++ {
 		mustFind(t, s, i, int32(i))
 	}
-	if _, err := s.MessageID(2, "group-1", testMessage(3).MsgID); err == nil {
+	if _, err := s.MessageID("g:group-1", testMessage(3).MsgID); err == nil {
 		t.Error("pruned message still found")
 	}
 }

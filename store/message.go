@@ -12,47 +12,62 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// Message is the record kept for each mapped message. ChatType, ChatID and
-// MsgID identify it; the other fields are what get_msg and replies need.
+// Message is the record kept for each mapped message. Conv and MsgID
+// identify it; the other fields are what get_msg and replies need.
 //
-// Ids are limited to 256 bytes, SenderName to 1 KiB and Body to 1 MiB.
+// Conv is limited to 300 bytes, the other ids to 256, SenderName to 1 KiB
+// and Body to 1 MiB.
 type Message struct {
-	ChatType   int32     // Yunhu chat type: 1 user, 2 group, 3 bot
-	ChatID     string    // Yunhu chat id
-	MsgID      string    // Yunhu msg_id
-	Seq        int64     // Yunhu msg_seq; 0 if unknown
-	SenderID   string    // Yunhu user id of the sender
+	// Conv is the conversation the message belongs to, a key chosen by
+	// the caller, such as a platform prefix, a chat type and a chat id.
+	// The store never interprets it; it must not be empty.
+	Conv       string
+	MsgID      string    // the platform's message id; empty only while Pending
+	Seq        int64     // position within the conversation; 0 if unknown
+	SenderID   string    // platform user id of the sender
 	SenderName string    // sender display name at the time of the message
 	Time       time.Time // send time; the zero Time is replaced by the time of the write
 	Self       bool      // sent by the logged-in account
 	Recalled   bool      // withdrawn; once set, PutMessage keeps it set
+	// Reported means an event from the platform has reported the
+	// message, as opposed to a record made from history or from an own
+	// send alone. Once set, PutMessage keeps it set, like Recalled.
+	Reported bool
 	// Unsent marks an own message whose send failed without a definite
 	// answer: it may or may not exist. The bridge hides it from reads;
-	// a put of the message as Yunhu reports it (the echo) clears it.
+	// a put of the message as the platform reports it (the echo) clears
+	// it.
 	Unsent bool
-	Body   []byte // opaque to the store; chosen by the bridge
+	// Pending is set on records made by PutPending until BindPending
+	// gives them their msg id. It is read-only: the store ignores it on
+	// writes.
+	Pending bool
+	Body    []byte // opaque to the store; chosen by the bridge
 }
 
 // encoded is a message encoded for writing. Its slices share one
 // allocation, and they stay untouched until the transaction ends, as bbolt
 // requires of values.
 type encoded struct {
-	key   []byte // chat key + msg_id, what the message map maps
+	key   []byte // conv + msg_id, what the message map maps; nil if pending
 	rec   []byte // record
 	idKey []byte // 4 bytes, filled in by the committer
 }
 
-// prepare validates m and encodes it, stored at now. It runs on the caller's
-// goroutine so the committer does as little as possible.
-func prepare(m *Message, now time.Time) (encoded, error) {
+// prepare validates m and encodes it, stored at now, as a pending-send
+// record if pending is set and as a mapped message otherwise. It runs on the
+// caller's goroutine so the committer does as little as possible.
+func prepare(m *Message, now time.Time, pending bool) (encoded, error) {
+	if err := checkConv(m.Conv); err != nil {
+		return encoded{}, err
+	}
 	switch {
-	case m.ChatID == "":
-		return encoded{}, fmt.Errorf("%w: empty chat id", ErrInvalid)
-	case m.MsgID == "":
+	case pending && m.MsgID != "":
+		return encoded{}, fmt.Errorf("%w: a pending message has no msg id yet", ErrInvalid)
+	case !pending && m.MsgID == "":
 		return encoded{}, fmt.Errorf("%w: empty msg id", ErrInvalid)
 	}
 	for _, err := range []error{
-		checkLen("chat id", m.ChatID, maxIDLen),
 		checkLen("msg id", m.MsgID, maxIDLen),
 		checkLen("sender id", m.SenderID, maxIDLen),
 		checkLen("sender name", m.SenderName, maxNameLen),
@@ -67,19 +82,25 @@ func prepare(m *Message, now time.Time) (encoded, error) {
 	if m.Time.IsZero() {
 		m.Time = now
 	}
+	m.Pending = pending
 
-	buf := make([]byte, 0, chatKeySize(m.ChatID)+len(m.MsgID)+recordSize(m)+4)
-	buf = appendChatKey(buf, m.ChatType, m.ChatID)
-	buf = append(buf, m.MsgID...)
-	nk := len(buf)
+	buf := make([]byte, 0, msgKeySize(m.Conv, m.MsgID)+recordSize(m)+4)
+	nk := 0
+	if !pending {
+		buf = appendMsgKey(buf, m.Conv, m.MsgID)
+		nk = len(buf)
+	}
 	buf = appendRecord(buf, m, now)
 	nr := len(buf)
 	buf = append(buf, 0, 0, 0, 0)
-	return encoded{
-		key:   buf[:nk:nk],
+	e := encoded{
 		rec:   buf[nk:nr:nr],
 		idKey: buf[nr:],
-	}, nil
+	}
+	if !pending {
+		e.key = buf[:nk:nk]
+	}
+	return e, nil
 }
 
 func (p *encoded) setID(id uint32) {
@@ -120,9 +141,9 @@ func (o *putOp) apply(w *writeTx) error {
 // PutMessage maps m to a message id and stores it, returning only once the
 // mapping is durable. Putting a message that is already mapped returns its
 // existing id and replaces the record, except that a recalled message stays
-// recalled.
+// recalled and a reported one reported.
 func (s *Store) PutMessage(ctx context.Context, m Message) (int32, error) {
-	p, err := prepare(&m, s.now())
+	p, err := prepare(&m, s.now(), false)
 	if err != nil {
 		return 0, fmt.Errorf("put message: %w", err)
 	}
@@ -176,7 +197,7 @@ func (s *Store) PutMessagesAliased(ctx context.Context, msgs []Message, aliasIDs
 	now := s.now()
 	ps := make([]encoded, len(msgs))
 	for i := range msgs {
-		p, err := prepare(&msgs[i], now)
+		p, err := prepare(&msgs[i], now, false)
 		if err != nil {
 			return nil, fmt.Errorf("put messages: message %d: %w", i, err)
 		}
@@ -215,7 +236,7 @@ func (w *writeTx) putMessage(p *encoded) (int32, error) {
 	}
 	keepStored(p.rec, old)
 	if len(old) >= 2 {
-		p.rec[1] |= old[1] & flagRecalled
+		p.rec[1] |= old[1] & flagsKept
 	}
 	if bytes.Equal(old, p.rec) {
 		return int32(id), nil
@@ -268,10 +289,10 @@ func (w *writeTx) insertRecord(p *encoded) error {
 	return nil
 }
 
-// MessageID returns the message id mapped to a Yunhu message, or
-// ErrNotFound.
-func (s *Store) MessageID(chatType int32, chatID, msgID string) (int32, error) {
-	key := append(appendChatKey(nil, chatType, chatID), msgID...)
+// MessageID returns the message id mapped to msg id msgID in conversation
+// conv, or ErrNotFound. It never finds a pending-send record.
+func (s *Store) MessageID(conv, msgID string) (int32, error) {
+	key := appendMsgKey(nil, conv, msgID)
 	// Read pending before the transaction starts: a merge commits the key
 	// to msg_keys before it leaves pending, so one of the two has it.
 	s.pmu.RLock()
@@ -334,8 +355,9 @@ func readMessage(tx *bbolt.Tx, id int32) (Message, []byte, error) {
 }
 
 // DeleteMessage removes message id and its mapping, as if it had never
-// been put: for an own message Yunhu refused, which nothing may later
-// claim was sent. An id not stored is not an error.
+// been put: for an own message the platform refused, which nothing may
+// later claim was sent, and for a pending-send record whose send failed.
+// An id not stored is not an error.
 func (s *Store) DeleteMessage(ctx context.Context, id int32) error {
 	if id <= 0 {
 		return nil
@@ -356,15 +378,22 @@ func (o *deleteOp) apply(w *writeTx) error {
 	if rec == nil {
 		return nil
 	}
-	key, err := appendRecordKey(nil, rec)
-	if err != nil {
-		return fmt.Errorf("message %d: %w", o.id, err)
+	if !recordPending(rec) {
+		key, err := appendRecordKey(nil, rec)
+		if err != nil {
+			return fmt.Errorf("message %d: %w", o.id, err)
+		}
+		if err := w.unmapKey(key, o.id); err != nil {
+			return err
+		}
 	}
-	if err := w.unmapKey(key, o.id); err != nil {
-		return err
-	}
-	if err := w.msgs.Delete(k); err != nil {
-		return fmt.Errorf("delete message %d: %w", o.id, err)
+	return w.deleteRecord(o.id)
+}
+
+// deleteRecord deletes the record of id, whose key is unmapped already.
+func (w *writeTx) deleteRecord(id uint32) error {
+	if err := w.msgs.Delete(idKey(id)); err != nil {
+		return fmt.Errorf("delete message %d: %w", id, err)
 	}
 	if w.count > 0 {
 		w.count--
@@ -404,8 +433,9 @@ func (o *updateOp) apply(w *writeTx) error {
 
 // UpdateMessage changes the record of message id through fn, for edits and
 // recalls, and returns once the change is durable. fn may be called more
-// than once if the record changes concurrently, and must not change
-// ChatType, ChatID or MsgID. An error from fn is returned as is, wrapped.
+// than once if the record changes concurrently, and must not change Conv or
+// MsgID; a change to Pending is ignored. An error from fn is returned as
+// is, wrapped.
 func (s *Store) UpdateMessage(ctx context.Context, id int32, fn func(*Message) error) error {
 	for {
 		var (
@@ -420,14 +450,14 @@ func (s *Store) UpdateMessage(ctx context.Context, id int32, fn func(*Message) e
 		if err != nil {
 			return fmt.Errorf("update message %d: %w", id, err)
 		}
-		chatType, chatID, msgID := m.ChatType, m.ChatID, m.MsgID
+		conv, msgID, pending := m.Conv, m.MsgID, m.Pending
 		if err := fn(&m); err != nil {
 			return fmt.Errorf("update message %d: %w", id, err)
 		}
-		if m.ChatType != chatType || m.ChatID != chatID || m.MsgID != msgID {
-			return fmt.Errorf("update message %d: %w: chat or msg id changed", id, ErrInvalid)
+		if m.Conv != conv || m.MsgID != msgID {
+			return fmt.Errorf("update message %d: %w: conversation or msg id changed", id, ErrInvalid)
 		}
-		p, err := prepare(&m, s.now())
+		p, err := prepare(&m, s.now(), pending)
 		if err != nil {
 			return fmt.Errorf("update message %d: %w", id, err)
 		}

@@ -36,7 +36,7 @@ func TestMessageLookup(t *testing.T) {
 		in.Body = []byte{0, 1, 2, 255}
 		id := mustPut(t, s, in)
 
-		got, err := s.MessageID(in.ChatType, in.ChatID, in.MsgID)
+		got, err := s.MessageID(in.Conv, in.MsgID)
 		if err != nil || got != id {
 			t.Errorf("MessageID = %d, %v; want %d", got, err, id)
 		}
@@ -53,16 +53,15 @@ func TestMessageLookup(t *testing.T) {
 		}
 
 		for _, tc := range []struct {
-			name          string
-			chatType      int32
-			chatID, msgID string
+			name        string
+			conv, msgID string
 		}{
-			{"other chat type", 1, in.ChatID, in.MsgID},
-			{"other chat", in.ChatType, "group-2", in.MsgID},
-			{"other msg", in.ChatType, in.ChatID, "nope"},
-			{"empty", 0, "", ""},
+			{"other conversation", "p:group-1", in.MsgID},
+			{"conversation prefix", "g:group-", in.MsgID},
+			{"other msg", in.Conv, "nope"},
+			{"empty", "", ""},
 		} {
-			if _, err := s.MessageID(tc.chatType, tc.chatID, tc.msgID); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.MessageID(tc.conv, tc.msgID); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("MessageID(%s) error = %v, want ErrNotFound", tc.name, err)
 			}
 		}
@@ -131,10 +130,11 @@ func TestChatKeysAreSeparate(t *testing.T) {
 		// The same numeric id as a user and as a group, and ids that would run
 		// together if chat id and msg id were simply concatenated.
 		msgs := []store.Message{
-			{ChatType: 1, ChatID: "123", MsgID: "m"},
-			{ChatType: 2, ChatID: "123", MsgID: "m"},
-			{ChatType: 2, ChatID: "12", MsgID: "3m"},
-			{ChatType: 2, ChatID: "123m", MsgID: "m"},
+			{Conv: "p:123", MsgID: "m"},
+			{Conv: "g:123", MsgID: "m"},
+			{Conv: "g:12", MsgID: "3m"},
+			{Conv: "g:123m", MsgID: "m"},
+			{Conv: "g:1", MsgID: "23m"},
 		}
 		seen := map[int32]bool{}
 		for _, m := range msgs {
@@ -143,7 +143,7 @@ func TestChatKeysAreSeparate(t *testing.T) {
 				t.Errorf("%+v got id %d twice", m, id)
 			}
 			seen[id] = true
-			if got, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID); err != nil || got != id {
+			if got, err := s.MessageID(m.Conv, m.MsgID); err != nil || got != id {
 				t.Errorf("MessageID(%+v) = %d, %v; want %d", m, got, err, id)
 			}
 		}
@@ -154,13 +154,13 @@ func TestPutMessageInvalid(t *testing.T) {
 	s, _ := openTemp(t)
 	long := strings.Repeat("x", 257)
 	for name, m := range map[string]store.Message{
-		"empty chat id":    {ChatType: 2, MsgID: "m"},
-		"empty msg id":     {ChatType: 2, ChatID: "c"},
-		"long chat id":     {ChatType: 2, ChatID: long, MsgID: "m"},
-		"long msg id":      {ChatType: 2, ChatID: "c", MsgID: long},
-		"long sender":      {ChatType: 2, ChatID: "c", MsgID: "m", SenderID: long},
-		"long sender name": {ChatType: 2, ChatID: "c", MsgID: "m", SenderName: strings.Repeat("x", 1025)},
-		"big body":         {ChatType: 2, ChatID: "c", MsgID: "m", Body: make([]byte, 1<<20+1)},
+		"empty conversation": {MsgID: "m"},
+		"empty msg id":       {Conv: "c"},
+		"long conversation":  {Conv: strings.Repeat("c", 301), MsgID: "m"},
+		"long msg id":        {Conv: "c", MsgID: long},
+		"long sender":        {Conv: "c", MsgID: "m", SenderID: long},
+		"long sender name":   {Conv: "c", MsgID: "m", SenderName: strings.Repeat("x", 1025)},
+		"big body":           {Conv: "c", MsgID: "m", Body: make([]byte, 1<<20+1)},
 	} {
 		if _, err := s.PutMessage(context.Background(), m); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("%s: error = %v, want ErrInvalid", name, err)
@@ -185,11 +185,11 @@ func TestPutMessages(t *testing.T) {
 		}
 
 		// One invalid message fails the call before anything is written.
-		bad := []store.Message{testMessage(4), {ChatType: 2, ChatID: "c"}}
+		bad := []store.Message{testMessage(4), {Conv: "c"}}
 		if _, err := s.PutMessages(ctx, bad); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("PutMessages with an invalid message = %v", err)
 		}
-		if _, err := s.MessageID(2, "group-1", testMessage(4).MsgID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.MessageID("g:group-1", testMessage(4).MsgID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("message of a failed batch was written: %v", err)
 		}
 
@@ -262,7 +262,7 @@ func TestConcurrentPuts(t *testing.T) {
 		for g := range workers {
 			for i, id := range ids[g] {
 				m := testMessage(g*each + i)
-				if got, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID); err != nil || got != id {
+				if got, err := s.MessageID(m.Conv, m.MsgID); err != nil || got != id {
 					t.Fatalf("MessageID(%s) = %d, %v; want %d", m.MsgID, got, err, id)
 				}
 			}
@@ -409,7 +409,7 @@ func TestDeleteMessage(t *testing.T) {
 			t.Errorf("Message(deleted) err = %v", err)
 		}
 		m := testMessage(2)
-		if _, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.MessageID(m.Conv, m.MsgID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("MessageID(deleted) err = %v", err)
 		}
 		if _, err := s.Message(keep); err != nil {
@@ -447,4 +447,76 @@ func TestUnsentClearedByPut(t *testing.T) {
 	if r, err := s.Message(id); err != nil || r.Unsent || r.Seq != 9 {
 		t.Errorf("after the echo: %+v, %v", r, err)
 	}
+}
+
+// TestReportedKept: like Recalled, Reported survives a later put that does
+// not set it, such as a refetch from history, and is independent of Seq.
+func TestReportedKept(t *testing.T) {
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		s := im.temp(t)
+		ctx := context.Background()
+		m := testMessage(1)
+		m.Seq = 0
+		id := mustPut(t, s, m)
+		if r, _ := s.Message(id); r.Reported {
+			t.Fatalf("new message reported: %+v", r)
+		}
+		m.Reported = true // the event, without a seq
+		mustPut(t, s, m)
+		m.Reported, m.Seq = false, 12 // history, with one
+		m.Body = []byte("refetched")
+		if again := mustPut(t, s, m); again != id {
+			t.Fatalf("re-put id = %d, want %d", again, id)
+		}
+		r, err := s.Message(id)
+		if err != nil || !r.Reported || r.Seq != 12 || string(r.Body) != "refetched" {
+			t.Errorf("after a re-put without Reported: %+v, %v", r, err)
+		}
+		// A seq alone does not make a message reported.
+		n := testMessage(2)
+		n.Seq = 99
+		if r, _ := s.Message(mustPut(t, s, n)); r.Reported {
+			t.Errorf("message with a seq but never reported: %+v", r)
+		}
+		// UpdateMessage writes what fn leaves.
+		if err := s.UpdateMessage(ctx, id, func(r *store.Message) error { r.Reported = false; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := s.Message(id); r.Reported {
+			t.Errorf("UpdateMessage could not clear Reported: %+v", r)
+		}
+		mustCheck(t, s)
+	})
+}
+
+// TestKeyLengthLimits puts messages whose conversation and msg id are at
+// their limits, and checks they are found merged and pending, and that one
+// byte more is refused.
+func TestKeyLengthLimits(t *testing.T) {
+	forIndexModes(t, func(t *testing.T, im indexMode) {
+		s := im.temp(t)
+		ctx := context.Background()
+		m := store.Message{Conv: strings.Repeat("\xff", 300), MsgID: strings.Repeat("m", 256), SenderID: strings.Repeat("s", 256)}
+		id := mustPut(t, s, m)
+		mustPut(t, s, testMessage(1))
+		if got, err := s.MessageID(m.Conv, m.MsgID); err != nil || got != id {
+			t.Errorf("MessageID at the limits = %d, %v; want %d", got, err, id)
+		}
+		if r, err := s.Message(id); err != nil || r.Conv != m.Conv || r.MsgID != m.MsgID {
+			t.Errorf("Message at the limits = %+v, %v", r, err)
+		}
+		pid := mustPending(t, s, store.Message{Conv: m.Conv})
+		if got, err := s.BindPending(ctx, pid, strings.Repeat("b", 256), 1); err != nil || got != pid {
+			t.Errorf("BindPending at the limits = %d, %v", got, err)
+		}
+		for name, bad := range map[string]store.Message{
+			"conversation": {Conv: m.Conv + "x", MsgID: "m"},
+			"msg id":       {Conv: "c", MsgID: m.MsgID + "x"},
+		} {
+			if _, err := s.PutMessage(ctx, bad); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("%s one byte over the limit: %v, want ErrInvalid", name, err)
+			}
+		}
+		mustCheck(t, s)
+	})
 }

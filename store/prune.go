@@ -70,9 +70,11 @@ func (o *pruneOp) apply(w *writeTx) error {
 		if uint64(len(victims)) >= excess && stored >= cutoff {
 			return false, nil
 		}
-		key, err := appendRecordKey(nil, rec)
-		if err != nil {
-			return false, fmt.Errorf("message %d: %w", id, err)
+		var key []byte // none for a pending-send record
+		if !recordPending(rec) {
+			if key, err = appendRecordKey(nil, rec); err != nil {
+				return false, fmt.Errorf("message %d: %w", id, err)
+			}
 		}
 		victims = append(victims, victim{id, key})
 		return true, nil
@@ -82,15 +84,13 @@ func (o *pruneOp) apply(w *writeTx) error {
 	}
 
 	for _, v := range victims {
-		if err := w.unmapKey(v.key, v.id); err != nil {
+		if v.key != nil {
+			if err := w.unmapKey(v.key, v.id); err != nil {
+				return err
+			}
+		}
+		if err := w.deleteRecord(v.id); err != nil {
 			return err
-		}
-		if err := w.msgs.Delete(idKey(v.id)); err != nil {
-			return fmt.Errorf("delete message %d: %w", v.id, err)
-		}
-		if w.count > 0 {
-			w.count--
-			w.countDirty = true
 		}
 	}
 	o.removed = len(victims)

@@ -31,7 +31,7 @@ func kept(t *testing.T, s *store.Store, ids []int32) []bool {
 	for i, id := range ids {
 		m := testMessage(i)
 		_, errMsg := s.Message(id)
-		_, errID := s.MessageID(m.ChatType, m.ChatID, m.MsgID)
+		_, errID := s.MessageID(m.Conv, m.MsgID)
 		if (errMsg == nil) != (errID == nil) {
 			t.Fatalf("message %d: Message error %v, MessageID error %v", id, errMsg, errID)
 		}
@@ -94,7 +94,7 @@ func TestPruneByCount(t *testing.T) {
 		}
 		for pos, i := range order {
 			m := testMessage(i)
-			_, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID)
+			_, err := s.MessageID(m.Conv, m.MsgID)
 			if k := err == nil; k != (pos >= 7) {
 				t.Errorf("message put %d kept = %v", pos, k)
 			}

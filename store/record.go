@@ -10,13 +10,13 @@ import (
 // A message record is, in order:
 //
 //	version   1 byte (recordVersion)
-//	flags     1 byte (flagSelf, flagRecalled, flagUnsent)
+//	flags     1 byte (flagSelf, flagRecalled, flagUnsent, flagReported,
+//	          flagPending)
 //	stored    8 bytes big-endian, Unix milliseconds of the first put
 //	seconds   8 bytes big-endian, Unix time of Message.Time
 //	nanos     4 bytes big-endian
-//	chat type varint
-//	chat id   uvarint length + bytes
-//	msg id    uvarint length + bytes
+//	conv      uvarint length + bytes (Message.Conv)
+//	msg id    uvarint length + bytes, empty in a pending record
 //	seq       varint
 //	sender id uvarint length + bytes
 //	sender    uvarint length + bytes (display name)
@@ -26,21 +26,33 @@ import (
 // carry them over to a new version of the record, and pruning can read the
 // time, without decoding the rest. Fields added later go after body, under a
 // new version.
+//
+// Version 1, the record of schema 2, had a Yunhu chat type (varint) and chat
+// id where conv is now, and no reported or pending flag; see upgrade.go.
 const (
-	recordVersion = 1
+	recordVersion = 2
 	recordHeader  = 22
 
 	flagSelf     = 1 << 0
 	flagRecalled = 1 << 1
 	flagUnsent   = 1 << 2
+	flagReported = 1 << 3
+	flagPending  = 1 << 4
+
+	// flagsKept are the flags a later put of the same message cannot
+	// clear: both record facts about the platform's message that a put
+	// from another source (history, a refetch) may not know.
+	flagsKept = flagRecalled | flagReported
 )
 
 // Size limits keep a bad caller from bloating the file; bbolt's own limits
 // are far larger.
 const (
-	maxIDLen   = 256     // chat, msg, sender and platform ids, keys
-	maxNameLen = 1024    // sender display name
-	maxBodyLen = 1 << 20 // Message.Body and key/value values
+	maxIDLen     = 256     // msg, sender and platform ids, keys
+	maxConvLen   = 300     // Message.Conv and cursor conversations
+	maxCursorLen = 256     // Cursor.Value
+	maxNameLen   = 1024    // sender display name
+	maxBodyLen   = 1 << 20 // Message.Body and key/value values
 )
 
 var errCorrupt = errors.New("corrupt record")
@@ -48,26 +60,27 @@ var errCorrupt = errors.New("corrupt record")
 func recordSize(m *Message) int {
 	return recordHeader + 2*binary.MaxVarintLen64 +
 		5*binary.MaxVarintLen32 +
-		len(m.ChatID) + len(m.MsgID) + len(m.SenderID) + len(m.SenderName) + len(m.Body)
+		len(m.Conv) + len(m.MsgID) + len(m.SenderID) + len(m.SenderName) + len(m.Body)
 }
 
 func appendRecord(b []byte, m *Message, stored time.Time) []byte {
 	var flags byte
-	if m.Self {
-		flags |= flagSelf
-	}
-	if m.Recalled {
-		flags |= flagRecalled
-	}
-	if m.Unsent {
-		flags |= flagUnsent
+	for _, f := range []struct {
+		set  bool
+		flag byte
+	}{
+		{m.Self, flagSelf}, {m.Recalled, flagRecalled}, {m.Unsent, flagUnsent},
+		{m.Reported, flagReported}, {m.Pending, flagPending},
+	} {
+		if f.set {
+			flags |= f.flag
+		}
 	}
 	b = append(b, recordVersion, flags)
 	b = binary.BigEndian.AppendUint64(b, uint64(stored.UnixMilli()))
 	b = binary.BigEndian.AppendUint64(b, uint64(m.Time.Unix()))
 	b = binary.BigEndian.AppendUint32(b, uint32(m.Time.Nanosecond()))
-	b = binary.AppendVarint(b, int64(m.ChatType))
-	b = appendString(b, m.ChatID)
+	b = appendString(b, m.Conv)
 	b = appendString(b, m.MsgID)
 	b = binary.AppendVarint(b, m.Seq)
 	b = appendString(b, m.SenderID)
@@ -88,6 +101,12 @@ func recordStored(rec []byte) (int64, error) {
 		return 0, errCorrupt
 	}
 	return int64(binary.BigEndian.Uint64(rec[2:10])), nil
+}
+
+// recordPending reports whether rec is a pending-send record, which has no
+// msg id yet and so no key in the message map.
+func recordPending(rec []byte) bool {
+	return len(rec) >= 2 && rec[1]&flagPending != 0
 }
 
 // keepStored gives rec, a new version of old, the stored time of old.
@@ -111,10 +130,10 @@ func decodeRecord(rec []byte) (Message, error) {
 		Self:     rec[1]&flagSelf != 0,
 		Recalled: rec[1]&flagRecalled != 0,
 		Unsent:   rec[1]&flagUnsent != 0,
+		Reported: rec[1]&flagReported != 0,
+		Pending:  rec[1]&flagPending != 0,
 	}
-	chatType := d.varint()
-	m.ChatType = int32(chatType)
-	m.ChatID = string(d.bytes())
+	m.Conv = string(d.bytes())
 	m.MsgID = string(d.bytes())
 	m.Seq = d.varint()
 	m.SenderID = string(d.bytes())
@@ -122,7 +141,7 @@ func decodeRecord(rec []byte) (Message, error) {
 	if body := d.bytes(); len(body) > 0 {
 		m.Body = append([]byte(nil), body...)
 	}
-	if d.bad || int64(m.ChatType) != chatType {
+	if d.bad {
 		return Message{}, errCorrupt
 	}
 	return m, nil
@@ -158,16 +177,15 @@ func (d *decoder) bytes() []byte {
 	return v
 }
 
-// appendChatKey identifies a chat by type and id, so a user and a group
-// sharing a numeric id stay apart. The id is length-prefixed, so a msg_id
-// appended after it cannot make two different pairs produce the same key.
-func appendChatKey(b []byte, chatType int32, chatID string) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(chatType))
-	return appendString(b, chatID)
+// appendMsgKey appends the key the message map maps: the conversation,
+// length-prefixed so that a msg id appended after it cannot make two
+// different pairs produce the same key, then the msg id.
+func appendMsgKey(b []byte, conv, msgID string) []byte {
+	return append(appendString(b, conv), msgID...)
 }
 
-func chatKeySize(chatID string) int {
-	return 4 + binary.MaxVarintLen32 + len(chatID)
+func msgKeySize(conv, msgID string) int {
+	return binary.MaxVarintLen32 + len(conv) + len(msgID)
 }
 
 func idKey(id uint32) []byte {
@@ -179,4 +197,12 @@ func checkLen(field string, s string, limit int) error {
 		return fmt.Errorf("%w: %s is %d bytes, limit %d", ErrInvalid, field, len(s), limit)
 	}
 	return nil
+}
+
+// checkConv validates a conversation key.
+func checkConv(conv string) error {
+	if conv == "" {
+		return fmt.Errorf("%w: empty conversation", ErrInvalid)
+	}
+	return checkLen("conversation", conv, maxConvLen)
 }

@@ -3,57 +3,85 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 
 	"go.etcd.io/bbolt"
 )
 
-// Cursor returns the last msg_seq recorded for a chat, or ErrNotFound if
-// none was.
-func (s *Store) Cursor(chatType int32, chatID string) (int64, error) {
-	key := appendChatKey(nil, chatType, chatID)
-	var seq int64
+// Cursor is a position reached in a conversation, such as the last message
+// seen, for fetching what was missed after a restart.
+type Cursor struct {
+	// Conv is the conversation, in the same keys as Message.Conv.
+	Conv string
+	// Value is the position, opaque to the store except for its order:
+	// a cursor only moves to a Value that sorts after the recorded one,
+	// byte by byte (bytes.Compare). The caller encodes its positions so
+	// that this order is the order of progress, for example a sequence
+	// number as 8 bytes big-endian. Values are 1 to 256 bytes long.
+	Value []byte
+}
+
+// Cursor returns a copy of the position recorded for conversation conv, or
+// ErrNotFound if none was.
+func (s *Store) Cursor(conv string) ([]byte, error) {
+	var val []byte
 	err := s.view(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketCursors).Get(key)
+		v := tx.Bucket(bucketCursors).Get([]byte(conv))
 		if v == nil {
 			return ErrNotFound
 		}
-		if len(v) != 8 {
-			return errCorrupt
-		}
-		seq = int64(binary.BigEndian.Uint64(v))
+		val = bytes.Clone(v)
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("get cursor: %w", err)
+		return nil, fmt.Errorf("get cursor: %w", err)
 	}
-	return seq, nil
+	return val, nil
 }
 
-// SetCursor records seq as the last msg_seq seen in a chat. The cursor only
-// moves forward: a seq at or below the recorded one is ignored, so pushes
-// that arrive out of order cannot rewind it.
-func (s *Store) SetCursor(ctx context.Context, chatType int32, chatID string, seq int64) error {
-	if chatID == "" {
-		return fmt.Errorf("set cursor: %w: empty chat id", ErrInvalid)
+// SetCursors records the cursors in one commit and returns once they are
+// durable. Each cursor only moves forward: a Value that does not sort after
+// the recorded one is ignored, so positions that arrive out of order cannot
+// rewind it. Within cs, later entries for a conversation are applied after
+// earlier ones. Invalid input fails the call before anything is written.
+func (s *Store) SetCursors(ctx context.Context, cs []Cursor) error {
+	if len(cs) == 0 {
+		return nil
 	}
-	if err := checkLen("chat id", chatID, maxIDLen); err != nil {
-		return fmt.Errorf("set cursor: %w", err)
-	}
-	key := appendChatKey(nil, chatType, chatID)
-	val := binary.BigEndian.AppendUint64(nil, uint64(seq))
-	err := s.do(ctx, funcOp(func(w *writeTx) error {
-		if v := w.cursors.Get(key); len(v) == 8 && int64(binary.BigEndian.Uint64(v)) >= seq {
-			return nil
+	o := &cursorOp{entries: make([]cursorEntry, len(cs))}
+	for i, c := range cs {
+		if err := checkConv(c.Conv); err != nil {
+			return fmt.Errorf("set cursors: cursor %d: %w", i, err)
 		}
-		if err := w.cursors.Put(key, val); err != nil {
+		if len(c.Value) == 0 || len(c.Value) > maxCursorLen {
+			return fmt.Errorf("set cursors: cursor %d: %w: value is %d bytes, want 1 to %d", i, ErrInvalid, len(c.Value), maxCursorLen)
+		}
+		o.entries[i] = cursorEntry{[]byte(c.Conv), bytes.Clone(c.Value)}
+	}
+	if err := s.do(ctx, o); err != nil {
+		return fmt.Errorf("set cursors: %w", err)
+	}
+	return nil
+}
+
+type cursorEntry struct{ key, val []byte }
+
+// cursorOp writes cursors, copied so that they stay untouched until the
+// transaction ends, as bbolt requires of keys and values.
+type cursorOp struct{ entries []cursorEntry }
+
+// weight counts the cursors, so that a huge batch of them does not join a
+// full batch of messages.
+func (o *cursorOp) weight() int { return len(o.entries) }
+
+func (o *cursorOp) apply(w *writeTx) error {
+	for _, e := range o.entries {
+		if bytes.Compare(e.val, w.cursors.Get(e.key)) <= 0 {
+			continue // not ahead of the recorded position
+		}
+		if err := w.cursors.Put(e.key, e.val); err != nil {
 			return fmt.Errorf("put cursor: %w", err)
 		}
-		return nil
-	}))
-	if err != nil {
-		return fmt.Errorf("set cursor: %w", err)
 	}
 	return nil
 }

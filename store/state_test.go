@@ -1,44 +1,135 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 )
 
+// seqValue encodes a sequence number as a cursor value whose byte order is
+// numeric order, as callers are told to.
+func seqValue(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
 func TestCursor(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
-	if _, err := s.Cursor(2, "g"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("Cursor of a new chat = %v, want ErrNotFound", err)
+	if _, err := s.Cursor("g:1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Cursor of a new conversation = %v, want ErrNotFound", err)
 	}
 	steps := []struct {
-		seq, want int64
+		val, want []byte
 	}{
-		{10, 10},
-		{12, 12},
-		{11, 12}, // late push: ignored
-		{12, 12},
-		{-1, 12},
-		{100, 100},
+		{seqValue(10), seqValue(10)},
+		{seqValue(12), seqValue(12)},
+		{seqValue(11), seqValue(12)}, // late push: ignored
+		{seqValue(12), seqValue(12)},
+		{seqValue(300), seqValue(300)},
+		{[]byte{0, 0, 0, 0, 0, 0, 1}, seqValue(300)}, // a prefix sorts first
+		{[]byte{0xff}, []byte{0xff}},                 // bytes order, not length
+		{[]byte{0xff, 0}, []byte{0xff, 0}},
 	}
 	for _, st := range steps {
-		if err := s.SetCursor(ctx, 2, "g", st.seq); err != nil {
+		if err := s.SetCursors(ctx, []store.Cursor{{Conv: "g:1", Value: st.val}}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.Cursor(2, "g"); err != nil || got != st.want {
-			t.Errorf("after SetCursor(%d): Cursor = %d, %v; want %d", st.seq, got, err, st.want)
+		got, err := s.Cursor("g:1")
+		if err != nil || !bytes.Equal(got, st.want) {
+			t.Errorf("after SetCursors(%x): Cursor = %x, %v; want %x", st.val, got, err, st.want)
 		}
 	}
-	// Same id, other chat type: a separate cursor.
-	if _, err := s.Cursor(1, "g"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("Cursor(user g) = %v, want ErrNotFound", err)
+	got, _ := s.Cursor("g:1")
+	got[0] = 0 // Cursor must return a copy
+	if again, _ := s.Cursor("g:1"); !bytes.Equal(again, []byte{0xff, 0}) {
+		t.Errorf("Cursor after modifying a result = %x", again)
 	}
-	if err := s.SetCursor(ctx, 2, "", 1); !errors.Is(err, store.ErrInvalid) {
-		t.Errorf("SetCursor with empty chat = %v, want ErrInvalid", err)
+	// Another conversation, even one that extends this one's key, is a
+	// separate cursor.
+	for _, conv := range []string{"g:10", "g:", "p:1"} {
+		if _, err := s.Cursor(conv); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Cursor(%q) = %v, want ErrNotFound", conv, err)
+		}
+	}
+}
+
+// TestSetCursorsBatch checks that one call sets many cursors in one commit,
+// each only forward, entries for the same conversation in order, and that
+// invalid input writes nothing.
+func TestSetCursorsBatch(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	commits := 0
+	s := openAt(t, store.Options{
+		Path: filepath.Join(t.TempDir(), "store.db"),
+		OnCommit: func(requests int, _ time.Duration, err error) {
+			mu.Lock()
+			commits++
+			mu.Unlock()
+		},
+	})
+	if err := s.SetCursors(ctx, []store.Cursor{{Conv: "a", Value: seqValue(5)}, {Conv: "b", Value: seqValue(5)}}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	commits = 0
+	mu.Unlock()
+	batch := []store.Cursor{
+		{Conv: "a", Value: seqValue(4)}, // behind: ignored
+		{Conv: "b", Value: seqValue(9)},
+		{Conv: "c", Value: seqValue(2)},
+		{Conv: "c", Value: seqValue(7)},
+		{Conv: "c", Value: seqValue(3)}, // behind the entry before it
+	}
+	for i := range 100 {
+		batch = append(batch, store.Cursor{Conv: fmt.Sprintf("many-%d", i), Value: seqValue(uint64(i + 1))})
+	}
+	if err := s.SetCursors(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if commits != 1 {
+		t.Errorf("SetCursors of %d cursors took %d commits, want 1", len(batch), commits)
+	}
+	mu.Unlock()
+	want := map[string]uint64{"a": 5, "b": 9, "c": 7, "many-0": 1, "many-99": 100}
+	for conv, seq := range want {
+		if got, err := s.Cursor(conv); err != nil || !bytes.Equal(got, seqValue(seq)) {
+			t.Errorf("Cursor(%s) = %x, %v; want %d", conv, got, err, seq)
+		}
+	}
+	if err := s.SetCursors(ctx, nil); err != nil {
+		t.Errorf("SetCursors(nil) = %v", err)
+	}
+
+	for name, c := range map[string]store.Cursor{
+		"empty conversation": {Conv: "", Value: seqValue(1)},
+		"long conversation":  {Conv: strings.Repeat("c", 301), Value: seqValue(1)},
+		"empty value":        {Conv: "a", Value: nil},
+		"long value":         {Conv: "a", Value: bytes.Repeat([]byte{0xff}, 257)},
+	} {
+		err := s.SetCursors(ctx, []store.Cursor{{Conv: "d", Value: seqValue(1)}, c})
+		if !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s: SetCursors = %v, want ErrInvalid", name, err)
+		}
+	}
+	if _, err := s.Cursor("d"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a batch with an invalid cursor wrote the valid one: %v", err)
+	}
+	// The limits themselves are accepted.
+	long := store.Cursor{Conv: strings.Repeat("c", 300), Value: bytes.Repeat([]byte{0xfe}, 256)}
+	if err := s.SetCursors(ctx, []store.Cursor{long}); err != nil {
+		t.Fatalf("SetCursors at the limits: %v", err)
+	}
+	if got, err := s.Cursor(long.Conv); err != nil || !bytes.Equal(got, long.Value) {
+		t.Errorf("Cursor at the limits = %x, %v", got, err)
 	}
 }
 
@@ -82,7 +173,7 @@ func TestPruneKeepsState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetCursor(ctx, 2, "big", 7); err != nil {
+	if err := s.SetCursors(ctx, []store.Cursor{{Conv: "g:big", Value: seqValue(7)}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Set(ctx, "k", []byte("v")); err != nil {
@@ -95,8 +186,8 @@ func TestPruneKeepsState(t *testing.T) {
 	if id, err := s.ResolveAlias(n); err != nil || id != "big" {
 		t.Errorf("ResolveAlias after prune = %q, %v", id, err)
 	}
-	if seq, err := s.Cursor(2, "big"); err != nil || seq != 7 {
-		t.Errorf("Cursor after prune = %d, %v", seq, err)
+	if v, err := s.Cursor("g:big"); err != nil || !bytes.Equal(v, seqValue(7)) {
+		t.Errorf("Cursor after prune = %x, %v", v, err)
 	}
 	if v, err := s.Get("k"); err != nil || string(v) != "v" {
 		t.Errorf("Get after prune = %q, %v", v, err)

@@ -2,20 +2,23 @@
 //
 // It keeps four kinds of state:
 //
-//   - The message map. Each Yunhu message, identified by its chat type, chat
-//     id and msg_id, gets a positive int32 OneBot message_id. Ids are handed
-//     out in sequence from 1 and are never derived from a hash, so they cannot
-//     collide or come out negative. After math.MaxInt32 the sequence wraps to
-//     1 and skips every id whose message is still stored. The message record
-//     is kept next to the id for get_msg and replies.
-//   - Id aliases. OneBot needs numeric user and group ids, while a Yunhu id
+//   - The message map. Each platform message, identified by its
+//     conversation (an opaque key the caller chooses, see Message.Conv) and
+//     msg_id, gets a positive int32 OneBot message_id. Ids are handed out in
+//     sequence from 1 and are never derived from a hash, so they cannot
+//     collide or come out negative. After math.MaxInt32 the sequence wraps
+//     to 1 and skips every id whose message is still stored. The message
+//     record is kept next to the id for get_msg and replies. A record can
+//     also wait for its msg_id while its send is under way (PutPending).
+//   - Id aliases. OneBot needs numeric user and group ids, while a platform id
 //     can be any string (a group may be called "big"). A platform id that is
 //     a canonical decimal (no sign, no leading zeros) below AliasBase (2^52)
 //     stands for itself. Every other platform id gets an alias, allocated in
 //     sequence as AliasBase+1, AliasBase+2, ... and always below 2^53, so
 //     aliases never clash with numeric ids and survive the float64 round trip
 //     that JavaScript clients impose.
-//   - Cursors, the last msg_seq seen per chat.
+//   - Cursors, an opaque position per conversation that only moves
+//     forward, such as the last msg_seq seen.
 //   - A small key/value space for things such as the device id.
 //
 // # Durability
@@ -115,6 +118,17 @@ type Options struct {
 	// Optional; nil means no logging.
 	Log *zap.Logger
 
+	// ConvFromV2 is how the caller keys, as a Message.Conv, a conversation
+	// that schema version 2 keyed by Yunhu chat type and chat id. Open
+	// uses it to upgrade a version 2 file that holds messages or cursors,
+	// and refuses such a file when it is nil. It must return a valid
+	// conversation key (not empty, at most 300 bytes), and should return
+	// different keys for different chats: of two messages that end up
+	// with the same conversation and msg id, only the one put later is
+	// kept, and of two cursors the one further ahead. It is called only
+	// while Open upgrades, once per message and cursor.
+	ConvFromV2 func(chatType int32, chatID string) string
+
 	// OnCommit, when set, is told of every write transaction the commit
 	// loop ran: how many requests it carried, how long it took (fsync
 	// included) and whether it failed. It runs on the commit loop, so it
@@ -131,7 +145,7 @@ type Store struct {
 	wg    sync.WaitGroup // tracks commitLoop
 	chunk int            // messages per pruning transaction; changed by tests
 
-	// pending maps chat key + msg_id to id for messages whose key is not
+	// pending maps conversation + msg_id to id for messages whose key is not
 	// merged into msg_keys yet; see index.go. Only commitLoop writes it,
 	// holding pmu; readers hold pmu for reading.
 	pmu     sync.RWMutex
@@ -164,6 +178,10 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// upgraded describes the schema upgrade Open's transaction made, if
+	// any, for Open to log once it has committed.
+	upgraded []zap.Field
 }
 
 // Open opens or creates the database at opts.Path and starts the goroutine
@@ -204,7 +222,7 @@ func Open(opts Options) (*Store, error) {
 		overshoot:  uint64(max(opts.MaxMessages/100, defaultPruneChunk)),
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		if err := initSchema(tx); err != nil {
+		if err := s.initSchema(tx); err != nil {
 			return err
 		}
 		return s.loadPending(tx)
@@ -212,6 +230,10 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", opts.Path, err)
+	}
+	if s.upgraded != nil {
+		s.log.Info("upgraded store schema", s.upgraded...)
+		s.upgraded = nil
 	}
 	s.wg.Add(1)
 	go func() {

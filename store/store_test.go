@@ -87,8 +87,7 @@ func openTemp(t testing.TB) (*store.Store, string) {
 // testMessage returns a distinct message for n, with a fixed time.
 func testMessage(n int) store.Message {
 	return store.Message{
-		ChatType:   2,
-		ChatID:     "group-1",
+		Conv:       "g:group-1",
 		MsgID:      fmt.Sprintf("%032x", n),
 		Seq:        int64(n),
 		SenderID:   "10001",
@@ -126,7 +125,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.SetCursor(ctx, 2, "big", 42); err != nil {
+		if err := s.SetCursors(ctx, []store.Cursor{{Conv: "g:big", Value: []byte{0, 42}}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Set(ctx, "device-id", []byte("dev-1")); err != nil {
@@ -147,7 +146,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 		s = im.open(t, store.Options{Path: path})
 		for i := 1; i <= 3; i++ {
 			m := testMessage(i)
-			id, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID)
+			id, err := s.MessageID(m.Conv, m.MsgID)
 			if err != nil || id != int32(i) {
 				t.Errorf("MessageID(%d) = %d, %v; want %d", i, id, err, i)
 			}
@@ -158,8 +157,8 @@ func TestReopenKeepsEverything(t *testing.T) {
 		if n, err := s.Alias(ctx, "big"); err != nil || n != big {
 			t.Errorf("Alias(big) after reopen = %d, %v; want %d", n, err, big)
 		}
-		if seq, err := s.Cursor(2, "big"); err != nil || seq != 42 {
-			t.Errorf("Cursor after reopen = %d, %v; want 42", seq, err)
+		if v, err := s.Cursor("g:big"); err != nil || string(v) != "\x00\x2a" {
+			t.Errorf("Cursor after reopen = %x, %v; want 002a", v, err)
 		}
 		if v, err := s.Get("device-id"); err != nil || string(v) != "dev-1" {
 			t.Errorf("Get after reopen = %q, %v", v, err)
@@ -404,7 +403,7 @@ func TestClose(t *testing.T) {
 	if _, err := s.Message(id); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Message after Close = %v", err)
 	}
-	if _, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID); !errors.Is(err, store.ErrClosed) {
+	if _, err := s.MessageID(m.Conv, m.MsgID); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("MessageID after Close = %v", err)
 	}
 	if _, err := s.Alias(ctx, "big"); !errors.Is(err, store.ErrClosed) {
@@ -623,7 +622,7 @@ func TestRunPrunesWhenOverfull(t *testing.T) {
 		t.Errorf("Run = %v, want nil", err)
 	}
 	for i, m := range all {
-		_, err := s.MessageID(m.ChatType, m.ChatID, m.MsgID)
+		_, err := s.MessageID(m.Conv, m.MsgID)
 		if kept := err == nil; kept != (i >= len(all)-10) {
 			t.Fatalf("message %d of %d: kept = %v, err %v", i, len(all), kept, err)
 		}
