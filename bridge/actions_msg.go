@@ -731,6 +731,9 @@ func (b *Bridge) getMsg(ctx context.Context, req *onebot.Request) (any, error) {
 	if len(rec.Body) == 0 && b.history != nil {
 		conv := recordConv(rec)
 		m, err := b.history.Message(ctx, conv, rec.MsgID)
+		if err == nil && m == nil {
+			err = fmt.Errorf("message %s: %w", rec.MsgID, platform.ErrNotFound)
+		}
 		if err != nil {
 			return nil, platformError("fetch message", err)
 		}
