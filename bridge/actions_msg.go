@@ -376,6 +376,8 @@ func (b *Bridge) prepareEncode(ctx context.Context, conv platform.Conv, msg segm
 		}
 		body, _ := segment.DecodeJSON(rec.Body, false) // a corrupt body quotes as empty
 		env.Quote = &platform.Quote{MsgID: rec.MsgID, SenderID: rec.SenderID, Sender: rec.SenderName, Body: body}
+		// A copy: out may still be the caller's msg.
+		out = append(segment.Message(nil), out...)
 		seg := out[i]
 		seg.Set("id", rec.MsgID)
 		out[i] = seg
