@@ -4,34 +4,38 @@ import (
 	"context"
 
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
-	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 )
 
-// Friend actions (api/public.md).
+// Friend actions (api/public.md, go-cqhttp's delete_friend) on
+// platform.Directory, Friends and Requests.
 
-// strangerInfo is get_stranger_info's data. Yunhu profiles have no age;
-// the rest are Yunhu's own profile fields, under go-cqhttp's names where
-// it has one.
+// strangerInfo is get_stranger_info's data: the v11 fields, the remark
+// and avatar, the level when the platform has one, and then the
+// platform's own profile fields (User.Extra).
 type strangerInfo struct {
-	UserID    int64  `json:"user_id"`
-	Nickname  string `json:"nickname"`
-	Sex       string `json:"sex"`
-	Age       int32  `json:"age"`
-	Remark    string `json:"remark"`
-	Sign      string `json:"sign"`
-	Avatar    string `json:"avatar"`
-	LoginDays int64  `json:"login_days"`
-	Area      string `json:"area"`
-	VIP       bool   `json:"is_vip"`
+	UserID   int64  `json:"user_id"`
+	Nickname string `json:"nickname"`
+	Sex      string `json:"sex"`
+	Age      int32  `json:"age"`
+	Remark   string `json:"remark"`
+	Avatar   string `json:"avatar"`
+	Level    int32  `json:"level,omitempty"`
+
+	extra map[string]any
 }
 
-// sexOf maps Yunhu's gender (1 male, 2 female, else unknown) to OneBot's.
-func sexOf(gender int32) string {
-	switch gender {
-	case 1:
-		return "male"
-	case 2:
-		return "female"
+// MarshalJSON writes the fields above, then the extra ones.
+func (s strangerInfo) MarshalJSON() ([]byte, error) {
+	type plain strangerInfo // without this method
+	return marshalWithExtra(plain(s), s.extra)
+}
+
+// sexOf is a platform.User's sex as OneBot spells it.
+func sexOf(sex string) string {
+	switch sex {
+	case "male", "female":
+		return sex
 	}
 	return sexUnknown
 }
@@ -40,42 +44,21 @@ func (b *Bridge) getStrangerInfo(ctx context.Context, req *onebot.Request) (any,
 	var p struct {
 		UserID *onebot.Int64 `json:"user_id" onebot:"required"`
 	}
-	chat, err := b.decodeUser(req, &p, &p.UserID)
+	conv, err := b.decodeUser(req, &p, &p.UserID)
 	if err != nil {
 		return nil, err
 	}
-	if chat.Type == yunhu.ChatTypeBot {
-		return b.botInfo(ctx, int64(*p.UserID), chat.ID)
-	}
-	u, err := b.platform.GetUser(ctx, chat.ID)
+	u, err := b.dir.User(ctx, conv.ID)
 	if err != nil {
-		// A bot the bridge has not met since the start: Yunhu has no user
-		// by its id (用户不存在); the address book tells.
-		if b.lookupBot(ctx, chat.ID) {
-			return b.botInfo(ctx, int64(*p.UserID), chat.ID)
-		}
 		return nil, platformError("read user profile", err)
 	}
+	if u == nil {
+		return nil, onebot.ErrFailed("read user profile: no such user", nil)
+	}
 	return strangerInfo{
-		UserID: int64(*p.UserID), Nickname: u.Name, Sex: sexOf(u.Gender), Remark: u.Remark,
-		Sign: u.Introduction, Avatar: u.AvatarURL, LoginDays: u.OnlineDays, Area: u.City, VIP: u.VIP,
+		UserID: int64(*p.UserID), Nickname: u.Name, Sex: sexOf(u.Sex), Age: u.Age, Remark: u.Remark,
+		Avatar: u.Avatar, Level: u.Level, extra: u.Extra,
 	}, nil
-}
-
-// botInfo is get_stranger_info for a bot: get_friend_list lists the
-// account's bots and their private messages carry their id as user_id,
-// but a bot is no Yunhu user, so its profile comes from the address book.
-func (b *Bridge) botInfo(ctx context.Context, n int64, id string) (any, error) {
-	book, err := b.platform.AddressBook(ctx)
-	if err != nil {
-		return nil, platformError("read address book", err)
-	}
-	for _, c := range book.Bots {
-		if c.ID == id {
-			return strangerInfo{UserID: n, Nickname: c.Name, Sex: sexUnknown, Remark: c.Remark, Avatar: c.AvatarURL}, nil
-		}
-	}
-	return nil, onebot.ErrFailed("read bot profile: not in the address book", nil)
 }
 
 type friendInfo struct {
@@ -84,44 +67,54 @@ type friendInfo struct {
 	Remark   string `json:"remark"`
 }
 
-// getFriendList lists the friends and then the bots of the address book:
-// a chat with a bot is a private chat (user_id = the bot), so bots are
-// reachable exactly as friends are.
+// getFriendList lists the account's friends as the directory gives them
+// (bots the account talks to included, where the platform has them: a
+// chat with a bot is a private chat, user_id the bot).
 func (b *Bridge) getFriendList(ctx context.Context, _ *onebot.Request) (any, error) {
-	book, err := b.platform.AddressBook(ctx)
+	friends, err := b.dir.Friends(ctx)
 	if err != nil {
 		return nil, platformError("read address book", err)
 	}
-	out := make([]friendInfo, 0, len(book.Friends)+len(book.Bots))
-	for i, c := range append(book.Friends[:len(book.Friends):len(book.Friends)], book.Bots...) {
-		if i >= len(book.Friends) {
-			b.rememberBot(c.ID)
-		}
-		n, err := b.oneBotID(ctx, c.ID)
+	out := make([]friendInfo, 0, len(friends))
+	for _, u := range friends {
+		n, err := b.oneBotID(ctx, u.ID)
 		if err != nil {
 			return nil, onebot.ErrFailed("map user id", err)
 		}
-		out = append(out, friendInfo{UserID: n, Nickname: c.Name, Remark: c.Remark})
+		out = append(out, friendInfo{UserID: n, Nickname: u.Name, Remark: u.Remark})
 	}
 	return out, nil
 }
 
+// deleteFriend removes a friend (go-cqhttp's delete_friend).
+func (b *Bridge) deleteFriend(ctx context.Context, req *onebot.Request) (any, error) {
+	var p struct {
+		UserID *onebot.Int64 `json:"user_id" onebot:"required"`
+	}
+	conv, err := b.decodeUser(req, &p, &p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.friends.DeleteFriend(ctx, conv.ID); err != nil {
+		return nil, formError(req.Action, "delete friend", err)
+	}
+	return nil, nil
+}
+
 // setFriendAddRequest decides a friend request by the flag of its request
-// event (requests.go). remark is not applied: agree-apply has no remark.
+// event; remark goes to the platform, which may ignore it.
 func (b *Bridge) setFriendAddRequest(ctx context.Context, req *onebot.Request) (any, error) {
 	var p struct {
 		Flag    onebot.String `json:"flag" onebot:"required"`
 		Approve *onebot.Bool  `json:"approve"`
+		Remark  onebot.String `json:"remark"`
 	}
 	if err := req.Decode(&p); err != nil {
 		return nil, err
 	}
-	id, kind, err := parseRequestFlag(string(p.Flag))
-	if err != nil {
-		return nil, err
+	flag := string(p.Flag)
+	if kind := requestKindOf(flag); kind != "" && kind != platform.FriendRequest {
+		return nil, onebot.ErrBadParams("flag: %q is a group request; use set_group_add_request", flag)
 	}
-	if kind != requestFriend {
-		return nil, onebot.ErrBadParams("flag: %q is a group request; use set_group_add_request", string(p.Flag))
-	}
-	return nil, b.decideRequest(ctx, id, p.Approve)
+	return nil, b.decideRequest(ctx, flag, p.Approve, string(p.Remark))
 }

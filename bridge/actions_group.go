@@ -1,17 +1,22 @@
 package bridge
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
+	"math"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
-	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 )
 
-// Group actions (api/public.md). Group admin calls are checked by Yunhu:
-// its refusal (not an admin, the owner cannot be kicked, ...) is passed on
-// with Yunhu's own text.
+// Group actions (api/public.md) on platform.Directory, GroupAdmin and
+// Requests. Admin calls are checked by the platform: its refusal (not an
+// admin, the owner cannot be kicked, ...) is passed on in its own words.
 
 // groupParam and groupMemberParam hold the ids as pointers because
 // decodeGroup and decodeMember take them so; the required tag keeps them
@@ -25,9 +30,16 @@ type groupMemberParam struct {
 	UserID  *onebot.Int64 `json:"user_id" onebot:"required"`
 }
 
+// Keys of platform.Group.Extra that fill go-cqhttp's fields of the same
+// name; the other keys are added to the result as they are.
+const (
+	extraGroupMemo       = "group_memo"        // string
+	extraGroupCreateTime = "group_create_time" // Unix seconds, or a time.Time
+)
+
 // groupInfo is get_group_info's data and an entry of get_group_list.
-// Yunhu has no member cap; max_member_count is 0. group_memo and
-// group_create_time are go-cqhttp's additions.
+// group_memo and group_create_time are go-cqhttp's additions; a
+// platform's own fields (Group.Extra) follow them.
 type groupInfo struct {
 	GroupID         int64  `json:"group_id"`
 	GroupName       string `json:"group_name"`
@@ -35,23 +47,39 @@ type groupInfo struct {
 	GroupCreateTime int64  `json:"group_create_time"`
 	MemberCount     int64  `json:"member_count"`
 	MaxMemberCount  int64  `json:"max_member_count"`
+
+	extra map[string]any
 }
 
-// getGroupList lists the groups of the address book. The book has no
-// member counts (one group/info per group would be needed), so
-// member_count is 0 here; get_group_info has it.
-func (b *Bridge) getGroupList(ctx context.Context, _ *onebot.Request) (any, error) {
-	book, err := b.platform.AddressBook(ctx)
-	if err != nil {
-		return nil, platformError("read address book", err)
+// MarshalJSON writes the fields above, then the extra ones.
+func (g groupInfo) MarshalJSON() ([]byte, error) {
+	type plain groupInfo // without this method
+	return marshalWithExtra(plain(g), g.extra)
+}
+
+// groupInfoOf is the result for g, whose OneBot id is n.
+func groupInfoOf(n int64, g *platform.Group) groupInfo {
+	info := groupInfo{
+		GroupID: n, GroupName: g.Name, MemberCount: int64(g.MemberCount), MaxMemberCount: int64(g.MaxMembers),
+		GroupMemo: extraString(g.Extra, extraGroupMemo), GroupCreateTime: extraUnix(g.Extra, extraGroupCreateTime),
+		extra: g.Extra,
 	}
-	out := make([]groupInfo, 0, len(book.Groups))
-	for _, g := range book.Groups {
-		n, err := b.oneBotID(ctx, g.ID)
+	return info
+}
+
+// getGroupList lists the account's groups.
+func (b *Bridge) getGroupList(ctx context.Context, _ *onebot.Request) (any, error) {
+	groups, err := b.dir.Groups(ctx)
+	if err != nil {
+		return nil, platformError("list groups", err)
+	}
+	out := make([]groupInfo, 0, len(groups))
+	for i := range groups {
+		n, err := b.oneBotID(ctx, groups[i].ID)
 		if err != nil {
 			return nil, onebot.ErrFailed("map group id", err)
 		}
-		out = append(out, groupInfo{GroupID: n, GroupName: g.Name})
+		out = append(out, groupInfoOf(n, &groups[i]))
 	}
 	return out, nil
 }
@@ -62,23 +90,16 @@ func (b *Bridge) getGroupInfo(ctx context.Context, req *onebot.Request) (any, er
 	if err != nil {
 		return nil, err
 	}
-	g, err := b.platform.GroupInfo(ctx, group.ID)
+	g, err := b.dir.Group(ctx, group.ID)
 	if err != nil {
 		return nil, platformError("read group info", err)
 	}
-	info := groupInfo{
-		GroupID: int64(*p.GroupID), GroupName: g.Name, GroupMemo: g.Introduction, MemberCount: g.MemberCount,
-	}
-	if !g.CreateTime.IsZero() {
-		info.GroupCreateTime = g.CreateTime.Unix()
-	}
-	return info, nil
+	return groupInfoOf(int64(*p.GroupID), g), nil
 }
 
 // memberInfoResult is get_group_member_info's data and an entry of
-// get_group_member_list. Yunhu has no sex, age, area, join time, level or
-// titles; card is known only for the account itself (member lists carry
-// real names only, §4.2).
+// get_group_member_list. What the member list does not tell (sex, age,
+// area, level, last message, a mute) is zero.
 type memberInfoResult struct {
 	GroupID         int64  `json:"group_id"`
 	UserID          int64  `json:"user_id"`
@@ -99,30 +120,22 @@ type memberInfoResult struct {
 }
 
 // memberResult builds a member entry; groupN is the group's OneBot id.
-func (b *Bridge) memberResult(ctx context.Context, groupN int64, m yunhu.Member, myCard string) (memberInfoResult, error) {
+// card_changeable is true for the account itself, the one card every
+// platform lets a member set.
+func (b *Bridge) memberResult(ctx context.Context, groupN int64, m *platform.Member) (memberInfoResult, error) {
 	n, err := b.oneBotID(ctx, m.UserID)
 	if err != nil {
 		return memberInfoResult{}, onebot.ErrFailed("map user id", err)
 	}
 	r := memberInfoResult{
-		GroupID: groupN, UserID: n, Nickname: m.Name, Sex: sexUnknown, Role: roleOf(m.PermissionLevel),
+		GroupID: groupN, UserID: n, Nickname: m.Name, Card: m.Card, Sex: sexUnknown,
+		Role: cmp.Or(string(m.Role), string(platform.RoleMember)), Title: m.Title,
 		CardChangeable: m.UserID == b.self(),
 	}
-	if m.UserID == b.self() {
-		r.Card = myCard
-	}
-	if m.Gagged {
-		r.ShutUpTimestamp = m.GagUntil
+	if !m.JoinTime.IsZero() {
+		r.JoinTime = m.JoinTime.Unix()
 	}
 	return r, nil
-}
-
-// myGroupCard is the account's own nickname in a group, "" when unknown.
-func (b *Bridge) myGroupCard(ctx context.Context, groupID string) string {
-	if g, err := b.platform.GroupInfo(ctx, groupID); err == nil {
-		return g.MyNickname
-	}
-	return ""
 }
 
 func (b *Bridge) getGroupMemberList(ctx context.Context, req *onebot.Request) (any, error) {
@@ -131,15 +144,14 @@ func (b *Bridge) getGroupMemberList(ctx context.Context, req *onebot.Request) (a
 	if err != nil {
 		return nil, err
 	}
-	members, err := b.platform.AllMembers(ctx, group.ID)
+	members, err := b.dir.Members(ctx, group.ID)
 	if err != nil {
 		return nil, platformError("list group members", err)
 	}
 	b.members.fill(group.ID, members)
-	card := b.myGroupCard(ctx, group.ID)
 	out := make([]memberInfoResult, 0, len(members))
-	for _, m := range members {
-		r, err := b.memberResult(ctx, int64(*p.GroupID), m, card)
+	for i := range members {
+		r, err := b.memberResult(ctx, int64(*p.GroupID), &members[i])
 		if err != nil {
 			return nil, err
 		}
@@ -154,32 +166,30 @@ func (b *Bridge) getGroupMemberInfo(ctx context.Context, req *onebot.Request) (a
 	if err != nil {
 		return nil, err
 	}
-	members, err := b.platform.AllMembers(ctx, group.ID)
+	members, err := b.dir.Members(ctx, group.ID)
 	if err != nil {
 		return nil, platformError("list group members", err)
 	}
 	b.members.fill(group.ID, members)
-	i := slices.IndexFunc(members, func(m yunhu.Member) bool { return m.UserID == userID })
+	i := slices.IndexFunc(members, func(m platform.Member) bool { return m.UserID == userID })
 	if i < 0 {
 		return nil, onebot.ErrFailed("user "+userID+" is not a member of group "+group.ID, nil)
 	}
-	card := ""
-	if userID == b.self() {
-		card = b.myGroupCard(ctx, group.ID)
-	}
-	return b.memberResult(ctx, int64(*p.GroupID), members[i], card)
+	return b.memberResult(ctx, int64(*p.GroupID), &members[i])
 }
 
 func (b *Bridge) setGroupKick(ctx context.Context, req *onebot.Request) (any, error) {
-	// reject_add_request has no Yunhu counterpart: a removed member may
-	// apply again, and the request reaches the admins as usual.
-	var p groupMemberParam
+	var p struct {
+		GroupID          *onebot.Int64 `json:"group_id" onebot:"required"`
+		UserID           *onebot.Int64 `json:"user_id" onebot:"required"`
+		RejectAddRequest onebot.Bool   `json:"reject_add_request"`
+	}
 	group, userID, err := b.decodeMember(req, &p, &p.GroupID, &p.UserID)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.platform.RemoveMember(ctx, group.ID, userID); err != nil {
-		return nil, platformError("remove member", err)
+	if err := b.admin.Kick(ctx, group.ID, userID, bool(p.RejectAddRequest)); err != nil {
+		return nil, formError(req.Action, "remove member", err)
 	}
 	return nil, nil
 }
@@ -187,22 +197,9 @@ func (b *Bridge) setGroupKick(ctx context.Context, req *onebot.Request) (any, er
 // defaultBanSeconds is set_group_ban's default duration (api/public.md).
 const defaultBanSeconds = 30 * 60
 
-// gagDuration maps a requested mute in seconds to one Yunhu accepts
-// (yunhu.GagDurations: 10 min, 1 h, 6 h, 12 h, permanent): 0 lifts the
-// mute, anything else rounds up to the next allowed length, and beyond
-// 12 hours to permanent. Rounding up keeps a mute at least as long as
-// asked; an admin who wanted 30 minutes gets an hour, never nothing.
-func gagDuration(seconds int64) int {
-	if seconds <= 0 {
-		return yunhu.GagNone
-	}
-	for _, d := range yunhu.GagDurations() {
-		if d > 0 && int64(d) >= seconds {
-			return d
-		}
-	}
-	return yunhu.GagPermanent
-}
+// maxBanSeconds is the longest mute a time.Duration holds; longer asks
+// are clamped to it (the backend rounds to what its platform offers).
+const maxBanSeconds = math.MaxInt64 / int64(time.Second)
 
 func (b *Bridge) setGroupBan(ctx context.Context, req *onebot.Request) (any, error) {
 	var p struct {
@@ -222,22 +219,22 @@ func (b *Bridge) setGroupBan(ctx context.Context, req *onebot.Request) (any, err
 	}
 	// Mapped only now, not by decodeMember: a bad duration is reported
 	// before an unknown id.
-	group, err := b.groupChat("group_id", int64(p.GroupID))
+	group, err := b.groupConv("group_id", int64(p.GroupID))
 	if err != nil {
 		return nil, err
 	}
-	userID, err := b.yunhuID("user_id", int64(p.UserID))
+	userID, err := b.platformID("user_id", int64(p.UserID))
 	if err != nil {
 		return nil, err
 	}
-	if err := b.platform.GagMember(ctx, group.ID, userID, gagDuration(seconds)); err != nil {
-		return nil, platformError("mute member", err)
+	d := time.Duration(min(seconds, maxBanSeconds)) * time.Second
+	if err := b.admin.Mute(ctx, group.ID, userID, d); err != nil {
+		return nil, formError(req.Action, "mute member", err)
 	}
 	return nil, nil
 }
 
-// setGroupName renames a group. edit-group overwrites every setting
-// (§4.4), so the current ones are read first and only the name changes.
+// setGroupName renames a group.
 func (b *Bridge) setGroupName(ctx context.Context, req *onebot.Request) (any, error) {
 	var p struct {
 		GroupID   onebot.Int64  `json:"group_id" onebot:"required"`
@@ -251,24 +248,19 @@ func (b *Bridge) setGroupName(ctx context.Context, req *onebot.Request) (any, er
 	}
 	// Mapped only now, not by decodeGroup: an empty name is reported
 	// before an unknown group.
-	group, err := b.groupChat("group_id", int64(p.GroupID))
+	group, err := b.groupConv("group_id", int64(p.GroupID))
 	if err != nil {
 		return nil, err
 	}
-	g, err := b.platform.GroupInfo(ctx, group.ID)
-	if err != nil {
-		return nil, platformError("read group info", err)
-	}
-	s := g.Settings()
-	s.Name = string(p.GroupName)
-	if err := b.platform.EditGroup(ctx, s); err != nil {
-		return nil, platformError("edit group", err)
+	if err := b.admin.SetGroupName(ctx, group.ID, string(p.GroupName)); err != nil {
+		return nil, formError(req.Action, "edit group", err)
 	}
 	return nil, nil
 }
 
-// setGroupCard sets the account's own nickname in a group; Yunhu lets
-// nobody set another member's.
+// setGroupCard sets a member's group nickname. Platforms that let a
+// member set only their own answer another's with *UnsupportedError,
+// which becomes the 1404 with their reason.
 func (b *Bridge) setGroupCard(ctx context.Context, req *onebot.Request) (any, error) {
 	var p struct {
 		GroupID *onebot.Int64 `json:"group_id" onebot:"required"`
@@ -282,18 +274,15 @@ func (b *Bridge) setGroupCard(ctx context.Context, req *onebot.Request) (any, er
 	if err := b.ensureLogin(ctx); err != nil {
 		return nil, err
 	}
-	if userID != b.self() {
-		return nil, unsupportedForm(req.Action, "Yunhu only lets a member set their own group nickname; user_id must be the account's own id")
-	}
-	if err := b.platform.SetMyGroupNickname(ctx, group.ID, string(p.Card)); err != nil {
-		return nil, platformError("set group nickname", err)
+	if err := b.admin.SetCard(ctx, group.ID, userID, string(p.Card)); err != nil {
+		return nil, formError(req.Action, "set group nickname", err)
 	}
 	return nil, nil
 }
 
-// setGroupLeave leaves a group (delete-friend with the group chat type,
-// §3.5). Dismissing is not available: the bridge has no dismiss call, so
-// is_dismiss from the owner is refused rather than ignored.
+// setGroupLeave leaves a group. Dismissing is not available: the bridge
+// has no dismiss call, so is_dismiss from the owner is refused rather
+// than taken for a plain leave.
 func (b *Bridge) setGroupLeave(ctx context.Context, req *onebot.Request) (any, error) {
 	var p struct {
 		GroupID   *onebot.Int64 `json:"group_id" onebot:"required"`
@@ -304,23 +293,38 @@ func (b *Bridge) setGroupLeave(ctx context.Context, req *onebot.Request) (any, e
 		return nil, err
 	}
 	if p.IsDismiss {
-		g, err := b.platform.GroupInfo(ctx, group.ID)
-		if err != nil {
-			return nil, platformError("read group info", err)
+		if err := b.ensureLogin(ctx); err != nil {
+			return nil, err
 		}
-		if g.PermissionLevel >= yunhu.PermissionOwner {
-			return nil, unsupportedForm(req.Action, "dismissing a group is not supported by the bridge, and the owner cannot leave a Yunhu group without dismissing it")
+		if m, known := b.members.lookup(ctx, group.ID, b.self()); known && m.role == platform.RoleOwner {
+			return nil, unsupportedForm(req.Action, "dismissing a group is not supported by the bridge, and the owner cannot leave a group without dismissing it")
 		}
 	}
-	if err := b.platform.DeleteFriend(ctx, group); err != nil {
-		return nil, platformError("leave group", err)
+	if err := b.admin.Leave(ctx, group.ID); err != nil {
+		return nil, formError(req.Action, "leave group", err)
 	}
 	return nil, nil
 }
 
+// requestKindOf is the kind a request flag names, for backends whose
+// flags start with it ("group_add:42"), so that a flag given to the wrong
+// action is refused before the platform is asked; "" when the flag does
+// not say.
+func requestKindOf(flag string) platform.RequestKind {
+	k, _, ok := strings.Cut(flag, ":")
+	if !ok {
+		return ""
+	}
+	switch kind := platform.RequestKind(k); kind {
+	case platform.FriendRequest, platform.GroupJoinRequest, platform.GroupInviteRequest:
+		return kind
+	}
+	return ""
+}
+
 // setGroupAddRequest decides a join request or an invitation by the flag
-// of its request event (requests.go). reason is not sent: Yunhu's
-// agree-apply carries no message.
+// of its request event. reason is not passed on: a refusal carries no
+// message on every platform.
 func (b *Bridge) setGroupAddRequest(ctx context.Context, req *onebot.Request) (any, error) {
 	var p struct {
 		Flag    onebot.String `json:"flag" onebot:"required"`
@@ -331,28 +335,93 @@ func (b *Bridge) setGroupAddRequest(ctx context.Context, req *onebot.Request) (a
 	if err := req.Decode(&p); err != nil {
 		return nil, err
 	}
-	id, kind, err := parseRequestFlag(string(p.Flag))
-	if err != nil {
-		return nil, err
+	flag := string(p.Flag)
+	kind := requestKindOf(flag)
+	if kind == platform.FriendRequest {
+		return nil, onebot.ErrBadParams("flag: %q is a friend request; use set_friend_add_request", flag)
 	}
-	if kind == requestFriend {
-		return nil, onebot.ErrBadParams("flag: %q is a friend request; use set_friend_add_request", string(p.Flag))
+	want := map[string]platform.RequestKind{"add": platform.GroupJoinRequest, "invite": platform.GroupInviteRequest}
+	if sub := cmp.Or(p.SubType, p.Type); sub != "" && kind != "" && want[sub] != kind {
+		return nil, onebot.ErrBadParams("sub_type: %q does not match the request (flag %q)", sub, flag)
 	}
-	want := map[string]requestKind{requestSubAdd: requestGroupAdd, requestSubInvite: requestGroupInvite}
-	if sub := cmp.Or(p.SubType, p.Type); sub != "" && want[sub] != kind {
-		return nil, onebot.ErrBadParams("sub_type: %q does not match the request (flag %q)", sub, string(p.Flag))
-	}
-	return nil, b.decideRequest(ctx, id, p.Approve)
+	return nil, b.decideRequest(ctx, flag, p.Approve, "")
 }
 
 // decideRequest accepts (approve absent or true) or rejects a request.
-func (b *Bridge) decideRequest(ctx context.Context, id int64, approve *onebot.Bool) error {
-	agree := yunhu.AgreeAccept
-	if approve != nil && !*approve {
-		agree = yunhu.AgreeReject
-	}
-	if err := b.platform.AgreeApply(ctx, id, agree); err != nil {
+func (b *Bridge) decideRequest(ctx context.Context, flag string, approve *onebot.Bool, remark string) error {
+	agree := approve == nil || bool(*approve)
+	if err := b.requests.Decide(ctx, flag, agree, remark); err != nil {
 		return platformError("decide request", err)
 	}
 	return nil
+}
+
+// marshalWithExtra writes v, a struct, as a JSON object followed by the
+// keys of extra it does not have itself, sorted, so that a platform's own
+// fields reach the bot without hiding the standard ones.
+func marshalWithExtra(v any, extra map[string]any) ([]byte, error) {
+	data, err := json.Marshal(v)
+	if err != nil || len(extra) == 0 {
+		return data, err
+	}
+	var own map[string]json.RawMessage
+	if err := json.Unmarshal(data, &own); err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		if _, dup := own[k]; !dup && k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return data, nil
+	}
+	slices.Sort(keys)
+	var buf bytes.Buffer
+	buf.Write(data[:len(data)-1]) // without the closing brace
+	for _, k := range keys {
+		val, err := json.Marshal(extra[k])
+		if err != nil {
+			continue // a value JSON cannot hold is left out, not fatal
+		}
+		key, _ := json.Marshal(k)
+		if buf.Len() > 1 {
+			buf.WriteByte(',')
+		}
+		buf.Write(key)
+		buf.WriteByte(':')
+		buf.Write(val)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// extraString is extra[key] when it is a string.
+func extraString(extra map[string]any, key string) string {
+	s, _ := extra[key].(string)
+	return s
+}
+
+// extraUnix is extra[key] as Unix seconds: a time (zero: 0) or a number.
+func extraUnix(extra map[string]any, key string) int64 {
+	switch v := extra[key].(type) {
+	case time.Time:
+		if v.IsZero() {
+			return 0
+		}
+		return v.Unix()
+	case int64:
+		return v
+	case int:
+		return int64(v)
+	case int32:
+		return int64(v)
+	case float64:
+		return int64(v)
+	case json.Number:
+		n, _ := v.Int64()
+		return n
+	}
+	return 0
 }

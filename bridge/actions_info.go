@@ -7,7 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
-	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 )
 
 // Account and implementation info (api/public.md).
@@ -37,9 +37,9 @@ func (b *Bridge) ensureLogin(ctx context.Context) error {
 		return nil
 	}
 	if err := b.login(ctx); err != nil {
-		var ae *yunhu.APIError
-		if errors.As(err, &ae) {
-			return platformError("log in", err) // "log in: <Yunhu's text>"
+		var pe *platform.Error
+		if errors.As(err, &pe) && pe.Msg != "" {
+			return platformError("log in", err) // "log in: <the platform's text>"
 		}
 		// login's error says "log in" already: once is enough.
 		return onebot.ErrFailed(err.Error(), err)
@@ -80,8 +80,9 @@ type yesResult struct {
 	Yes bool `json:"yes"`
 }
 
-// canSend answers can_send_image and can_send_record: Yunhu takes both
-// (record: any audio file, uploaded as a voice message).
+// canSend answers can_send_image and can_send_record: the core hands
+// both to the backend, which answers a medium its platform cannot carry
+// when it is sent, with the reason.
 func canSend(context.Context, *onebot.Request) (any, error) {
 	return yesResult{Yes: true}, nil
 }

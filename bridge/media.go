@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
-	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 )
 
 // Media for outgoing image, record, video and file segments is named by
@@ -153,8 +152,9 @@ func readMediaCapped(r io.Reader, max int64) ([]byte, error) {
 }
 
 // fetchMedia downloads an http(s) URL. A 403 is retried once with the
-// Referer of Yunhu's web app: Yunhu's CDN refuses requests without it
-// (§1.1), and bots commonly send back the url of an image they received.
+// Referer the backend names for the URL (platform.MediaReferer), if any:
+// some platforms' media servers refuse requests without one, and bots
+// commonly send back the url of an image they received.
 func (b *Bridge) fetchMedia(ctx context.Context, param, rawURL string) ([]byte, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.opts.FetchTimeout)
 	defer cancel()
@@ -179,9 +179,11 @@ func (b *Bridge) fetchMedia(ctx context.Context, param, rawURL string) ([]byte, 
 			return nil
 		},
 	}
-	data, name, status, err := b.fetchOnce(ctx, client, param, rawURL, false)
+	data, name, status, err := b.fetchOnce(ctx, client, param, rawURL, "")
 	if err == nil && status == http.StatusForbidden {
-		data, name, status, err = b.fetchOnce(ctx, client, param, rawURL, true)
+		if referer := b.mediaReferer(rawURL); referer != "" {
+			data, name, status, err = b.fetchOnce(ctx, client, param, rawURL, referer)
+		}
 	}
 	if err != nil {
 		return nil, "", err
@@ -192,16 +194,25 @@ func (b *Bridge) fetchMedia(ctx context.Context, param, rawURL string) ([]byte, 
 	return data, name, nil
 }
 
-// fetchOnce makes one GET. A non-200 status is returned without error and
-// without data.
-func (b *Bridge) fetchOnce(ctx context.Context, client *http.Client, param, rawURL string, referer bool) ([]byte, string, int, error) {
+// mediaReferer is the Referer the backend wants for fetching rawURL, ""
+// for none.
+func (b *Bridge) mediaReferer(rawURL string) string {
+	if mr, ok := b.backend.(platform.MediaReferer); ok {
+		return mr.Referer(rawURL)
+	}
+	return ""
+}
+
+// fetchOnce makes one GET, with referer as the Referer unless it is "". A
+// non-200 status is returned without error and without data.
+func (b *Bridge) fetchOnce(ctx context.Context, client *http.Client, param, rawURL, referer string) ([]byte, string, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return nil, "", 0, onebot.ErrBadParams("%s: %s is not a valid URL", param, shownURL(rawURL))
 	}
 	req.Header.Set("User-Agent", MediaUserAgent) // kept on every redirect hop
-	if referer {
-		req.Header.Set(yunhu.HeaderReferer, yunhu.Referer)
+	if referer != "" {
+		req.Header.Set("Referer", referer)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -278,78 +289,4 @@ func clipParam(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-// uploadError classifies a failed upload: too large is the client's to
-// fix, anything else is Yunhu's.
-func uploadError(param string, err error) error {
-	if errors.Is(err, yunhu.ErrTooLarge) {
-		return onebot.ErrBadParams("%s: media too large for Yunhu", param)
-	}
-	return onebot.ErrFailed("upload "+param+": "+yunhuMessage(err), err)
-}
-
-// mediaDuration reads the length in seconds, rounded up, of an MP4/M4A (the
-// movie header) or a WAV file (data size over byte rate); 0 when the format
-// is another or the header is not where it should be.
-func mediaDuration(data []byte) int64 {
-	if len(data) >= 12 && string(data[0:4]) == "RIFF" && string(data[8:12]) == "WAVE" {
-		return wavDuration(data[12:])
-	}
-	return mp4Duration(data)
-}
-
-func wavDuration(chunks []byte) int64 {
-	var byteRate uint32
-	for len(chunks) >= 8 {
-		id, size := string(chunks[:4]), binary.LittleEndian.Uint32(chunks[4:8])
-		body := chunks[8:]
-		switch {
-		case id == "fmt " && len(body) >= 12:
-			byteRate = binary.LittleEndian.Uint32(body[8:12])
-		case id == "data" && byteRate > 0:
-			return int64((uint64(size) + uint64(byteRate) - 1) / uint64(byteRate))
-		}
-		if uint64(size) > uint64(len(body)) {
-			return 0
-		}
-		chunks = body[size+size%2:]
-	}
-	return 0
-}
-
-// mp4Duration walks the top-level boxes to moov/mvhd.
-func mp4Duration(data []byte) int64 {
-	for box := data; len(box) >= 8; {
-		size, typ := uint64(binary.BigEndian.Uint32(box[:4])), string(box[4:8])
-		hdr := uint64(8)
-		if size == 1 && len(box) >= 16 {
-			size, hdr = binary.BigEndian.Uint64(box[8:16]), 16
-		}
-		if size == 0 {
-			size = uint64(len(box))
-		}
-		if size < hdr || size > uint64(len(box)) {
-			return 0
-		}
-		body := box[hdr:size]
-		switch typ {
-		case "moov":
-			return mp4Duration(body)
-		case "mvhd":
-			var scale, dur uint64
-			switch {
-			case len(body) >= 20 && body[0] == 0:
-				scale, dur = uint64(binary.BigEndian.Uint32(body[12:16])), uint64(binary.BigEndian.Uint32(body[16:20]))
-			case len(body) >= 32 && body[0] == 1:
-				scale, dur = uint64(binary.BigEndian.Uint32(body[20:24])), binary.BigEndian.Uint64(body[24:32])
-			}
-			if scale == 0 {
-				return 0
-			}
-			return int64((dur + scale - 1) / scale)
-		}
-		box = box[size:]
-	}
-	return 0
 }
