@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
@@ -259,4 +260,14 @@ func decodeConv(req *onebot.Request, p any, param string, id **onebot.Int64,
 		return platform.Conv{}, onebot.ErrBadParams("%s: required", param)
 	}
 	return resolve(param, int64(**id))
+}
+
+// missing is the 1404 for an action whose capability the backend lacks:
+// the backend's own reason when it gives one (platform.Unsupported), else
+// a wording naming the backend and what it cannot do.
+func (b *Bridge) missing(action, what string) error {
+	if why, ok := b.unsupported[action]; ok {
+		return onebot.ErrUnsupported(action, why)
+	}
+	return onebot.ErrUnsupported(action, fmt.Sprintf("the %s backend cannot %s", b.backend.Name(), what))
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
-	"github.com/yunhu-onebot/yunhu-onebot/segment"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 )
 
@@ -61,25 +60,4 @@ func ConvKey(c platform.Conv) string { return convKey(c) }
 func recordConv(rec store.Message) platform.Conv {
 	c, _ := parseConvKey(rec.Conv)
 	return c
-}
-
-// toOneBot rewrites the platform user ids of at segments (Backend.Decode
-// and Outgoing.Body use them) as OneBot numbers, in place. "all" stays
-// all.
-func (b *Bridge) toOneBot(ctx context.Context, segs segment.Message) (segment.Message, error) {
-	for i := range segs {
-		if segs[i].Type != segment.TypeAt {
-			continue
-		}
-		qq := segs[i].Value("qq")
-		if qq == "" || qq == segment.AtAllQQ {
-			continue
-		}
-		n, err := b.oneBotID(ctx, qq)
-		if err != nil {
-			return nil, fmt.Errorf("mention: %w", err)
-		}
-		segs[i].Set("qq", itoa(n))
-	}
-	return segs, nil
 }
