@@ -99,7 +99,7 @@ func (b *Bridge) getGroupInfo(ctx context.Context, req *onebot.Request) (any, er
 
 // memberInfoResult is get_group_member_info's data and an entry of
 // get_group_member_list. What the member list does not tell (sex, age,
-// area, level, last message, a mute) is zero.
+// area, level, last message) is zero.
 type memberInfoResult struct {
 	GroupID         int64  `json:"group_id"`
 	UserID          int64  `json:"user_id"`
@@ -134,6 +134,9 @@ func (b *Bridge) memberResult(ctx context.Context, groupN int64, m *platform.Mem
 	}
 	if !m.JoinTime.IsZero() {
 		r.JoinTime = m.JoinTime.Unix()
+	}
+	if !m.MutedUntil.IsZero() {
+		r.ShutUpTimestamp = m.MutedUntil.Unix()
 	}
 	return r, nil
 }

@@ -141,4 +141,7 @@ type Member struct {
 	JoinTime time.Time
 	Bot      bool
 	Avatar   string
+	// MutedUntil is when the member's mute ends, zero if not muted
+	// (OneBot shut_up_timestamp).
+	MutedUntil time.Time
 }
