@@ -100,6 +100,7 @@ type Backend struct {
 	now    func() time.Time
 	onPush func(string)
 	array  bool // PostFormat "array"
+	queue  int  // ingestQueue; smaller in tests
 
 	self atomic.Pointer[platform.Account] // nil until Self succeeded
 
@@ -143,6 +144,7 @@ func New(opts Options) (*Backend, error) {
 		now:    opts.Now,
 		onPush: opts.OnPush,
 		array:  opts.PostFormat == "array",
+		queue:  ingestQueue,
 		bots:   map[string]bool{},
 	}, nil
 }

@@ -63,7 +63,7 @@ func (b *Backend) Run(ctx context.Context, sink platform.Sink) error {
 	r := &receiver{
 		b:        b,
 		ctx:      ctx,
-		ch:       make(chan platform.Event, ingestQueue),
+		ch:       make(chan platform.Event, b.queue),
 		stop:     ctx.Done(),
 		requests: newRequestWatcher(b, sink),
 	}
