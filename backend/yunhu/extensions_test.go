@@ -143,7 +143,13 @@ type extEnv struct {
 
 func newExtEnv(t *testing.T) *extEnv {
 	t.Helper()
-	w, e := encoder(t)
+	return newExtEnvOn(t, newWorld(t))
+}
+
+// newExtEnvOn is newExtEnv on a world of the test's.
+func newExtEnvOn(t *testing.T, w *world) *extEnv {
+	t.Helper()
+	e := w.backend()
 	acc, err := e.b.Self(e.ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -247,11 +253,13 @@ func TestForwardAndClick(t *testing.T) {
 }
 
 func TestGetMsgEditHistory(t *testing.T) {
-	x := newExtEnv(t)
+	w, now := clockWorld(t)
+	x := newExtEnvOn(t, w)
 	rec, id := x.stored(t, sim.Message{From: sim.AliceID, ChatID: sim.GroupOwnedID, Text: "v1 @Bob", Content: &yunhupb.MsgContent{
 		Text: "v1 @Bob", MentionedId: []string{sim.BobID},
 	}}, groupOwned)
 	for _, text := range []string{"v2", "v3"} {
+		now.Add(time.Second.Milliseconds()) // edits are ordered by time
 		if err := x.w.sim.Edit(sim.AliceID, rec.MsgID, yh.ContentText, &yunhupb.MsgContent{Text: text}); err != nil {
 			t.Fatal(err)
 		}
