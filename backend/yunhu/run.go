@@ -46,9 +46,9 @@ type Content struct {
 // the socket's order. It returns nil once ctx is done, and an error
 // matching platform.ErrUnauthorized (and yh.ErrUnauthorized) when Yunhu
 // rejected the token for good while running.
-func (b *Backend) Run(ctx context.Context, sink platform.Sink) error {
-	if _, err := b.ensureSelf(ctx); err != nil {
-		if ctx.Err() != nil {
+func (b *Backend) Run(parent context.Context, sink platform.Sink) error {
+	if _, err := b.ensureSelf(parent); err != nil {
+		if parent.Err() != nil {
 			return nil
 		}
 		if errors.Is(err, platform.ErrUnauthorized) {
@@ -58,7 +58,7 @@ func (b *Backend) Run(ctx context.Context, sink platform.Sink) error {
 		// chats' echoes need it here, and Self is retried below.
 		b.log.Warn("log in before receiving; continuing", zap.Error(err))
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	r := &receiver{
 		b:        b,
@@ -78,13 +78,13 @@ func (b *Backend) Run(ctx context.Context, sink platform.Sink) error {
 	err := b.client.Run(ctx, r.onPush)
 	cancel()
 	wg.Wait()
-	if ctx.Err() != nil && !errors.Is(err, yh.ErrUnauthorized) {
-		return nil
-	}
-	if errors.Is(err, yh.ErrUnauthorized) {
+	switch {
+	case errors.Is(err, yh.ErrUnauthorized):
 		// Revoked while running (yh authwatch): the same line as a
 		// token rejected at start.
 		return fmt.Errorf("account.token rejected by Yunhu: %w", classify(err))
+	case parent.Err() != nil:
+		return nil
 	}
 	return err
 }
