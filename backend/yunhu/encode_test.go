@@ -458,3 +458,37 @@ func TestEdit(t *testing.T) {
 		t.Errorf("edit into two messages: %v", err)
 	}
 }
+
+// TestRecall recalls one message with one call and several with a batch;
+// Yunhu's refusal is passed on.
+func TestRecall(t *testing.T) {
+	w, e := encoder(t)
+	outs, _ := e.encode(t, aliceConv, cq("one[CQ:markdown,content=two]three"), platform.EncodeEnv{})
+	var ids []string
+	for i := range outs {
+		sent, err := e.b.Send(e.ctx, &outs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, sent.ID)
+	}
+	if err := e.b.Recall(e.ctx, aliceConv, ids[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.Recall(e.ctx, aliceConv, ids[1:]); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if r, ok := w.sim.Lookup(id); !ok || r.RecallTime == 0 {
+			t.Errorf("%s not recalled", id)
+		}
+	}
+	if countPath(w, yh.PathRecallMessage) != 1 || countPath(w, yh.PathRecallMessageBatch) != 1 {
+		t.Errorf("recall calls: %d single, %d batch", countPath(w, yh.PathRecallMessage), countPath(w, yh.PathRecallMessageBatch))
+	}
+	theirs := inject(t, w, sim.Message{From: sim.AliceID, ChatID: sim.SelfID, Text: "mine"})
+	var pe *platform.Error
+	if err := e.b.Recall(e.ctx, aliceConv, []string{theirs.MsgID}); !errors.As(err, &pe) || pe.Msg == "" {
+		t.Errorf("recalling Alice's message: %v", err)
+	}
+}
