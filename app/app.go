@@ -320,10 +320,11 @@ func (a *App) yunhuBackend(ctx context.Context, cfg *config.Config, mon *monitor
 	st.YunhuTimeout, st.MaxUploadSize = clientOpts.Timeout, clientOpts.MaxUploadSize
 	a.Client = yunhu.New(clientOpts)
 	return yunhubackend.New(yunhubackend.Options{
-		Client: a.Client,
-		KV:     a.Store,
-		Log:    log.Named("yunhu"),
-		OnPush: mon.onPush(),
+		Client:     a.Client,
+		KV:         bridge.NewBackendState(a.Store),
+		Log:        log.Named("yunhu"),
+		OnPush:     mon.onPush(),
+		PostFormat: cfg.Message.PostFormat,
 	})
 }
 

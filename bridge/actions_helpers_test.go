@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/zap/zaptest"
 
+	yunhubackend "github.com/yunhu-onebot/yunhu-onebot/backend/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
@@ -54,7 +55,7 @@ func newIdleActEnv(t *testing.T, mod ...func(*bridge.Options)) *actEnv {
 	hub := onebot.NewHub(onebot.HubOptions{})
 	router := onebot.NewRouter(onebot.RouterOptions{Log: zaptest.NewLogger(t).Named("router")})
 	opts := bridge.Options{
-		Platform: client, Store: st, Hub: hub, Router: router,
+		Backend: yunhuBackend(t, client, st, "array", nil), Store: st, Hub: hub, Router: router,
 		Log: zaptest.NewLogger(t).Named("bridge"), PostFormat: "array",
 		FetchTimeout: 5 * time.Second,
 	}
@@ -296,10 +297,23 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // simConvKey is the store's key of a simulator chat: Yunhu's user and bot
 // chats are private conversations, groups are groups.
-func simConvKey(t yunhu.ChatType, id string) string {
+func simConvKey(t int32, id string) string {
 	kind := platform.KindPrivate
 	if t == yunhu.ChatTypeGroup {
 		kind = platform.KindGroup
 	}
 	return bridge.ConvKey(platform.Conv{Kind: kind, ID: id})
+}
+
+// yunhuBackend is the Yunhu backend over client, keeping its state in st.
+func yunhuBackend(t testing.TB, client *yunhu.Client, st *store.Store, postFormat string, onPush func(string)) platform.Backend {
+	t.Helper()
+	b, err := yunhubackend.New(yunhubackend.Options{
+		Client: client, KV: bridge.NewBackendState(st), Log: zaptest.NewLogger(t).Named("backend"),
+		OnPush: onPush, PostFormat: postFormat,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -125,7 +125,7 @@ func TestLoginFailureSaysItOnce(t *testing.T) {
 			Token: sim.DefaultToken, Platform: "linux", Timeout: 5 * time.Second,
 			Backoff: func(int) time.Duration { return time.Millisecond }})
 		t.Cleanup(c.Close)
-		o.Platform = c
+		o.Backend = yunhuBackend(t, c, o.Store, "array", nil)
 	})
 	r := e.fail("get_login_info", nil, 100)
 	if !strings.HasPrefix(r.Message, "log in: user info: ") || strings.Count(r.Message, "log in") != 1 {

@@ -62,7 +62,7 @@ func TestSendActions(t *testing.T) {
 		}
 		// Durable before the response: the store has the record.
 		rec, err := e.store.Message(id)
-		if err != nil || rec.MsgID != r.MsgId || !rec.Self || rec.SenderID != sim.SelfID || rec.ChatID != c.chatID {
+		if err != nil || rec.MsgID != r.MsgId || !rec.Self || rec.SenderID != sim.SelfID || rec.Conv != simConvKey(c.chatType, c.chatID) {
 			t.Errorf("%s: record %+v, %v", c.action, rec, err)
 		}
 	}

@@ -36,6 +36,8 @@ type evWorld struct {
 	dbPath string
 	// onCommit, when set before startBridge, is the store's OnCommit.
 	onCommit func(requests int, took time.Duration, err error)
+	// onPush, when set before startBridge, is the backend's OnPush.
+	onPush func(kind string)
 }
 
 func newEvWorld(t *testing.T) *evWorld {
@@ -92,7 +94,7 @@ func (w *evWorld) startBridge(mod ...func(*bridge.Options)) *evBridge {
 	hub := onebot.NewHub(onebot.HubOptions{Log: log.Named("hub"), SelfID: selfID.Load})
 	router := onebot.NewRouter(onebot.RouterOptions{Log: log.Named("router")})
 	opts := bridge.Options{
-		Platform: client, Store: st, Hub: hub, Router: router, Log: log.Named("bridge"),
+		Backend: yunhuBackend(t, client, st, "string", w.onPush), Store: st, Hub: hub, Router: router, Log: log.Named("bridge"),
 		PostFormat: "string", SetSelfID: selfID.Store,
 	}
 	for _, m := range mod {

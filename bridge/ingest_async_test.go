@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
@@ -102,7 +101,8 @@ func TestNewAliasesShareTheBatchCommit(t *testing.T) {
 		}
 	}
 	var pushes atomic.Int64
-	b := w.startBridge(func(o *bridge.Options) { o.OnPush = func(string) { pushes.Add(1) } })
+	w.onPush = func(string) { pushes.Add(1) }
+	b := w.startBridge()
 
 	// The first message's commit is held; the n messages behind it queue
 	// up and are taken as one batch once it is released.

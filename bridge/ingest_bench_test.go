@@ -11,17 +11,20 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	yunhubackend "github.com/yunhu-onebot/yunhu-onebot/backend/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 )
 
-// feedPlatform is a Platform whose push socket delivers prepared pushes as
-// fast as the bridge takes them; the calls ingest makes on the side answer
-// from memory. Everything else is unimplemented (the embedded nil
-// interface panics), which a benchmark of ingest never reaches.
+// feedPlatform is a Yunhu client whose push socket delivers prepared
+// pushes as fast as the backend takes them; the calls ingest makes on the
+// side answer from memory. Everything else is unimplemented (the embedded
+// nil interface panics), which a benchmark of ingest never reaches. The
+// pushes go through the real Yunhu backend, so the benchmark measures the
+// whole path from the socket reader to the OneBot client.
 type feedPlatform struct {
-	Platform
+	yunhubackend.Platform
 	pushes []yunhu.Push
 }
 
@@ -101,7 +104,11 @@ func benchIngest(b *testing.B, pushes []yunhu.Push) {
 	defer st.Close()
 	hub := onebot.NewHub(onebot.HubOptions{})
 	router := onebot.NewRouter(onebot.RouterOptions{})
-	br, err := New(Options{Platform: &feedPlatform{pushes: pushes}, Store: st, Hub: hub, Router: router, PostFormat: "array"})
+	backend, err := yunhubackend.New(yunhubackend.Options{Client: &feedPlatform{pushes: pushes}, KV: NewBackendState(st)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	br, err := New(Options{Backend: backend, Store: st, Hub: hub, Router: router, PostFormat: "array"})
 	if err != nil {
 		b.Fatal(err)
 	}

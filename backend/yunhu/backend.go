@@ -263,11 +263,18 @@ func (b *Backend) chatOf(m *yh.Message) yh.Chat {
 // is a group; 1 (user) and 3 (bot) are private chats, the bot's id being
 // the peer.
 func (b *Backend) ConvFromV2(chatType int32, chatID string) platform.Conv {
-	if chatType == yh.ChatTypeGroup {
-		return platform.Conv{Kind: platform.KindGroup, ID: chatID}
-	}
 	if chatType == yh.ChatTypeBot {
 		b.rememberBot(chatID)
+	}
+	return ConvFromV2(chatType, chatID)
+}
+
+// ConvFromV2 is the conversation a schema 2 store keyed by a Yunhu chat
+// type and id: groups are groups, user and bot chats private chats. The
+// store's upgrade uses it before any backend exists.
+func ConvFromV2(chatType int32, chatID string) platform.Conv {
+	if chatType == yh.ChatTypeGroup {
+		return platform.Conv{Kind: platform.KindGroup, ID: chatID}
 	}
 	return platform.Conv{Kind: platform.KindPrivate, ID: chatID}
 }

@@ -143,6 +143,11 @@ func (b *Backend) Members(ctx context.Context, groupID string) ([]platform.Membe
 	out := make([]platform.Member, 0, len(members))
 	for _, m := range members {
 		pm := platform.Member{UserID: m.UserID, Name: m.Name, Role: roleOf(m.PermissionLevel), Avatar: m.AvatarURL}
+		if m.Gagged {
+			// GagUntil is passed on as Yunhu sends it (its unit is not
+			// documented), as shut_up_timestamp.
+			pm.MutedUntil = time.Unix(m.GagUntil, 0)
+		}
 		if m.UserID == self && self != "" {
 			if g, err := b.client.GroupInfo(ctx, groupID); err == nil {
 				pm.Card = g.MyNickname
