@@ -229,10 +229,11 @@ func (b *Bridge) recordOf(ctx context.Context, conv platform.Conv, m *platform.M
 			body = append(segment.Message{segment.Reply(strconv.FormatInt(int64(qid), 10))}, body...)
 		}
 	}
-	// A message listed from history counts as reported, as one backfill
-	// stored would: its live event, if it comes late, is not a new one.
+	// Not Reported: a message a bot read in history before the bridge
+	// received it is still delivered as an event, exactly once, when it
+	// arrives (ingest.go, reported).
 	return store.Message{
-		Conv: convKey(conv), MsgID: m.ID, Seq: m.Seq, Reported: true,
+		Conv: convKey(conv), MsgID: m.ID, Seq: m.Seq,
 		SenderID: m.Sender.ID, SenderName: m.Sender.Name, Time: m.Time,
 		Self: m.Sender.ID == b.self(), Recalled: m.Recalled,
 		Body: segment.AppendJSON(nil, body),
@@ -247,8 +248,8 @@ func (b *Bridge) completeRecord(ctx context.Context, id int32, rec store.Message
 	fill := func(r *store.Message) {
 		r.Body, r.SenderID, r.SenderName, r.Time = fresh.Body, fresh.SenderID, fresh.SenderName, fresh.Time
 		r.Self, r.Recalled = fresh.Self, r.Recalled || fresh.Recalled
-		if r.Seq == 0 && fresh.Seq != 0 {
-			r.Seq, r.Reported = fresh.Seq, true
+		if r.Seq == 0 {
+			r.Seq = fresh.Seq
 		}
 	}
 	if err := b.store.UpdateMessage(ctx, id, func(r *store.Message) error {

@@ -155,8 +155,11 @@ func (b *Backend) Name() string { return "yunhu" }
 // Self returns the account the client's token belongs to.
 func (b *Backend) Self(ctx context.Context) (platform.Account, error) {
 	me, err := b.client.Self(ctx)
+	if errors.Is(err, yh.ErrUnauthorized) {
+		return platform.Account{}, fmt.Errorf("account.token rejected by Yunhu: %w", classify(err))
+	}
 	if err != nil {
-		return platform.Account{}, fmt.Errorf("log in: %w", classify(err))
+		return platform.Account{}, classify(err) // the core says "log in"
 	}
 	acc := platform.Account{ID: me.ID, Name: me.Name}
 	b.self.Store(&acc)
