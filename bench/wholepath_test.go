@@ -16,7 +16,9 @@ import (
 	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/e2e"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
@@ -410,7 +412,7 @@ func BenchmarkStoreCommit(b *testing.B) {
 	ctx := context.Background()
 	pacedLatency(b, rate, int(runFor.Seconds()*rate), func(i int) error {
 		_, err := st.PutMessage(ctx, store.Message{
-			ChatType: yunhu.ChatTypeGroup, ChatID: sim.GroupOwnedID, MsgID: yunhu.NewMessageID(), Seq: int64(i + 1),
+			Conv: bridge.ConvKey(platform.Conv{Kind: platform.KindGroup, ID: sim.GroupOwnedID}), MsgID: yunhu.NewMessageID(), Seq: int64(i + 1), Reported: true,
 			SenderID: sim.AliceID, SenderName: "Alice", Body: []byte(`[{"type":"text","data":{"text":"m1 benchmark text"}}]`),
 		})
 		return err

@@ -11,6 +11,8 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/yunhu-onebot/yunhu-onebot/bridge"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/yunhu/sim"
 )
 
@@ -106,7 +108,7 @@ func TestForwardWSBacklogAfterRestart(t *testing.T) {
 	// in the store (the bridge stores a message, then publishes it), all
 	// before any forward-WS client is connected.
 	WaitFor(t, "the catch-up", func() bool {
-		id, err := second.Store.MessageID(last.ChatType, last.ChatID, last.MsgID)
+		id, err := second.Store.MessageID(bridge.ConvKey(platform.Conv{Kind: platform.KindGroup, ID: last.ChatID}), last.MsgID)
 		return err == nil && id != 0
 	})
 	in2 := newInbox()
