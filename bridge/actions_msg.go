@@ -150,7 +150,8 @@ func partsKey(first int32) string { return "sent-parts/" + strconv.FormatInt(int
 // part whose record would exceed it cannot be recorded, so it is not sent.
 const maxRecordBody = 1 << 20
 
-// backendTitle is the backend's name as a sentence shows it ("Yunhu").
+// backendTitle is the backend's name as a sentence shows it: "Yunhu" for
+// "yunhu".
 func (b *Bridge) backendTitle() string {
 	name := b.backend.Name()
 	r, n := utf8.DecodeRuneInString(name)

@@ -69,8 +69,9 @@ type privateSender struct {
 	Age      int32  `json:"age"`
 }
 
-// groupSender is the sender object of a group message (message.md). Yunhu
-// has no sex, age, area or level; title is the sender's first member tag.
+// groupSender is the sender object of a group message (message.md). Sex,
+// age, area and level are what no backend tells with a message; title is
+// the sender's member title when the platform has one.
 type groupSender struct {
 	UserID   int64  `json:"user_id"`
 	Nickname string `json:"nickname"`
@@ -103,7 +104,7 @@ type privateMessageEvent struct {
 }
 
 // groupMessageEvent is a group message (or message_sent). anonymous is
-// always null: Yunhu has no anonymous members.
+// always null: no backend has anonymous members.
 type groupMessageEvent struct {
 	Time        int64           `json:"time"`
 	SelfID      int64           `json:"self_id"`
