@@ -52,21 +52,17 @@ func (s *Server) Connect(userID string) (*Conn, error) {
 	return c, nil
 }
 
-// enqueueLocked queues p, or reports false when the client is MaxQueue
-// pushes behind.
-func (c *Conn) enqueueLocked(p Push) bool {
+// enqueueLocked queues p; the server bounds the queue by the user's
+// unacknowledged pushes.
+func (c *Conn) enqueueLocked(p Push) {
 	if c.closed {
-		return true
-	}
-	if len(c.queue) >= MaxQueue {
-		return false
+		return
 	}
 	c.queue = append(c.queue, p)
 	select {
 	case c.ready <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 func (c *Conn) closeLocked(why error) {

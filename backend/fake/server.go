@@ -13,12 +13,11 @@
 // receiver's connection by the call that caused it. Its controls (Say,
 // Recall, Drop, Hold, Fail, …) are what tests drive it with.
 //
-// Everything is bounded: a connection queues at most MaxQueue pushes (a
-// client that falls further behind is disconnected, as a real server
-// does, and gets the pushes again after it reconnects), a user has at
-// most MaxQueue unacknowledged pushes (the oldest are forgotten; history
-// covers them), and a conversation keeps at most Options.MaxMessages
-// messages.
+// Everything is bounded: a user has at most MaxQueue pushes not
+// acknowledged (a client further behind is disconnected, as a real
+// server does, the oldest push forgotten, since history covers it, and
+// the rest pushed again after it reconnects); a connection queues only
+// those; and a conversation keeps at most Options.MaxMessages messages.
 package fake
 
 import (
@@ -33,8 +32,8 @@ import (
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 )
 
-// MaxQueue bounds the pushes queued on one connection and the pushes a
-// user has not acknowledged.
+// MaxQueue bounds the pushes a user has not acknowledged, and so those
+// queued on their connection.
 const MaxQueue = 1024
 
 // Errors the Server answers with. A refusal (*Refusal) is definite:
@@ -47,8 +46,8 @@ var (
 	ErrUnavailable = errors.New("fake: server unavailable")
 	// ErrDropped is why a connection ended that Drop or Hold closed.
 	ErrDropped = errors.New("fake: connection dropped by the server")
-	// ErrSlow is why a connection ended whose client fell MaxQueue pushes
-	// behind.
+	// ErrSlow is why a connection ended whose client fell more than
+	// MaxQueue pushes behind.
 	ErrSlow = errors.New("fake: connection dropped: client too slow")
 	// ErrLost is returned by a send whose answer was lost (Fail with
 	// definite false): the message may or may not have been sent (here it
@@ -168,7 +167,7 @@ type Server struct {
 	conns    map[string]*Conn // the current connection of each user
 	unacked  map[string][]Push
 	connects map[string]int
-	fails    []bool // queued send failures: true definite, false lost
+	fails    map[string][]failRun // queued send failures by sender
 	sends    int
 }
 
@@ -208,6 +207,7 @@ func NewServer(opts Options) *Server {
 		conns:    map[string]*Conn{},
 		unacked:  map[string][]Push{},
 		connects: map[string]int{},
+		fails:    map[string][]failRun{},
 	}
 }
 
@@ -290,15 +290,21 @@ func (s *Server) Say(conv platform.Conv, from, text string) (string, error) {
 	return m.ID, nil
 }
 
-// Fail makes the next n sends (Send, whoever sends) fail: definitely
-// (refused, nothing stored), or not (the message is stored and pushed but
-// the answer is lost: ErrLost).
-func (s *Server) Fail(n int, definite bool) {
+// Fail makes from's next n sends fail: definitely (refused, nothing
+// stored), or not (the message is stored and pushed but the answer is
+// lost: ErrLost).
+func (s *Server) Fail(from string, n int, definite bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		s.fails = append(s.fails, definite)
+	if n > 0 {
+		s.fails[from] = append(s.fails[from], failRun{definite: definite, n: n})
 	}
+}
+
+// failRun is n sends to fail alike.
+type failRun struct {
+	definite bool
+	n        int
 }
 
 // Send stores a message from from into conv (as from addresses it),
@@ -312,9 +318,13 @@ func (s *Server) Send(from string, c platform.Conv, content Content, quote, toke
 		return Message{}, ErrClosed
 	}
 	lost := false
-	if len(s.fails) > 0 {
-		definite := s.fails[0]
-		s.fails = s.fails[1:]
+	if runs := s.fails[from]; len(runs) > 0 {
+		definite := runs[0].definite
+		if runs[0].n--; runs[0].n == 0 {
+			if s.fails[from] = runs[1:]; len(runs) == 1 {
+				delete(s.fails, from)
+			}
+		}
 		if definite {
 			return Message{}, refuse("send failed (injected)")
 		}
@@ -755,7 +765,8 @@ func (s *Server) pushGroupLocked(g *group, p Push) {
 // pushLocked gives p an id, keeps it until userID acknowledges it, and
 // queues it on userID's connection if one is open. With no connection
 // it is dropped: the server never replays what happened while a user was
-// away.
+// away. A client more than MaxQueue pushes behind is disconnected and
+// the oldest push forgotten (history covers it).
 func (s *Server) pushLocked(userID string, p Push) {
 	c := s.conns[userID]
 	if c == nil {
@@ -765,12 +776,12 @@ func (s *Server) pushLocked(userID string, p Push) {
 	p.ID = s.lastPush
 	un := append(s.unacked[userID], p)
 	if len(un) > MaxQueue {
-		un = slices.Delete(un, 0, len(un)-MaxQueue) // forget the oldest: history covers them
+		s.unacked[userID] = slices.Delete(un, 0, len(un)-MaxQueue)
+		s.closeConnLocked(c, ErrSlow)
+		return
 	}
 	s.unacked[userID] = un
-	if !c.enqueueLocked(p) {
-		s.closeConnLocked(c, ErrSlow)
-	}
+	c.enqueueLocked(p)
 }
 
 func (s *Server) closeConnLocked(c *Conn, why error) {
