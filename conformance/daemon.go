@@ -48,15 +48,17 @@ type daemon struct {
 	stopOnce sync.Once
 }
 
-// config is the daemon's default configuration with the database at
-// dbPath, the HTTP API and forward WebSocket on loopback ports of the
+// daemonConfig is the daemon's default configuration with the database
+// at dbPath, the HTTP API and forward WebSocket on loopback ports of the
 // system's choosing, no heartbeat (a test's event stream carries only
-// what it caused), and events in array form (segments compare as data).
+// what it caused), events in array form (segments compare as data), and
+// media allowed from loopback (the kit serves its images there).
 func daemonConfig(dbPath string) *config.Config {
 	cfg := config.Default()
 	cfg.Database.Path = dbPath
 	cfg.Heartbeat.Interval = 0
 	cfg.Message.PostFormat = "array"
+	cfg.Message.Media.AllowPrivateNetworks = true
 	cfg.Servers = config.DefaultServers() // the HTTP API, then the forward WebSocket
 	cfg.Servers[0].HTTP.Address = "127.0.0.1:0"
 	cfg.Servers[1].WS.Address = "127.0.0.1:0"

@@ -103,7 +103,10 @@ type Held struct {
 	// Text is the message's text as the platform holds it: for a
 	// message of text segments, their text (the kit looks for its
 	// markers in it, so mentions may be written in any form).
-	Text     string
+	Text string
+	// QuoteID is the platform id of the message it replies to, "" if
+	// none.
+	QuoteID  string
 	Recalled bool
 }
 

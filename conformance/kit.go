@@ -52,10 +52,11 @@ func (k *kit) restart() {
 	k.d = startDaemon(k.t, k.h, k.w, k.db)
 }
 
-// marker returns a text unique in this subtest, to find a message by.
+// marker returns a text unique in this subtest, to find a message by;
+// no marker is part of another ("(1)" is not in "(10)").
 func (k *kit) marker(what string) string {
 	k.markers++
-	return fmt.Sprintf("conformance %s #%d", what, k.markers)
+	return fmt.Sprintf("conformance %s (%d)", what, k.markers)
 }
 
 // say makes the peer say text in conv.
@@ -140,11 +141,13 @@ func plainText(v gjson.Result) string {
 	return b.String()
 }
 
-// messagesWith returns the message events whose text contains marker.
+// messagesWith returns the message (and message_sent) events whose text
+// contains marker.
 func messagesWith(list []gjson.Result, marker string) []gjson.Result {
 	var out []gjson.Result
 	for _, ev := range list {
-		if ev.Get("post_type").Str == "message" && strings.Contains(plainText(ev), marker) {
+		post := ev.Get("post_type").Str
+		if (post == "message" || post == "message_sent") && strings.Contains(plainText(ev), marker) {
 			out = append(out, ev)
 		}
 	}

@@ -21,6 +21,8 @@ func Run(t *testing.T, h Harness) {
 		{"peer_message", testPeerMessage},
 		{"send_private_msg", testSendPrivate},
 		{"send_group_msg", testSendGroup},
+		{"reply", testReply},
+		{"send_image", testSendImage},
 		{"delete_msg", testDeleteMsg},
 		{"peer_recall", testPeerRecall},
 		{"send_failure", testSendFailure},

@@ -91,7 +91,9 @@ func (w *world) Messages(_ context.Context, conv platform.Conv) ([]conformance.H
 		for _, p := range m.Content {
 			text.WriteString(p.Text)
 		}
-		out = append(out, conformance.Held{ID: m.ID, SenderID: m.From, Text: text.String(), Recalled: m.Recalled})
+		out = append(out, conformance.Held{
+			ID: m.ID, SenderID: m.From, Text: text.String(), QuoteID: m.QuoteID, Recalled: m.Recalled,
+		})
 	}
 	return out, nil
 }
