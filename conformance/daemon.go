@@ -52,13 +52,15 @@ type daemon struct {
 // at dbPath, the HTTP API and forward WebSocket on loopback ports of the
 // system's choosing, no heartbeat (a test's event stream carries only
 // what it caused), events in array form (segments compare as data), and
-// media allowed from loopback (the kit serves its images there).
+// media allowed from loopback (the kit serves its images there) but not
+// from files.
 func daemonConfig(dbPath string) *config.Config {
 	cfg := config.Default()
 	cfg.Database.Path = dbPath
 	cfg.Heartbeat.Interval = 0
 	cfg.Message.PostFormat = "array"
 	cfg.Message.Media.AllowPrivateNetworks = true
+	cfg.Message.Media.FileRoots = nil
 	cfg.Servers = config.DefaultServers() // the HTTP API, then the forward WebSocket
 	cfg.Servers[0].HTTP.Address = "127.0.0.1:0"
 	cfg.Servers[1].WS.Address = "127.0.0.1:0"
@@ -147,6 +149,9 @@ type reply struct {
 // call calls action over the HTTP API with params (marshalled to JSON).
 func (d *daemon) call(action string, params any) reply {
 	d.t.Helper()
+	if params == nil {
+		params = struct{}{}
+	}
 	body, err := json.Marshal(params)
 	if err != nil {
 		d.t.Fatalf("%s: marshal params: %v", action, err)

@@ -215,7 +215,7 @@ func (b *Backend) Send(ctx context.Context, out *platform.Outgoing) (platform.Se
 	if !ok {
 		return platform.Sent{}, fmt.Errorf("fake: send: payload %T is not the fake's", out.Payload)
 	}
-	m, err := b.srv.Send(b.account, out.Conv, p.content, p.quote, out.Token)
+	m, err := b.srv.Send(ctx, b.account, out.Conv, p.content, p.quote, out.Token)
 	if err != nil {
 		return platform.Sent{}, serverError("send", err)
 	}
@@ -247,7 +247,7 @@ func serverError(what string, err error) error {
 	var r *Refusal
 	switch {
 	case errors.As(err, &r):
-		return &platform.Error{Msg: what + ": " + r.Reason, Definite: true, Err: err}
+		return &platform.Error{Msg: r.Reason, Definite: true, Err: err}
 	case errors.Is(err, ErrNoMessage):
 		return fmt.Errorf("fake: %s: %w: %w", what, platform.ErrNotFound, err)
 	}

@@ -13,9 +13,13 @@ import (
 	"github.com/yunhu-onebot/yunhu-onebot/store"
 )
 
-// TestConformance runs the backend conformance kit against the fake.
+// TestConformance runs the backend conformance kit against the fake,
+// once with the server answering a send before its echo arrives (the
+// usual order), once after (the core must then match the echo to the
+// pending send by its token).
 func TestConformance(t *testing.T) {
-	conformance.Run(t, harness{})
+	t.Run("answer_first", func(t *testing.T) { conformance.Run(t, harness{}) })
+	t.Run("echo_first", func(t *testing.T) { conformance.Run(t, harness{echoFirst: true}) })
 }
 
 // The world every test starts from. The user ids are not numbers, so the
@@ -27,21 +31,23 @@ const (
 )
 
 // harness is the fake's conformance.Harness.
-type harness struct{}
+type harness struct {
+	echoFirst bool // fake.Options.AnswerAfterEcho
+}
 
 func (harness) Capabilities() conformance.Capabilities {
 	return conformance.Capabilities{History: true, Directory: true, GroupAdmin: true}
 }
 
-func (harness) NewWorld(t *testing.T) conformance.World {
-	return &world{srv: newWorld(t)}
+func (h harness) NewWorld(t *testing.T) conformance.World {
+	return &world{srv: newWorld(t, fake.Options{AnswerAfterEcho: h.echoFirst})}
 }
 
 // newWorld is a server with the account, the peer (its friend) and a
 // group the account owns and the peer is in.
-func newWorld(t testing.TB) *fake.Server {
+func newWorld(t testing.TB, opts fake.Options) *fake.Server {
 	t.Helper()
-	srv := fake.NewServer(fake.Options{})
+	srv := fake.NewServer(opts)
 	t.Cleanup(srv.Close)
 	for _, err := range []error{
 		srv.AddUser(fake.User{ID: account, Name: "Kit Bot", Bot: true}),

@@ -129,6 +129,7 @@ func (c *Conn) Ack(ids ...uint64) error {
 	}
 	clear(un[len(kept):])
 	c.srv.unacked[c.user] = kept
+	c.srv.signalAckedLocked()
 	return nil
 }
 

@@ -136,7 +136,7 @@ func encode(t *testing.T, b *fake.Backend, conv platform.Conv, msg segment.Messa
 // token; Send answers the server's id; the account's own push echoes the
 // token, and only the account's.
 func TestServerAssignsIDs(t *testing.T) {
-	srv := newWorld(t)
+	srv := newWorld(t, fake.Options{})
 	b, mine := online(t, srv, account)
 	_, theirs := online(t, srv, peer)
 	out := encode(t, b, groupConv, segment.Message{segment.Text("hello")})
@@ -165,7 +165,7 @@ func TestServerAssignsIDs(t *testing.T) {
 // connection dropped was never acknowledged, so the server pushes it
 // again after the reconnect; once delivered, it is acknowledged.
 func TestRedeliversUnacked(t *testing.T) {
-	srv := newWorld(t)
+	srv := newWorld(t, fake.Options{})
 	b, s := newBackend(srv, account), newSink()
 	gate := make(chan struct{})
 	s.gate = gate
@@ -195,7 +195,7 @@ func TestRedeliversUnacked(t *testing.T) {
 // TestNoReplayWhileAway: what is said while the account has no
 // connection is never pushed; History.Missed returns it.
 func TestNoReplayWhileAway(t *testing.T) {
-	srv := newWorld(t)
+	srv := newWorld(t, fake.Options{})
 	b, s := online(t, srv, account)
 	release := srv.Hold()
 	s.wait(t, "offline", func(ev []platform.Event) bool { return count[platform.Offline](ev) == 1 })
@@ -241,7 +241,7 @@ func TestNoReplayWhileAway(t *testing.T) {
 // TestDropReconnect: Drop makes Run report Offline, reconnect and report
 // Online.
 func TestDropReconnect(t *testing.T) {
-	srv := newWorld(t)
+	srv := newWorld(t, fake.Options{})
 	_, s := online(t, srv, account)
 	if n := srv.Drop(); n != 1 {
 		t.Fatalf("Drop closed %d connections; want 1", n)
@@ -256,7 +256,7 @@ func TestDropReconnect(t *testing.T) {
 // TestSendFailures: a definite failure is a definite *platform.Error and
 // stores nothing; a lost answer is not definite, and the message exists.
 func TestSendFailures(t *testing.T) {
-	srv := newWorld(t)
+	srv := newWorld(t, fake.Options{})
 	b := newBackend(srv, account)
 	srv.Fail(account, 1, true)
 	srv.Fail(account, 1, false)
@@ -289,7 +289,7 @@ func TestSendFailures(t *testing.T) {
 // reply, Decode reads them back, and whatever the fake cannot carry is a
 // bad parameter naming the segment.
 func TestContent(t *testing.T) {
-	srv := newWorld(t)
+	srv := newWorld(t, fake.Options{})
 	b := newBackend(srv, account)
 	ctx := context.Background()
 	msg := segment.Message{segment.At(peer), segment.Text(" look"), segment.Image("https://example.com/a.png")}
@@ -341,7 +341,7 @@ func TestContent(t *testing.T) {
 // TestRecalls: the account's Recall withdraws its message; a peer's
 // recall is pushed as Recalled naming the peer.
 func TestRecalls(t *testing.T) {
-	srv := newWorld(t)
+	srv := newWorld(t, fake.Options{})
 	b, s := online(t, srv, account)
 	id, err := srv.Say(groupConv, peer, "oops")
 	if err != nil {
@@ -382,7 +382,7 @@ func TestRecalls(t *testing.T) {
 // MemberLeft and MemberMuted; a muted member cannot send; a plain member
 // cannot kick.
 func TestGroupAdmin(t *testing.T) {
-	srv := newWorld(t)
+	srv := newWorld(t, fake.Options{})
 	b, s := online(t, srv, account)
 	ctx := context.Background()
 	if err := b.Mute(ctx, groupID, peer, 1500*time.Millisecond); err != nil {
@@ -430,7 +430,7 @@ func TestGroupAdmin(t *testing.T) {
 // after MaxQueue of them, and gets the unacknowledged ones again, in
 // order, when it reconnects.
 func TestSlowClientDropped(t *testing.T) {
-	srv := newWorld(t)
+	srv := newWorld(t, fake.Options{})
 	c, err := srv.Connect(account)
 	if err != nil {
 		t.Fatal(err)
@@ -484,7 +484,7 @@ func TestSlowClientDropped(t *testing.T) {
 // TestHistoryBefore: Before pages backwards, oldest first, and bounds
 // the count.
 func TestHistoryBefore(t *testing.T) {
-	srv := newWorld(t)
+	srv := newWorld(t, fake.Options{})
 	b := newBackend(srv, account)
 	var ids []string
 	for i := range 5 {
@@ -515,7 +515,7 @@ func TestHistoryBefore(t *testing.T) {
 // TestUnknownAccount: a backend for a user the server does not know is
 // unauthorized, in Self and in Run.
 func TestUnknownAccount(t *testing.T) {
-	srv := newWorld(t)
+	srv := newWorld(t, fake.Options{})
 	b := newBackend(srv, "nobody")
 	if _, err := b.Self(context.Background()); !errors.Is(err, platform.ErrUnauthorized) {
 		t.Errorf("Self: %v; want ErrUnauthorized", err)
@@ -541,5 +541,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("gave up after %v waiting for %s", waitTimeout, what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestAnswerAfterEcho: with AnswerAfterEcho, Send returns only once the
+// sender's echo has been delivered and acknowledged.
+func TestAnswerAfterEcho(t *testing.T) {
+	srv := newWorld(t, fake.Options{AnswerAfterEcho: true})
+	b, s := online(t, srv, account)
+	out := encode(t, b, groupConv, segment.Message{segment.Text("echo first")})
+	sent, err := b.Send(context.Background(), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	echoed := received(s.events, sent.ID)
+	s.mu.Unlock()
+	if len(echoed) != 1 || echoed[0].Message.Token != out.Token {
+		t.Fatalf("when Send returned the sink had %+v; want the echo with token %q", echoed, out.Token)
+	}
+	if n := srv.Unacked(account); n != 0 {
+		t.Errorf("%d pushes unacknowledged after the answer", n)
+	}
+	// With no connection there is no echo to wait for.
+	release := srv.Hold()
+	defer release()
+	if _, err := srv.Send(context.Background(), account, groupConv, fake.Content{{Text: "alone"}}, "", "t"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -22,6 +22,7 @@ package fake
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -74,7 +75,17 @@ type Options struct {
 	MaxMessages int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AnswerAfterEcho makes Send answer only once the sender's own push
+	// of the message (its echo) has been acknowledged, or their
+	// connection has closed, or EchoWait has passed: the client then
+	// sees the echo before it learns the id, as it does on a real
+	// network when the answer is slow.
+	AnswerAfterEcho bool
 }
+
+// EchoWait bounds how long Send waits for the echo with
+// Options.AnswerAfterEcho.
+const EchoWait = 10 * time.Second
 
 // User is a platform user.
 type User struct {
@@ -167,6 +178,7 @@ type Server struct {
 	conns    map[string]*Conn // the current connection of each user
 	unacked  map[string][]Push
 	connects map[string]int
+	acked    chan struct{}        // closed and replaced at every ack and closed connection
 	fails    map[string][]failRun // queued send failures by sender
 	sends    int
 }
@@ -208,6 +220,7 @@ func NewServer(opts Options) *Server {
 		unacked:  map[string][]Push{},
 		connects: map[string]int{},
 		fails:    map[string][]failRun{},
+		acked:    make(chan struct{}),
 	}
 }
 
@@ -283,7 +296,7 @@ func (s *Server) Join(groupID, userID string, role platform.Role) error {
 // Say makes from send text into conv, as from addresses it (a private
 // conv's ID is the recipient), and returns the message id.
 func (s *Server) Say(conv platform.Conv, from, text string) (string, error) {
-	m, err := s.Send(from, conv, Content{{Text: text}}, "", "")
+	m, err := s.Send(context.Background(), from, conv, Content{{Text: text}}, "", "")
 	if err != nil {
 		return "", err
 	}
@@ -311,11 +324,50 @@ type failRun struct {
 // pushes it to everyone in the conversation (the sender's own push
 // carrying token), and returns it. quote is the id of a message of the
 // same conversation it replies to, or "".
-func (s *Server) Send(from string, c platform.Conv, content Content, quote, token string) (Message, error) {
+func (s *Server) Send(ctx context.Context, from string, c platform.Conv, content Content, quote, token string) (Message, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	m, echo, err := s.sendLocked(from, c, content, quote, token)
+	s.mu.Unlock()
+	if echo != 0 && s.opts.AnswerAfterEcho {
+		s.waitAcked(ctx, from, echo)
+	}
+	return m, err
+}
+
+// waitAcked waits until userID has acknowledged push id, or has no
+// connection, or ctx is done, or EchoWait has passed.
+func (s *Server) waitAcked(ctx context.Context, userID string, id uint64) {
+	timer := time.NewTimer(EchoWait)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		pending := s.conns[userID] != nil && slices.ContainsFunc(s.unacked[userID], func(p Push) bool { return p.ID == id })
+		acked := s.acked
+		s.mu.Unlock()
+		if !pending {
+			return
+		}
+		select {
+		case <-acked:
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			return
+		}
+	}
+}
+
+// signalAckedLocked wakes the sends waiting for an echo's ack.
+func (s *Server) signalAckedLocked() {
+	close(s.acked)
+	s.acked = make(chan struct{})
+}
+
+// sendLocked is Send under s.mu; echo is the id of the sender's own
+// push, 0 if they have no connection (or the send failed).
+func (s *Server) sendLocked(from string, c platform.Conv, content Content, quote, token string) (_ Message, echo uint64, _ error) {
 	if s.closed {
-		return Message{}, ErrClosed
+		return Message{}, 0, ErrClosed
 	}
 	lost := false
 	if runs := s.fails[from]; len(runs) > 0 {
@@ -326,15 +378,15 @@ func (s *Server) Send(from string, c platform.Conv, content Content, quote, toke
 			}
 		}
 		if definite {
-			return Message{}, refuse("send failed (injected)")
+			return Message{}, 0, refuse("send failed (injected)")
 		}
 		lost = true
 	}
 	if s.users[from] == nil {
-		return Message{}, refuse("unknown sender %q", from)
+		return Message{}, 0, refuse("unknown sender %q", from)
 	}
 	if len(content) == 0 {
-		return Message{}, refuse("empty message")
+		return Message{}, 0, refuse("empty message")
 	}
 	m := &Message{From: from, Content: slices.Clone(content), Time: s.opts.Now(), Token: token}
 	var audience []string
@@ -342,20 +394,20 @@ func (s *Server) Send(from string, c platform.Conv, content Content, quote, toke
 	case platform.KindGroup:
 		g := s.groups[c.ID]
 		if g == nil {
-			return Message{}, refuse("no group %q", c.ID)
+			return Message{}, 0, refuse("no group %q", c.ID)
 		}
 		mem := g.Members[from]
 		if mem == nil {
-			return Message{}, refuse("%q is not in group %q", from, c.ID)
+			return Message{}, 0, refuse("%q is not in group %q", from, c.ID)
 		}
 		if mem.MutedUntil.After(m.Time) {
-			return Message{}, refuse("%q is muted in group %q", from, c.ID)
+			return Message{}, 0, refuse("%q is muted in group %q", from, c.ID)
 		}
 		m.Group = c.ID
 		audience = memberIDs(g)
 	case platform.KindPrivate:
 		if s.users[c.ID] == nil {
-			return Message{}, refuse("no user %q", c.ID)
+			return Message{}, 0, refuse("no user %q", c.ID)
 		}
 		m.To = c.ID
 		audience = []string{from, c.ID}
@@ -363,7 +415,7 @@ func (s *Server) Send(from string, c platform.Conv, content Content, quote, toke
 			audience = audience[:1]
 		}
 	default:
-		return Message{}, refuse("bad conversation kind %d", c.Kind)
+		return Message{}, 0, refuse("bad conversation kind %d", c.Kind)
 	}
 	key := convKey(m)
 	cv := s.convs[key]
@@ -374,7 +426,7 @@ func (s *Server) Send(from string, c platform.Conv, content Content, quote, toke
 	if quote != "" {
 		q := s.byID[quote]
 		if q == nil || convKey(q) != key {
-			return Message{}, refuse("quoted message %q is not in this conversation", quote)
+			return Message{}, 0, refuse("quoted message %q is not in this conversation", quote)
 		}
 		m.QuoteID = quote
 	}
@@ -395,12 +447,14 @@ func (s *Server) Send(from string, c platform.Conv, content Content, quote, toke
 		if u != from {
 			cp.Token = ""
 		}
-		s.pushLocked(u, Push{Message: &cp})
+		if id := s.pushLocked(u, Push{Message: &cp}); u == from {
+			echo = id
+		}
 	}
 	if lost {
-		return Message{}, ErrLost
+		return Message{}, echo, ErrLost
 	}
-	return *m, nil
+	return *m, echo, nil
 }
 
 // Recall withdraws message msgID on behalf of by: its author, or an owner
@@ -766,11 +820,12 @@ func (s *Server) pushGroupLocked(g *group, p Push) {
 // queues it on userID's connection if one is open. With no connection
 // it is dropped: the server never replays what happened while a user was
 // away. A client more than MaxQueue pushes behind is disconnected and
-// the oldest push forgotten (history covers it).
-func (s *Server) pushLocked(userID string, p Push) {
+// the oldest push forgotten (history covers it). It returns the push's
+// id, 0 if it was not pushed.
+func (s *Server) pushLocked(userID string, p Push) uint64 {
 	c := s.conns[userID]
 	if c == nil {
-		return
+		return 0
 	}
 	s.lastPush++
 	p.ID = s.lastPush
@@ -778,10 +833,11 @@ func (s *Server) pushLocked(userID string, p Push) {
 	if len(un) > MaxQueue {
 		s.unacked[userID] = slices.Delete(un, 0, len(un)-MaxQueue)
 		s.closeConnLocked(c, ErrSlow)
-		return
+		return 0
 	}
 	s.unacked[userID] = un
 	c.enqueueLocked(p)
+	return p.ID
 }
 
 func (s *Server) closeConnLocked(c *Conn, why error) {
@@ -789,6 +845,7 @@ func (s *Server) closeConnLocked(c *Conn, why error) {
 		delete(s.conns, c.user)
 	}
 	c.closeLocked(why)
+	s.signalAckedLocked()
 }
 
 func memberIDs(g *group) []string {
