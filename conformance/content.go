@@ -41,7 +41,10 @@ func testReply(t *testing.T, h Harness) {
 }
 
 // testSendImage: an image given by URL is sent (the backend uploads or
-// re-hosts it as its platform wants), and get_msg answers an image.
+// re-hosts it as its platform wants): the platform holds one more
+// message from the account, and get_msg answers an image. The image goes
+// alone: a platform may carry text and an image as two messages, and
+// get_msg answers the first.
 func testSendImage(t *testing.T, h Harness) {
 	img := pngBytes(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -51,23 +54,23 @@ func testSendImage(t *testing.T, h Harness) {
 	t.Cleanup(srv.Close)
 	k := newKit(t, h)
 	k.learnIDs()
-	caption := k.marker("with a picture")
-	id := k.send(k.group, []params{
-		text(caption),
-		{"type": "image", "data": params{"file": srv.URL + "/picture.png"}},
-	})
-	if held := k.heldWith(k.group, caption); len(held) != 1 || held[0].SenderID != k.w.Account() {
-		t.Errorf("the platform holds %+v; want one message from the account", held)
+	mine := func() int {
+		n := 0
+		for _, m := range k.held(k.group) {
+			if m.SenderID == k.w.Account() {
+				n++
+			}
+		}
+		return n
+	}
+	before := mine()
+	id := k.send(k.group, []params{{"type": "image", "data": params{"file": srv.URL + "/picture.png"}}})
+	if after := mine(); after != before+1 {
+		t.Errorf("the platform holds %d messages from the account, %d before the send; want one more", after, before)
 	}
 	got := k.getMsg(id)
-	images := 0
-	for _, s := range got.Get("message").Array() {
-		if s.Get("type").Str == "image" {
-			images++
-		}
-	}
-	if images != 1 || !strings.Contains(plainText(got), caption) {
-		t.Errorf("get_msg %d: message %s; want %q and one image", id, got.Get("message").Raw, caption)
+	if segs := got.Get("message").Array(); len(segs) != 1 || segs[0].Get("type").Str != "image" {
+		t.Errorf("get_msg %d: message %s; want one image", id, got.Get("message").Raw)
 	}
 }
 
