@@ -58,7 +58,8 @@ type World interface {
 	// open store and logger. The kit calls it once per daemon start: a
 	// second call, after the first daemon stopped, is a restart of the
 	// daemon on the same store, and must give a backend that sees the
-	// same world.
+	// same world. The world releases what the backends hold (clients,
+	// connections) in its cleanup.
 	Backend(db *store.Store, log *zap.Logger) (platform.Backend, error)
 
 	// Account, Peer and Group are the platform ids of the account, the
@@ -94,6 +95,11 @@ type World interface {
 	// FailSends makes the platform refuse the account's next n sends
 	// definitely: it answers with a refusal and stores nothing.
 	FailSends(n int)
+	// LoseSendAnswers makes the platform take the account's next n sends
+	// and lose its answers: each message is stored and pushed as usual,
+	// but the send fails as a timeout or a dropped connection would (not
+	// definitely), so the backend cannot know it went out.
+	LoseSendAnswers(n int)
 }
 
 // Held is a message as the platform holds it.

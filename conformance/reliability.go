@@ -49,6 +49,55 @@ func testSendFailure(t *testing.T, h Harness) {
 	}
 }
 
+// testSendAnswerLost: a send whose answer is lost went out: the
+// platform holds it once; the action answers a failure, or (a backend
+// that retries a send the platform cannot duplicate) the message_id that
+// get_msg reads it back by; it is not reported; history (with History)
+// lists it once; and the next send is not disturbed.
+func testSendAnswerLost(t *testing.T, h Harness) {
+	k := newKit(t, h)
+	k.learnIDs()
+	lost := k.marker("answer lost")
+	k.w.LoseSendAnswers(1)
+	action, p := k.sendParams(k.group, []params{text(lost)})
+	r := k.d.call(action, p)
+	var lostID int64
+	switch {
+	case r.Retcode == 0:
+		lostID = gjson.GetBytes(r.Data, "message_id").Int()
+		if got := k.getMsg(lostID); !strings.Contains(plainText(got), lost) {
+			t.Errorf("%s answered message_id %d, whose get_msg is %s", action, lostID, got.Raw)
+		}
+	case r.Status != "failed":
+		t.Fatalf("%s whose answer was lost: status %q retcode %d; want ok or failed", action, r.Status, r.Retcode)
+	}
+	if held := k.heldWith(k.group, lost); len(held) != 1 || held[0].SenderID != k.w.Account() {
+		t.Fatalf("the platform holds %+v; want the message, once, from the account", held)
+	}
+	next := k.marker("after the lost answer")
+	id := k.send(k.group, []params{text(next)})
+	k.sentinel(k.group, nil)
+	if evs := messagesWith(k.d.events.snapshot(), lost); len(evs) != 0 {
+		t.Errorf("the account's own message was reported:\n%s", dump(evs))
+	}
+	if !h.Capabilities().History {
+		return
+	}
+	var lostIDs, nextIDs []int64
+	for _, m := range k.history(k.group, 20) {
+		switch text := plainText(m); {
+		case strings.Contains(text, lost):
+			lostIDs = append(lostIDs, m.Get("message_id").Int())
+		case strings.Contains(text, next):
+			nextIDs = append(nextIDs, m.Get("message_id").Int())
+		}
+	}
+	if len(lostIDs) != 1 || len(nextIDs) != 1 || nextIDs[0] != id || lostIDs[0] == id || (lostID != 0 && lostIDs[0] != lostID) {
+		t.Errorf("history lists the message whose answer was lost as %v and the next as %v; want one each, the next as %d",
+			lostIDs, nextIDs, id)
+	}
+}
+
 // history calls get_group_msg_history for the group's newest count
 // messages.
 func (k *kit) history(conv platform.Conv, count int) []gjson.Result {

@@ -26,6 +26,7 @@ func Run(t *testing.T, h Harness) {
 		{"delete_msg", testDeleteMsg},
 		{"peer_recall", testPeerRecall},
 		{"send_failure", testSendFailure},
+		{"send_answer_lost", testSendAnswerLost},
 		{"history", testHistory},
 		{"dropped_connection", testDroppedConnection},
 		{"restart", testRestart},

@@ -112,3 +112,5 @@ func (w *world) Drop(context.Context) error {
 func (w *world) Hold(context.Context) (func(), error) { return w.srv.Hold(), nil }
 
 func (w *world) FailSends(n int) { w.srv.Fail(account, n, true) }
+
+func (w *world) LoseSendAnswers(n int) { w.srv.Fail(account, n, false) }
