@@ -7,16 +7,41 @@
 //	func TestConformance(t *testing.T) { conformance.Run(t, harness{}) }
 //
 // Run builds the real daemon around the backend, with the daemon's own
-// wiring (package app) and default configuration, and talks OneBot to it
-// over real HTTP and a real forward WebSocket on 127.0.0.1, as a bot
-// framework would. It checks what any backend must give the core for the
-// OneBot surface to be right: sends land on the platform and read back
-// alike, recalls go both ways, every platform message becomes exactly one
-// event with stable ids, across dropped connections and daemon restarts,
-// and what the backend cannot do answers 1404 naming it.
+// wiring (package app, through app.Options.Backend) and default
+// configuration, and talks OneBot to it over real HTTP and a real forward
+// WebSocket on 127.0.0.1, as a bot framework would. Its subtests, each
+// with its own world and daemon:
+//
+//   - peer_message: a peer's message becomes exactly one message event,
+//     with the same user_id and group_id numbers in every event and in
+//     get_msg, which answers the same body.
+//   - send_private_msg, send_group_msg, reply, send_image: a send lands
+//     on the platform once, from the account (quoting what a reply
+//     quotes), is not reported back, and get_msg answers it by the
+//     message_id the send returned.
+//   - delete_msg: the message is recalled on the platform.
+//   - peer_recall: a peer's recall becomes group_recall or friend_recall
+//     naming the message_id its message event had.
+//   - send_failure: a send the platform refuses answers a failure and
+//     leaves nothing that get_msg or history reads back.
+//   - send_answer_lost: a send whose answer is lost went out once, and
+//     is listed once.
+//   - history (History): get_group_msg_history lists the peer's and the
+//     account's messages, in order, once, by their message_ids.
+//   - dropped_connection (History): across a dropped receive connection,
+//     and a longer outage, every message is reported exactly once, in
+//     order, whether it was pushed again or caught up.
+//   - restart: a second daemon on the same store keeps the ids and the
+//     messages, reports nothing again, and (History) catches up on what
+//     was said while it was down.
+//   - missing_capabilities: each action of a capability the backend
+//     lacks answers 1404 with a wording naming the backend (or its
+//     Unsupported reason) and changes nothing.
 //
 // The kit never sleeps to synchronise: it waits for conditions (an event,
 // a status) with a deadline, and fails the test when the deadline passes.
+// Markers in the texts it sends make every message findable in events,
+// get_msg answers and the platform's own records.
 package conformance
 
 import (
