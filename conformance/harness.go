@@ -105,11 +105,12 @@ type World interface {
 	Messages(ctx context.Context, conv platform.Conv) ([]Held, error)
 
 	// Drop closes the backend's receive connection from the platform's
-	// side, once: the backend notices, reconnects by itself, and must
-	// catch up on what it missed. What the platform pushed but the
-	// backend had not acknowledged may come again (as WuKongIM re-sends
-	// unacknowledged messages); what happened while it was away is not
-	// pushed at all.
+	// side, once, now or (a platform whose client acknowledges what it
+	// received) when the backend next acknowledges: the backend notices,
+	// reconnects by itself, and must catch up on what it missed. What
+	// the platform pushed but the backend had not acknowledged may come
+	// again (as WuKongIM re-sends unacknowledged messages); what happened
+	// while it was away is not pushed at all.
 	Drop(ctx context.Context) error
 	// Hold closes the backend's receive connection and keeps the
 	// platform from accepting a new one until release is called: what

@@ -16,10 +16,13 @@ import (
 // TestConformance runs the backend conformance kit against the fake,
 // once with the server answering a send before its echo arrives (the
 // usual order), once after (the core must then match the echo to the
-// pending send by its token).
+// pending send by its token), and once with the kit's drops losing the
+// next acknowledgement (the core gets again what it already stored and
+// reported).
 func TestConformance(t *testing.T) {
 	t.Run("answer_first", func(t *testing.T) { conformance.Run(t, harness{}) })
 	t.Run("echo_first", func(t *testing.T) { conformance.Run(t, harness{echoFirst: true}) })
+	t.Run("ack_lost", func(t *testing.T) { conformance.Run(t, harness{ackLost: true}) })
 }
 
 // The world every test starts from. The user ids are not numbers, so the
@@ -33,6 +36,7 @@ const (
 // harness is the fake's conformance.Harness.
 type harness struct {
 	echoFirst bool // fake.Options.AnswerAfterEcho
+	ackLost   bool // Drop drops at the next ack (Server.DropAtAck)
 }
 
 func (harness) Capabilities() conformance.Capabilities {
@@ -40,7 +44,7 @@ func (harness) Capabilities() conformance.Capabilities {
 }
 
 func (h harness) NewWorld(t *testing.T) conformance.World {
-	return &world{srv: newWorld(t, fake.Options{AnswerAfterEcho: h.echoFirst})}
+	return &world{srv: newWorld(t, fake.Options{AnswerAfterEcho: h.echoFirst}), ackLost: h.ackLost}
 }
 
 // newWorld is a server with the account, the peer (its friend) and a
@@ -64,7 +68,10 @@ func newWorld(t testing.TB, opts fake.Options) *fake.Server {
 }
 
 // world is the fake's conformance.World.
-type world struct{ srv *fake.Server }
+type world struct {
+	srv     *fake.Server
+	ackLost bool
+}
 
 func (w *world) Backend(_ *store.Store, log *zap.Logger) (platform.Backend, error) {
 	return fake.NewBackend(fake.BackendOptions{Server: w.srv, Account: account, Log: log}), nil
@@ -105,7 +112,11 @@ func (w *world) Messages(_ context.Context, conv platform.Conv) ([]conformance.H
 }
 
 func (w *world) Drop(context.Context) error {
-	w.srv.Drop()
+	if w.ackLost {
+		w.srv.DropAtAck(account)
+	} else {
+		w.srv.Drop()
+	}
 	return nil
 }
 

@@ -113,6 +113,10 @@ func (c *Conn) Receive(ctx context.Context, limit int) ([]Push, error) {
 func (c *Conn) Ack(ids ...uint64) error {
 	c.srv.mu.Lock()
 	defer c.srv.mu.Unlock()
+	if c.srv.ackDrops[c.user] {
+		delete(c.srv.ackDrops, c.user)
+		c.srv.closeConnLocked(c, ErrDropped)
+	}
 	if c.closed {
 		return fmt.Errorf("ack: %w", c.err)
 	}

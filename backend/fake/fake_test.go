@@ -570,3 +570,20 @@ func TestAnswerAfterEcho(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDropAtAck: with DropAtAck, the next ack closes the connection
+// instead of being taken, and the push it covered comes again.
+func TestDropAtAck(t *testing.T) {
+	srv := newWorld(t, fake.Options{})
+	_, s := online(t, srv, account)
+	srv.DropAtAck(account)
+	id, err := srv.Say(groupConv, peer, "twice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := s.wait(t, "the redelivery", func(ev []platform.Event) bool { return len(received(ev, id)) == 2 })
+	if count[platform.Offline](events) != 1 || srv.Connects(account) != 2 {
+		t.Errorf("events %+v, %d connects; want one drop between the deliveries", events, srv.Connects(account))
+	}
+	waitFor(t, "the ack", func() bool { return srv.Unacked(account) == 0 })
+}

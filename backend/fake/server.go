@@ -179,6 +179,7 @@ type Server struct {
 	unacked  map[string][]Push
 	connects map[string]int
 	acked    chan struct{}        // closed and replaced at every ack and closed connection
+	ackDrops map[string]bool      // users whose next ack drops their connection
 	fails    map[string][]failRun // queued send failures by sender
 	sends    int
 }
@@ -221,6 +222,7 @@ func NewServer(opts Options) *Server {
 		connects: map[string]int{},
 		fails:    map[string][]failRun{},
 		acked:    make(chan struct{}),
+		ackDrops: map[string]bool{},
 	}
 }
 
@@ -553,6 +555,16 @@ func (s *Server) Drop() int {
 		n++
 	}
 	return n
+}
+
+// DropAtAck makes the server close userID's connection when it next
+// acknowledges, instead of taking the ack: what that ack covered is
+// pushed again after the reconnect, as when a connection dies between a
+// delivery and its ack.
+func (s *Server) DropAtAck(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ackDrops[userID] = true
 }
 
 // Hold drops every connection and refuses new ones (ErrUnavailable)
