@@ -25,11 +25,11 @@ type kit struct {
 
 	private, group platform.Conv
 	markers        int
-	ids            ids // known after learnIDs
+	ids            oneBotIDs // known after learnIDs
 }
 
-// ids are the OneBot numbers of the world's account, peer and group.
-type ids struct{ self, peer, group int64 }
+// oneBotIDs are the OneBot numbers of the world's account, peer and group.
+type oneBotIDs struct{ self, peer, group int64 }
 
 // newKit starts a fresh world and a daemon over it.
 func newKit(t *testing.T, h Harness) *kit {
@@ -94,7 +94,7 @@ func (k *kit) heldWith(conv platform.Conv, marker string) []Held {
 // learnIDs makes the peer say something privately and in the group, and
 // learns the OneBot numbers of the account, the peer and the group from
 // the events and get_login_info, checking that they agree.
-func (k *kit) learnIDs() ids {
+func (k *kit) learnIDs() oneBotIDs {
 	k.t.Helper()
 	privText, groupText := k.marker("hello"), k.marker("hello everyone")
 	k.say(k.private, privText)
@@ -102,7 +102,7 @@ func (k *kit) learnIDs() ids {
 	priv := k.waitMessage(privText)
 	grp := k.waitMessage(groupText)
 	self := k.d.must("get_login_info", nil).Get("user_id").Int()
-	got := ids{self: self, peer: priv.Get("user_id").Int(), group: grp.Get("group_id").Int()}
+	got := oneBotIDs{self: self, peer: priv.Get("user_id").Int(), group: grp.Get("group_id").Int()}
 	switch {
 	case self == 0 || got.peer == 0 || got.group == 0:
 		k.t.Fatalf("ids: account %d, peer %d, group %d; want all non-zero", self, got.peer, got.group)

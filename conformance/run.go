@@ -81,7 +81,7 @@ func testSendPrivate(t *testing.T, h Harness) {
 	k.learnIDs()
 	m := k.marker("sent privately")
 	id := k.send(k.private, []params{text(m)})
-	k.checkSent(k.private, m, id)
+	k.checkSent(k.private, m)
 	got := k.getMsg(id)
 	if a, b := segments(t, got.Get("message")), sentSegments(t, text(m)); a != b {
 		t.Errorf("get_msg %d: message %s; sent %s", id, a, b)
@@ -99,7 +99,7 @@ func testSendGroup(t *testing.T, h Harness) {
 	k.learnIDs()
 	m := k.marker("sent to the group")
 	id := k.send(k.group, []params{at(k.ids.peer), text(" " + m)})
-	k.checkSent(k.group, m, id)
+	k.checkSent(k.group, m)
 	got := k.getMsg(id)
 	mentions := false
 	for _, s := range got.Get("message").Array() {
@@ -118,7 +118,7 @@ func testSendGroup(t *testing.T, h Harness) {
 // checkSent checks that the platform holds exactly one message carrying
 // marker in conv, from the account, and that the daemon did not report
 // its own send as a message event (report-self-message is off).
-func (k *kit) checkSent(conv platform.Conv, marker string, id int64) {
+func (k *kit) checkSent(conv platform.Conv, marker string) {
 	k.t.Helper()
 	held := k.heldWith(conv, marker)
 	if len(held) != 1 || held[0].SenderID != k.w.Account() || held[0].Recalled {
