@@ -148,6 +148,9 @@ func (b *Backend) receive(ctx context.Context, c *Conn, sink platform.Sink) erro
 			}
 		}
 		if len(events) > 0 {
+			// A failed Deliver (the core stopping, or failing to store)
+			// acknowledges nothing: the server pushes it all again after
+			// the reconnect.
 			if err := sink.Deliver(ctx, events); err != nil {
 				return err
 			}
