@@ -62,6 +62,7 @@ var (
 // happened.
 type Refusal struct{ Reason string }
 
+// Error says what was refused and why.
 func (r *Refusal) Error() string { return "fake: refused: " + r.Reason }
 
 func refuse(format string, args ...any) error {
