@@ -249,21 +249,25 @@ type capabilityAction struct {
 	params     func(k *kit, msgID int64) params
 }
 
-var capabilityActions = []capabilityAction{
-	{"History", func(c Capabilities) bool { return c.History }, "get_group_msg_history",
-		func(k *kit, _ int64) params { return params{"group_id": k.ids.group} }},
-	{"Directory", func(c Capabilities) bool { return c.Directory }, "get_friend_list",
-		func(*kit, int64) params { return params{} }},
-	{"GroupAdmin", func(c Capabilities) bool { return c.GroupAdmin }, "set_group_kick",
-		func(k *kit, _ int64) params { return params{"group_id": k.ids.group, "user_id": k.ids.peer} }},
-	{"Requests", func(c Capabilities) bool { return c.Requests }, "set_friend_add_request",
-		func(*kit, int64) params { return params{"flag": "conformance", "approve": true} }},
-	{"Friends", func(c Capabilities) bool { return c.Friends }, "delete_friend",
-		func(k *kit, _ int64) params { return params{"user_id": k.ids.peer} }},
-	{"Editor", func(c Capabilities) bool { return c.Editor }, "edit_msg",
-		func(_ *kit, id int64) params { return params{"message_id": id, "message": "edited"} }},
-	{"Reader", func(c Capabilities) bool { return c.Reader }, "mark_msg_as_read",
-		func(k *kit, _ int64) params { return params{"group_id": k.ids.group} }},
+// capabilityActions are the actions testMissingCapabilities calls, one
+// per optional capability.
+func capabilityActions() []capabilityAction {
+	return []capabilityAction{
+		{"History", func(c Capabilities) bool { return c.History }, "get_group_msg_history",
+			func(k *kit, _ int64) params { return params{"group_id": k.ids.group} }},
+		{"Directory", func(c Capabilities) bool { return c.Directory }, "get_friend_list",
+			func(*kit, int64) params { return params{} }},
+		{"GroupAdmin", func(c Capabilities) bool { return c.GroupAdmin }, "set_group_kick",
+			func(k *kit, _ int64) params { return params{"group_id": k.ids.group, "user_id": k.ids.peer} }},
+		{"Requests", func(c Capabilities) bool { return c.Requests }, "set_friend_add_request",
+			func(*kit, int64) params { return params{"flag": "conformance", "approve": true} }},
+		{"Friends", func(c Capabilities) bool { return c.Friends }, "delete_friend",
+			func(k *kit, _ int64) params { return params{"user_id": k.ids.peer} }},
+		{"Editor", func(c Capabilities) bool { return c.Editor }, "edit_msg",
+			func(_ *kit, id int64) params { return params{"message_id": id, "message": "edited"} }},
+		{"Reader", func(c Capabilities) bool { return c.Reader }, "mark_msg_as_read",
+			func(k *kit, _ int64) params { return params{"group_id": k.ids.group} }},
+	}
 }
 
 // testMissingCapabilities: an action whose capability the backend lacks
@@ -279,7 +283,7 @@ func testMissingCapabilities(t *testing.T, h Harness) {
 		reasons = u.Unsupported()
 	}
 	before := len(k.held(k.group))
-	for _, c := range capabilityActions {
+	for _, c := range capabilityActions() {
 		if c.has(h.Capabilities()) {
 			continue
 		}
