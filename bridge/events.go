@@ -392,7 +392,9 @@ func (in *ingest) recallStored(ctx context.Context, key platform.Conv, id int32,
 	})
 	if err != nil {
 		in.failed = err
-		in.b.log.Error("recall: mark message", zap.Int32("message_id", id), zap.Error(err))
+		if ctx.Err() == nil { // a stop is not a failure
+			in.b.log.Error("recall: mark message", zap.Int32("message_id", id), zap.Error(err))
+		}
 		return
 	}
 	if !own.quiet {

@@ -98,6 +98,7 @@ var actionSpecs = map[string]actionSpec{
 	"clean_cache":            spec(),
 	"get_stranger_info":      spec(req("user_id", kUser)),
 	"get_friend_list":        spec(),
+	"delete_friend":          spec(req("user_id", kUser)),
 	"set_friend_add_request": spec(req("flag", kString), opt("approve", kBool)),
 
 	"get_group_list":        spec(),
