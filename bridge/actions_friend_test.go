@@ -66,3 +66,22 @@ func TestSetFriendAddRequest(t *testing.T) {
 		t.Errorf("bad flag: %s", r.Message)
 	}
 }
+
+// TestDeleteFriend: delete_friend removes a friend (and a bot) on Yunhu,
+// which the friend list then shows; a second delete is Yunhu's refusal.
+func TestDeleteFriend(t *testing.T) {
+	e := newActEnv(t)
+	e.ok("delete_friend", map[string]any{"user_id": userN(t, sim.BobID)})
+	e.ok("delete_friend", map[string]any{"user_id": userN(t, sim.BotID)})
+	type friend struct {
+		UserID int64 `json:"user_id"`
+	}
+	list := decode[[]friend](t, e.ok("get_friend_list", nil))
+	if !slices.Equal(list, []friend{{userN(t, sim.AliceID)}}) {
+		t.Errorf("friends after deleting Bob and the bot: %+v", list)
+	}
+	if r := e.fail("delete_friend", map[string]any{"user_id": userN(t, sim.BobID)}, 100); !strings.Contains(r.Message, "delete friend") {
+		t.Errorf("second delete: %+v", r)
+	}
+	e.fail("delete_friend", nil, 1400)
+}
