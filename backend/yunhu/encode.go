@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/mediakind"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
 	yh "github.com/yunhu-onebot/yunhu-onebot/yunhu"
@@ -458,8 +459,8 @@ func (ob *outBuilder) mediaOutgoing(seg segment.Segment) (out yh.Outgoing, store
 	if err != nil {
 		return out, stored, err
 	}
-	if err := checkMediaKind(seg.Type, param, data); err != nil {
-		return out, stored, err
+	if err := mediakind.Check(seg.Type, param, data); err != nil {
+		return out, stored, platform.BadParamf("%v", err)
 	}
 	if name == "" {
 		name = fetchedName
@@ -535,7 +536,7 @@ func audioSeconds(seg segment.Segment, data []byte) int64 {
 	if n, ok := seg.Int("duration"); ok && n > 0 {
 		return n
 	}
-	if s := mediaDuration(data); s > 0 {
+	if s := mediakind.Duration(data); s > 0 {
 		return s
 	}
 	return 1

@@ -1,4 +1,4 @@
-package bridge
+package mediakind
 
 import (
 	"strings"
@@ -51,8 +51,8 @@ func TestSniffMedia(t *testing.T) {
 		{"mpeg-ps", pad("\x00\x00\x01\xba"), "video/mpeg", "v"},
 		{"mpeg-ts", ts, "video/mp2t", "v"},
 	} {
-		f, ok := sniffMedia(c.data)
-		if !ok || f.mime != c.mime || f.kinds != c.kinds {
+		f, ok := Sniff(c.data)
+		if !ok || f.MIME != c.mime || f.Kinds != c.kinds {
 			t.Errorf("%s: %+v %v, want %s %q", c.name, f, ok, c.mime, c.kinds)
 		}
 	}
@@ -68,14 +68,14 @@ func TestSniffMedia(t *testing.T) {
 		"bad frame": []byte("\xff\xff\xff\xff"),
 		"short ts":  {0x47, 1, 2},
 	} {
-		if f, ok := sniffMedia(data); ok {
+		if f, ok := Sniff(data); ok {
 			t.Errorf("%s: sniffed as %+v", name, f)
 		}
 	}
-	if err := checkMediaKind("image", "image.file", []byte("hello\n")); err == nil || !strings.Contains(err.Error(), "image.file: the data is not an image (looks like text/plain") {
+	if err := Check("image", "image.file", []byte("hello\n")); err == nil || !strings.Contains(err.Error(), "image.file: the data is not an image (looks like text/plain") {
 		t.Errorf("text as an image: %v", err)
 	}
-	if err := checkMediaKind("file", "file.file", []byte("hello\n")); err != nil {
+	if err := Check("file", "file.file", []byte("hello\n")); err != nil {
 		t.Errorf("a file takes anything: %v", err)
 	}
 }
