@@ -574,7 +574,7 @@ func appendStream(body segment.Message, text string) segment.Message {
 		}
 		break
 	}
-	return appendText(body, text)
+	return segment.AppendText(body, text)
 }
 
 // Message events are the hot path (issue 7 asks 20,000 a second); they
@@ -643,17 +643,4 @@ func (e *groupMessageEvent) appendJSON(dst []byte) []byte {
 	dst = appendStringField(dst, "role", s.Role)
 	dst = appendStringField(dst, "title", s.Title)
 	return append(dst, '}', '}')
-}
-
-// appendText appends a text segment unless s is empty, merging it into a
-// text segment already at the end.
-func appendText(m segment.Message, s string) segment.Message {
-	if s == "" {
-		return m
-	}
-	if n := len(m); n > 0 && m[n-1].Type == segment.TypeText {
-		m[n-1] = segment.Text(m[n-1].Value("text") + s)
-		return m
-	}
-	return append(m, segment.Text(s))
 }

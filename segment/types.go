@@ -152,3 +152,16 @@ func Button(buttons string) Segment { return seg(TypeButton, "buttons", buttons)
 
 // Form returns a Yunhu form segment; form is its JSON text.
 func Form(form string) Segment { return seg(TypeForm, "form", form) }
+
+// AppendText appends s to m as text: merged into a text segment already at
+// the end, so that text stays one segment, and nothing when s is empty.
+func AppendText(m Message, s string) Message {
+	if s == "" {
+		return m
+	}
+	if n := len(m); n > 0 && m[n-1].Type == TypeText {
+		m[n-1] = Text(m[n-1].Value("text") + s)
+		return m
+	}
+	return append(m, Text(s))
+}

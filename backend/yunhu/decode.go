@@ -86,7 +86,7 @@ func contentSegments(ct yh.ContentType, c *yh.Content, names mentionNames) segme
 		s := segment.Image(u)
 		s.Set("url", u)
 		out = append(out, s)
-		out = appendText(out, c.Text)
+		out = segment.AppendText(out, c.Text)
 	case yh.ContentSticker:
 		out = append(out, stickerSegment(c))
 	case yh.ContentFile:
@@ -100,13 +100,13 @@ func contentSegments(ct yh.ContentType, c *yh.Content, names mentionNames) segme
 		s := segment.Video(c.VideoURL)
 		s.Set("url", c.VideoURL)
 		out = append(out, s)
-		out = appendText(out, c.Text)
+		out = segment.AppendText(out, c.Text)
 	case yh.ContentAudio:
 		s := segment.Record(c.AudioURL)
 		s.Set("url", c.AudioURL)
 		out = append(out, s)
 	case yh.ContentForm:
-		out = appendText(out, c.Text)
+		out = segment.AppendText(out, c.Text)
 		out = append(out, segment.Form(c.Form))
 	case yh.ContentPost:
 		s := segment.Share("", c.PostTitle)
@@ -120,7 +120,7 @@ func contentSegments(ct yh.ContentType, c *yh.Content, names mentionNames) segme
 			kind = "[视频通话]"
 		}
 		status := firstNonEmpty(c.CallStatusText, c.CallText, c.Tip)
-		out = appendText(out, strings.TrimSpace(kind+" "+status))
+		out = segment.AppendText(out, strings.TrimSpace(kind+" "+status))
 	case yh.ContentA2UI:
 		out = append(out, segment.Segment{Type: typeA2UI, Data: []segment.Pair{{Key: "content", Value: c.Text}}})
 	default:
@@ -128,7 +128,7 @@ func contentSegments(ct yh.ContentType, c *yh.Content, names mentionNames) segme
 		if text == "" {
 			text = fmt.Sprintf("[unsupported message type %d]", ct)
 		}
-		out = appendText(out, text)
+		out = segment.AppendText(out, text)
 	}
 	if c.Buttons != "" {
 		out = append(out, segment.Button(c.Buttons))
@@ -185,14 +185,14 @@ func textSegments(text string, mentions []string, names mentionNames) segment.Me
 			lead = append(lead, at)
 			continue
 		}
-		body = appendText(body, text[pos:start])
+		body = segment.AppendText(body, text[pos:start])
 		body = append(body, at)
 		pos = end
 		if pos == len(text)-1 && text[pos] == ' ' {
 			pos++ // the separator the clients (and send_msg) put after a final "@name"
 		}
 	}
-	body = appendText(body, text[pos:])
+	body = segment.AppendText(body, text[pos:])
 	return append(lead, body...)
 }
 
@@ -282,19 +282,6 @@ func boundary(rest string) bool {
 	}
 	r, _ := utf8.DecodeRuneInString(rest)
 	return unicode.IsSpace(r) || r == '@'
-}
-
-// appendText appends a text segment unless s is empty, merging it into a
-// text segment already at the end.
-func appendText(m segment.Message, s string) segment.Message {
-	if s == "" {
-		return m
-	}
-	if n := len(m); n > 0 && m[n-1].Type == segment.TypeText {
-		m[n-1] = segment.Text(m[n-1].Value("text") + s)
-		return m
-	}
-	return append(m, segment.Text(s))
 }
 
 func firstNonEmpty(ss ...string) string {
