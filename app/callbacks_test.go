@@ -24,7 +24,7 @@ type calledBackend struct {
 	handler http.Handler
 }
 
-func (b calledBackend) Handler() http.Handler    { return b.handler }
+func (b calledBackend) Handler() http.Handler   { return b.handler }
 func (b calledBackend) CallbackAddress() string { return b.addr }
 
 // TestBackendCallbacks: a backend with Callbacks gets its handler served
