@@ -24,6 +24,7 @@ type Config struct {
 	Backend   string    `yaml:"backend"`
 	Account   Account   `yaml:"account"`
 	Yunhu     Yunhu     `yaml:"yunhu"`
+	WuKongIM  WuKongIM  `yaml:"wukongim"`
 	Heartbeat Heartbeat `yaml:"heartbeat"`
 	Message   Message   `yaml:"message"`
 	Database  Database  `yaml:"database"`
@@ -70,6 +71,60 @@ type Yunhu struct {
 
 // TimeoutDuration is Timeout as a duration.
 func (y Yunhu) TimeoutDuration() time.Duration { return seconds(y.Timeout) }
+
+// WuKongIM is the wukongim backend's section: the bot is a WuKongIM user
+// that receives as a client over the v2 WebSocket JSON-RPC and uses the
+// HTTP API as a trusted service.
+type WuKongIM struct {
+	// APIURL is the server's HTTP API; it has no authentication, so it
+	// belongs on loopback or a private network.
+	APIURL string `yaml:"api-url"`
+	// WSURL is the JSON-RPC WebSocket (the server's wsAddr).
+	WSURL string `yaml:"ws-url"`
+	// UID and Token are the bot's user id and its token for DeviceFlag.
+	// WUKONGIM_TOKEN in the environment overrides Token.
+	UID   string `yaml:"uid"`
+	Token string `yaml:"token"`
+	// DeviceFlag is 0 app, 1 web or 2 pc; tokens are per uid and flag.
+	DeviceFlag int `yaml:"device-flag"`
+	// DeviceID names this connection among the uid's devices; empty
+	// means one is generated on first start and kept in the database.
+	DeviceID string `yaml:"device-id"`
+	// RegisterToken makes the daemon register UID/Token for DeviceFlag
+	// (device level 1, master) through the HTTP API at start.
+	RegisterToken bool `yaml:"register-token"`
+	// Name is the bot's display name (get_login_info): WuKongIM keeps
+	// no profiles.
+	Name string `yaml:"name"`
+	// Groups and Users name what WuKongIM only knows by id.
+	Groups []Named `yaml:"groups"`
+	Users  []Named `yaml:"users"`
+	// Media is where local and base64 media are put so that other
+	// clients can fetch them; without it only http(s) media can be sent.
+	Media WuKongIMMedia `yaml:"media"`
+	// Timeout bounds each HTTP API call, in seconds.
+	Timeout int `yaml:"timeout"`
+}
+
+// TimeoutDuration is Timeout as a duration.
+func (w WuKongIM) TimeoutDuration() time.Duration { return seconds(w.Timeout) }
+
+// Named is an id with the name to show for it.
+type Named struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+}
+
+// WuKongIMMedia serves the files the daemon hosts for WuKongIM clients.
+type WuKongIMMedia struct {
+	// Address is host:port the daemon serves the files on.
+	Address string `yaml:"address"`
+	// PublicURL is how clients reach Address (a reverse proxy's URL,
+	// say); file names are appended to it.
+	PublicURL string `yaml:"public-url"`
+	// Dir holds the files; empty means "media" beside the database.
+	Dir string `yaml:"dir"`
+}
 
 // Heartbeat configures the OneBot heartbeat meta event.
 type Heartbeat struct {
@@ -244,11 +299,12 @@ func (w WSReverse) ReconnectDuration() time.Duration {
 
 // The backends config's backend key names.
 const (
-	BackendYunhu = "yunhu"
+	BackendYunhu    = "yunhu"
+	BackendWuKongIM = "wukongim"
 )
 
 // Backends lists the backend key's values.
-func Backends() []string { return []string{BackendYunhu} }
+func Backends() []string { return []string{BackendYunhu, BackendWuKongIM} }
 
 // Default returns the configuration used for every key the file leaves out.
 func Default() Config {
@@ -260,6 +316,12 @@ func Default() Config {
 			WSURL:     "wss://chat-ws-go.jwzhd.com/ws",
 			UploadURL: "https://upload-z2.qiniup.com",
 			Timeout:   15,
+		},
+		WuKongIM: WuKongIM{
+			APIURL:     "http://127.0.0.1:5011",
+			WSURL:      "ws://127.0.0.1:5210",
+			DeviceFlag: 2,
+			Timeout:    15,
 		},
 		Heartbeat: Heartbeat{Interval: 5},
 		Message: Message{

@@ -3,8 +3,11 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/yunhu-onebot/yunhu-onebot/internal/redact"
 )
 
 // defaultServers gives a file that leaves servers out (or writes
@@ -32,6 +35,12 @@ func (c *Config) exposed(warn func(path, msg string) Problem) []Problem {
 		out = append(out, warn(path+".address", fmt.Sprintf(
 			"%s is reachable beyond this host and has no access-token: anyone who reaches it can send messages as the account; set %s.access-token, or listen on 127.0.0.1",
 			addr, path)))
+	}
+	if c.Backend == BackendWuKongIM {
+		if u, err := url.Parse(c.WuKongIM.APIURL); err == nil && u.Scheme == "http" && !isLoopback(u.Host) && !isLoopback(net.JoinHostPort(u.Hostname(), "0")) {
+			out = append(out, warn("wukongim.api-url", fmt.Sprintf(
+				"%s is reached beyond this host without TLS, and the WuKongIM HTTP API has no authentication: anyone on the way can read and send as any user; keep it on loopback or a private network, or put TLS in front", redact.URL(c.WuKongIM.APIURL))))
+		}
 	}
 	for i, s := range c.Servers {
 		switch {

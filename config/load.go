@@ -88,6 +88,9 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 	if tok := getenv("YUNHU_TOKEN"); tok != "" {
 		cfg.Account.Token = tok
 	}
+	if tok := getenv("WUKONGIM_TOKEN"); tok != "" {
+		cfg.WuKongIM.Token = tok
+	}
 	d.defaultServers(&cfg)
 	cfg.validate(d.report)
 	if len(d.problems) > 0 {

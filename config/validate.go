@@ -29,6 +29,10 @@ func (c *Config) validate(report func(path, msg string)) {
 		v.fail("account.device-id", "must be at most 64 characters without spaces")
 	}
 
+	if c.Backend == BackendWuKongIM {
+		c.validateWuKongIM(v)
+	}
+
 	v.url("yunhu.api-url", c.Yunhu.APIURL, "http", "https")
 	v.url("yunhu.ws-url", c.Yunhu.WSURL, "ws", "wss")
 	v.url("yunhu.upload-url", c.Yunhu.UploadURL, "http", "https")
@@ -216,4 +220,44 @@ func (v validator) address(path, addr string) bool {
 		return false
 	}
 	return true
+}
+
+// validateWuKongIM checks the wukongim section, read only when it is the
+// backend.
+func (c *Config) validateWuKongIM(v validator) {
+	w := &c.WuKongIM
+	v.url("wukongim.api-url", w.APIURL, "http", "https")
+	v.url("wukongim.ws-url", w.WSURL, "ws", "wss")
+	if strings.TrimSpace(w.UID) == "" {
+		v.fail("wukongim.uid", "must be set: the bot's WuKongIM user id")
+	}
+	switch w.DeviceFlag {
+	case 0, 1, 2:
+	default:
+		v.fail("wukongim.device-flag", fmt.Sprintf("%d is not 0 (app), 1 (web) or 2 (pc)", w.DeviceFlag))
+	}
+	if id := w.DeviceID; len(id) > 64 || strings.ContainsAny(id, " \t\r\n") {
+		v.fail("wukongim.device-id", "must be at most 64 characters without spaces")
+	}
+	v.between("wukongim.timeout", w.Timeout, 1, 3600, "seconds")
+	for i, g := range w.Groups {
+		if g.ID == "" {
+			v.fail(fmt.Sprintf("wukongim.groups[%d].id", i), "must be set")
+		}
+	}
+	for i, u := range w.Users {
+		if u.ID == "" {
+			v.fail(fmt.Sprintf("wukongim.users[%d].id", i), "must be set")
+		}
+	}
+	if m := w.Media; m.Address != "" || m.PublicURL != "" {
+		if m.Address == "" || m.PublicURL == "" {
+			v.fail("wukongim.media", "address and public-url go together: the files are served on address and linked as public-url")
+		} else {
+			v.url("wukongim.media.public-url", m.PublicURL, "http", "https")
+			if _, _, err := net.SplitHostPort(m.Address); err != nil {
+				v.fail("wukongim.media.address", fmt.Sprintf("%q is not host:port", m.Address))
+			}
+		}
+	}
 }
