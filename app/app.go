@@ -69,6 +69,10 @@ type Options struct {
 	// made; it is given the open store. The sandbox points the client at
 	// its simulator here; tests shorten the reconnect backoff.
 	Yunhu func(db *store.Store, o *yunhu.Options) error
+	// WuKongIM, when set, edits the wukongim section before its clients
+	// are made; it is given the open store. The sandbox points them at
+	// its simulator here.
+	WuKongIM func(db *store.Store, c *config.WuKongIM) error
 	// Backend, when set, makes the backend instead of the one config's
 	// backend key names: the conformance kit runs a backend under test
 	// through the daemon's wiring this way. It is given the open store.
@@ -219,6 +223,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		a.Backend, err = opts.Backend(a.Store, log)
 	case cfg.Backend == config.BackendYunhu:
 		a.Backend, err = a.yunhuBackend(ctx, cfg, mon)
+	case cfg.Backend == config.BackendWuKongIM:
+		a.Backend, err = a.wukongimBackend(ctx, cfg)
 	default:
 		err = fmt.Errorf("backend: %q is not a known backend", cfg.Backend)
 	}
