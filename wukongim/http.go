@@ -170,7 +170,7 @@ type sendBody struct {
 	ChannelID   string      `json:"channel_id"`
 	ChannelType uint8       `json:"channel_type"`
 	ClientMsgNo string      `json:"client_msg_no,omitempty"`
-	Payload     []byte      `json:"payload"`
+	Payload     []byte      `json:"payload,omitempty"` // empty: omitted, the server answers its own 400
 }
 
 // Send stores and pushes a message as FromUID via POST /message/send. The
@@ -184,7 +184,7 @@ func (c *HTTP) Send(ctx context.Context, r SendRequest) (SendResult, error) {
 	}
 	err := c.callInto(ctx, "/message/send", nil, sendBody{
 		Header: r.Header.toHTTP(), FromUID: r.FromUID, ChannelID: r.ChannelID, ChannelType: r.ChannelType,
-		ClientMsgNo: r.ClientMsgNo, Payload: nonNil(r.Payload),
+		ClientMsgNo: r.ClientMsgNo, Payload: r.Payload,
 	}, &out)
 	if err != nil {
 		return SendResult{}, err
@@ -193,15 +193,6 @@ func (c *HTTP) Send(ctx context.Context, r SendRequest) (SendResult, error) {
 		return SendResult{}, fmt.Errorf("wukongim: /message/send: answer without message_id")
 	}
 	return SendResult{MessageID: out.Data.MessageID, ClientMsgNo: out.Data.ClientMsgNo}, nil
-}
-
-// nonNil keeps a payload a base64 string on the wire: a nil []byte would
-// encode as null.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }
 
 // Pull modes of messagesync (fact 4).
@@ -230,7 +221,7 @@ type SyncResult struct {
 }
 
 type syncBody struct {
-	LoginUID    string `json:"login_uid"`
+	LoginUID    string `json:"login_uid,omitempty"`
 	ChannelID   string `json:"channel_id"`
 	ChannelType uint8  `json:"channel_type"`
 	StartSeq    int64  `json:"start_message_seq"`
@@ -290,7 +281,7 @@ func (c *HTTP) ConversationSync(ctx context.Context, uid string, msgCount int) (
 	const path = "/conversation/sync"
 	var out []conversationReply
 	err := c.callInto(ctx, path, nil, struct {
-		UID      string `json:"uid"`
+		UID      string `json:"uid,omitempty"`
 		MsgCount int    `json:"msg_count"`
 	}{uid, msgCount}, &out)
 	if err != nil {
