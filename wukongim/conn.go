@@ -136,7 +136,8 @@ type Connected struct{}
 type Disconnected struct{ Err error }
 
 // Recv is a pushed message. The receiver must Ack it once it is durable;
-// unacknowledged pushes come again identically after about a minute (fact 12).
+// unacknowledged pushes come again identically after about a minute (fact
+// 12), and are reported again: receivers deduplicate by MessageID.
 type Recv struct {
 	Message Message
 	Ack     Ack

@@ -669,3 +669,64 @@ func TestConnRunStops(t *testing.T) {
 		t.Errorf("Send after Run = %v", err)
 	}
 }
+
+// TestConnJunkFramesSkipped: frames the client cannot use are skipped
+// without ending the connection: a binary frame, text that is not JSON, a
+// numeric id, an event notification, an unknown method, and a result for a
+// request nobody is waiting for.
+func TestConnJunkFramesSkipped(t *testing.T) {
+	s := newWSServer(t)
+	r, p := connected(t, s, testOptions(s.url))
+	if err := p.ws.WriteMessage(websocket.BinaryMessage, []byte{0x20, 0x01}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{
+		`not json`,
+		`{"jsonrpc":"2.0","id":7,"result":{"reasonCode":1}}`,
+		`{"jsonrpc":"2.0","method":"event","params":{"id":"e1","type":"x","timestamp":1,"data":""}}`,
+		`{"jsonrpc":"2.0","method":"whatever","params":{}}`,
+		`{"jsonrpc":"2.0","id":"s999","result":{"messageId":"1","messageSeq":1,"reasonCode":1}}`,
+	} {
+		if err := p.ws.WriteMessage(websocket.TextMessage, []byte(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.send("recv_e2", "")
+	if ev := nextEvent[Recv](t, r); ev.Message.MessageSeq != 15 {
+		t.Errorf("message = %+v", ev.Message)
+	}
+	s.noConn()
+}
+
+// TestConnOversizedFrame: a frame over the read limit ends the connection
+// instead of being buffered; the client connects again.
+func TestConnOversizedFrame(t *testing.T) {
+	s := newWSServer(t)
+	r, p := connected(t, s, testOptions(s.url))
+	big := `{"jsonrpc":"2.0","method":"recv","params":{"payload":"` + strings.Repeat("A", maxFrame) + `"}}`
+	_ = p.ws.WriteMessage(websocket.TextMessage, []byte(big)) // the client may close mid-frame
+	if ev := nextEvent[Disconnected](t, r); ev.Err == nil {
+		t.Error("Disconnected without an error")
+	}
+	s.accept().handshake()
+	nextEvent[Connected](t, r)
+}
+
+// TestConnRedelivery: the server re-pushes an unacknowledged message as an
+// identical frame (§2.4, fact 12); the client reports it again, with an Ack
+// that acknowledges it.
+func TestConnRedelivery(t *testing.T) {
+	s := newWSServer(t)
+	r, p := connected(t, s, testOptions(s.url))
+	p.send("recv_e2", "")
+	first := nextEvent[Recv](t, r)
+	p.send("recv_e2", "")
+	again := nextEvent[Recv](t, r)
+	if first.Message.MessageID != again.Message.MessageID || first.Message.MessageSeq != again.Message.MessageSeq {
+		t.Errorf("redelivered %+v, first %+v", again.Message, first.Message)
+	}
+	if err := r.c.Ack(again.Ack); err != nil {
+		t.Fatal(err)
+	}
+	p.expect("recvack_e2")
+}
