@@ -106,12 +106,10 @@ func (c *HTTP) call(ctx context.Context, path string, query url.Values, body any
 		return nil, fmt.Errorf("wukongim: %s: answer larger than %d bytes", path, maxReply)
 	}
 	var env envelope
-	isObj := len(bytes.TrimSpace(data)) > 0 && bytes.TrimSpace(data)[0] == '{'
-	if isObj {
-		// A body that is not even JSON is reported below as it is.
-		if json.Unmarshal(data, &env) != nil {
-			env = envelope{}
-		}
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' && json.Unmarshal(t, &env) != nil {
+		// Not JSON after all: a non-200 answer is reported with its
+		// text below; a 200 one fails to decode in the caller.
+		env = envelope{}
 	}
 	if resp.StatusCode != http.StatusOK {
 		ae := &APIError{Status: resp.StatusCode, Msg: env.Msg, Path: path, HTTPStatus: resp.StatusCode}
