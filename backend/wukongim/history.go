@@ -183,15 +183,19 @@ func (b *Backend) find(ctx context.Context, conv platform.Conv, id string) (*wk.
 			return nil, apiError("read message "+id, err)
 		}
 		oldest := int64(0)
+		var found *wk.Message
 		for i := range res.Messages {
 			m := &res.Messages[i]
 			b.seqs.put(conv, msgID(m.MessageID), m.MessageSeq)
 			if msgID(m.MessageID) == id {
-				return m, nil
+				found = m
 			}
 			if oldest == 0 || m.MessageSeq < oldest {
 				oldest = m.MessageSeq
 			}
+		}
+		if found != nil {
+			return found, nil
 		}
 		if oldest <= 1 || (req.StartSeq != 0 && oldest > req.StartSeq) {
 			break
