@@ -179,7 +179,7 @@ func New(opts Options) (*Backend, error) {
 		queue: ingestQueue,
 		seqs:  newSeqCache(seqCacheSize),
 	}
-	b.dir = newDirectory(opts.KV, opts.Log, opts.Self, opts.Groups, opts.Users)
+	b.dir = newDirectory(opts.KV, opts.Log, opts.Self, opts.Name, opts.Groups, opts.Users)
 	b.unbans = loadUnbans(opts.KV, opts.Log)
 	return b, nil
 }

@@ -46,9 +46,10 @@ type dirIndex struct {
 }
 
 type directory struct {
-	kv   KV
-	log  *zap.Logger
-	self string
+	kv       KV
+	log      *zap.Logger
+	self     string
+	selfName string
 
 	groupNames map[string]string // configured
 	userNames  map[string]string // configured
@@ -63,9 +64,9 @@ type directory struct {
 	warned       map[string]bool // bounds already logged
 }
 
-func newDirectory(kv KV, log *zap.Logger, self string, groups, users []Named) *directory {
+func newDirectory(kv KV, log *zap.Logger, self, selfName string, groups, users []Named) *directory {
 	d := &directory{
-		kv: kv, log: log, self: self,
+		kv: kv, log: log, self: self, selfName: selfName,
 		groupNames: map[string]string{}, userNames: map[string]string{},
 		groups: map[string]map[string]bool{}, peers: map[string]bool{},
 		membersDirty: map[string]bool{}, warned: map[string]bool{},
@@ -259,9 +260,15 @@ func sortedKeys[V any](m map[string]V) []string {
 // userName is a user's configured name, "" if none.
 func (d *directory) userName(id string) string { return d.userNames[id] }
 
-// displayName is the name a user goes by: the configured one, else the
-// uid (WuKongIM has none of its own).
-func (d *directory) displayName(id string) string { return cmp.Or(d.userNames[id], id) }
+// displayName is the name a user goes by: the configured one (the
+// bot's own for the account), else the uid (WuKongIM has none of its
+// own).
+func (d *directory) displayName(id string) string {
+	if id == d.self && d.selfName != "" {
+		return cmp.Or(d.userNames[id], d.selfName)
+	}
+	return cmp.Or(d.userNames[id], id)
+}
 
 // knowsUser reports whether id was configured or seen.
 func (d *directory) knowsUser(id string) bool {

@@ -162,7 +162,7 @@ func TestOwnPushesAreDeliveredAsOwnMessages(t *testing.T) {
 	f.events <- wk.Recv{Message: own}
 	waitFor(t, "the own message", func() bool { return len(sink.snapshot()) == 1 })
 	ev := sink.snapshot()[0].(platform.Received)
-	if ev.Message.Sender.ID != self || ev.Message.ID != "301" || ev.Message.Token != "c0ffee" {
+	if ev.Message.Sender.ID != self || ev.Message.Sender.Name != "Bot" || ev.Message.ID != "301" || ev.Message.Token != "c0ffee" {
 		t.Errorf("own message = %+v, want sender %s, id 301, token c0ffee", ev.Message, self)
 	}
 	waitFor(t, "its ack", func() bool { return f.ackCount() == 1 })
