@@ -25,8 +25,9 @@ import (
 const (
 	// unbansKey holds the scheduled unbans.
 	unbansKey = "wukongim/unbans"
-	// maxUnbans bounds the scheduled unbans (each one a mute in force).
-	maxUnbans = 10000
+	// maxUnbans bounds the scheduled unbans (each one a mute in force),
+	// so that the schedule stays one KV value under the store's 1 MiB.
+	maxUnbans = 1000
 	// unbanRetry spaces the attempts of an unban WuKongIM refused.
 	unbanRetry = time.Minute
 	// adminTimeout bounds one unban call made by Run.
@@ -70,6 +71,11 @@ func loadUnbans(kv KV, log *zap.Logger) *unbans {
 // persists the schedule.
 func (u *unbans) set(ctx context.Context, group, user string, at time.Time) error {
 	u.mu.Lock()
+	for x := range u.retry {
+		if x.Group == group && x.User == user {
+			delete(u.retry, x)
+		}
+	}
 	list := slices.DeleteFunc(slices.Clone(u.list), func(x unban) bool { return x.Group == group && x.User == user })
 	if !at.IsZero() {
 		if len(list) >= maxUnbans {

@@ -30,11 +30,14 @@ const (
 	indexKey         = "wukongim/directory"
 	membersKeyPrefix = "wukongim/members/"
 
-	// Bounds of what is kept: one KV value stays well under the store's
-	// limit, and a flood of fake senders cannot grow memory without end.
+	// Bounds of what is kept: a flood of fake senders cannot grow memory
+	// without end, and with ids of at most maxDirID bytes every KV value
+	// stays under the store's 1 MiB (the index: (maxGroups + maxPeers) ×
+	// (maxDirID + 3) bytes; a member list: maxMembers × (maxDirID + 3)).
 	maxGroups  = 1000
-	maxPeers   = 10000
-	maxMembers = 5000
+	maxPeers   = 2500
+	maxMembers = 3000
+	maxDirID   = 200
 
 	flushEvery = 5 * time.Second
 )
@@ -137,6 +140,9 @@ func (d *directory) read(key string, v any) bool {
 
 // seen records that from wrote in conv.
 func (d *directory) seen(conv platform.Conv, from string) {
+	if len(conv.ID) > maxDirID || len(from) > maxDirID {
+		return // no platform id is that long; nothing worth a KV key
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch conv.Kind {
