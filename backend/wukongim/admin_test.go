@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
+	wk "github.com/yunhu-onebot/yunhu-onebot/wukongim"
 )
 
 // nextCall waits for the fake's next HTTP API call.
@@ -216,5 +217,20 @@ func TestDirectoryIsBounded(t *testing.T) {
 	members, _ := b.Members(context.Background(), g1)
 	if len(members) != maxMembers+1 { // the bot is always listed
 		t.Errorf("%d members, want %d", len(members), maxMembers+1)
+	}
+}
+
+func TestAdminRefusalIsDefinite(t *testing.T) {
+	f := newFake()
+	f.apiErr = &wk.APIError{Status: 400, Msg: "频道不存在", Path: "/channel/subscriber_remove"}
+	b := newBackend(t, f, nil, nil)
+	err := b.Kick(context.Background(), "nope", alice, false)
+	var pe *platform.Error
+	if !errors.As(err, &pe) || !pe.Definite || !strings.Contains(pe.Msg, "频道不存在") {
+		t.Errorf("Kick = %v, want a definite error with the server's text", err)
+	}
+	f.apiErr = fmt.Errorf("wrapped: %w", wk.ErrNotFound)
+	if err := b.Leave(context.Background(), "nope"); !errors.Is(err, platform.ErrNotFound) {
+		t.Errorf("Leave = %v, want ErrNotFound", err)
 	}
 }

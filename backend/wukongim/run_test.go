@@ -167,3 +167,24 @@ func TestOwnPushesAreDeliveredAsOwnMessages(t *testing.T) {
 	}
 	waitFor(t, "its ack", func() bool { return f.ackCount() == 1 })
 }
+
+func TestRunStopsWhileBackPressured(t *testing.T) {
+	f := newFake()
+	b := newBackend(t, f, nil, nil)
+	b.queue = 1
+	sink := &recordingSink{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx, sink) }()
+	for i := int64(1); i <= 10; i++ {
+		f.events <- wk.Recv{Message: msg(i, i, alice, g1, 2, text("x"))}
+	}
+	<-sink.entered // the delivering goroutine holds one batch, the queue is full, the reader waits
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v, want nil after its context ended", err)
+	}
+	if n := f.ackCount(); n != 0 {
+		t.Errorf("%d acks, want none: nothing was delivered", n)
+	}
+}
