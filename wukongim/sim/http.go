@@ -430,7 +430,10 @@ func (s *Server) messagesBySeq(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	resp := syncResp{Messages: toHTTPList(out)}
+	resp := syncResp{Messages: make([]httpMessage, 0, len(out))}
+	for _, m := range out {
+		resp.Messages = append(resp.Messages, toHTTPNoRed(m))
+	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -461,7 +464,7 @@ func (s *Server) byClientMsgNo(w http.ResponseWriter, r *http.Request) {
 	}
 	var resp any = statusBody{Status: 404}
 	if found != nil {
-		resp = toHTTP(found)
+		resp = toHTTPNoRed(found)
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, resp)
@@ -517,7 +520,7 @@ func (s *Server) conversationSync(w http.ResponseWriter, r *http.Request) {
 		}
 		recents := []httpMessage{}
 		for i := len(ch.msgs) - 1; i >= 0 && len(recents) < count; i-- {
-			recents = append(recents, toHTTP(ch.msgs[i]))
+			recents = append(recents, toHTTPNoRed(ch.msgs[i]))
 		}
 		out = append(out, convResp{
 			ChannelID: cv.shown, ChannelType: cv.typ, Unread: last.seq - cv.readed,
@@ -550,7 +553,7 @@ func (s *Server) legacySync(w http.ResponseWriter, r *http.Request) {
 	out := []httpMessage{}
 	for _, m := range s.syncOnce[req.UID] {
 		if m.seq > req.MessageSeq && len(out) < limit {
-			out = append(out, toHTTP(m))
+			out = append(out, toHTTPNoRed(m))
 		}
 	}
 	s.mu.Unlock()

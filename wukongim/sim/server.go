@@ -24,6 +24,8 @@ const (
 	// DefaultRetryInterval is the age at which an un-acked push is sent
 	// again (observed: 60-90 s).
 	DefaultRetryInterval = 60 * time.Second
+	// DefaultRetryScan is the period of the redelivery scan.
+	DefaultRetryScan = 30 * time.Second
 	// DefaultMaxRetries bounds how often one push is sent again.
 	DefaultMaxRetries = 5
 	// DefaultIdleTimeout drops a connection from routing when it sent no
@@ -63,6 +65,8 @@ type Options struct {
 	KickGrace time.Duration
 	// RetryInterval: 0 means DefaultRetryInterval.
 	RetryInterval time.Duration
+	// RetryScan: 0 means DefaultRetryScan.
+	RetryScan time.Duration
 	// MaxRetries: 0 means DefaultMaxRetries, negative disables redelivery.
 	MaxRetries int
 	// IdleTimeout: 0 means DefaultIdleTimeout.
@@ -103,7 +107,8 @@ type Server struct {
 	lastID   int64
 	connSeq  int64
 	faults   []*fault
-	holds    int // > 0: connects are refused silently
+	holds    int   // > 0: connects are refused silently
+	inbound  int64 // WebSocket data frames handled, for tests to sync on
 }
 
 // New returns an empty Server: no tokens, no channels.
@@ -122,6 +127,7 @@ func New(o Options) *Server {
 	def(&o.AuthCloseDelay, DefaultAuthCloseDelay)
 	def(&o.KickGrace, DefaultKickGrace)
 	def(&o.RetryInterval, DefaultRetryInterval)
+	def(&o.RetryScan, DefaultRetryScan)
 	def(&o.IdleTimeout, DefaultIdleTimeout)
 	def(&o.IdleClose, DefaultIdleClose)
 	def(&o.Tick, DefaultTick)
@@ -231,13 +237,19 @@ func (s *Server) janitor() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.opts.Tick)
 	defer t.Stop()
+	lastScan := s.now()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 			s.mu.Lock()
-			s.tickLocked(s.now())
+			now := s.now()
+			s.tickLocked(now)
+			if now.Sub(lastScan) >= s.opts.RetryScan {
+				lastScan = now
+				s.scanLocked(now)
+			}
 			s.mu.Unlock()
 		}
 	}

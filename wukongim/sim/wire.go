@@ -37,8 +37,10 @@ func b2i(b bool) int {
 	return 0
 }
 
-// toHTTP renders a stored message as the query endpoints read it back:
-// red_dot as stored, sync_once never set.
+// toHTTP renders a stored message as /channel/messagesync reads it back:
+// red_dot as stored, sync_once never set. The other query endpoints
+// (/messages, conversation recents, /message/sync) were only ever seen
+// answering red_dot 0; toHTTPNoRed renders that.
 func toHTTP(m *message) httpMessage {
 	return httpMessage{
 		Header:       httpHeader{NoPersist: b2i(m.sent.NoPersist), RedDot: b2i(m.storedRed)},
@@ -52,6 +54,12 @@ func toHTTP(m *message) httpMessage {
 		Timestamp:    m.ts,
 		Payload:      m.payload,
 	}
+}
+
+func toHTTPNoRed(m *message) httpMessage {
+	h := toHTTP(m)
+	h.Header.RedDot = 0
+	return h
 }
 
 func toHTTPList(ms []*message) []httpMessage {
@@ -184,9 +192,9 @@ func errorFrame(id, msg string) []byte {
 	return marshal(errorResponse{JSONRPC: "2.0", ID: id, Error: rpcError{Code: 0, Message: msg}})
 }
 
-func recvFrame(m *message, channelID string) []byte {
+func recvFrame(m *message, channelID string, hdr header) []byte {
 	return marshal(notification{JSONRPC: "2.0", Method: "recv", Params: recvParams{
-		Header:      rpcHdr(m.sent),
+		Header:      rpcHdr(hdr),
 		MessageID:   strconv.FormatInt(m.id, 10),
 		MessageSeq:  m.seq,
 		ClientMsgNo: m.clientMsgNo,

@@ -242,6 +242,8 @@ func (s *Server) handleFrameLocked(c *conn, data []byte) {
 	if c.closed {
 		return
 	}
+	s.inbound++
+	defer s.notifyLocked()
 	c.lastInbound = s.now()
 	if c.authed && !c.routed {
 		return // kicked or idle-dropped: frames go unanswered
@@ -381,6 +383,10 @@ func (s *Server) pushLocked(uid string, m *message, origin *conn) {
 	if m.channelType == 1 && uid == m.channelID {
 		shown = m.from // a private message shows the peer as channelId
 	}
+	hdr := m.sent
+	if uid == m.from {
+		hdr.RedDot = false // observed: the sender's own copies carry no red dot
+	}
 	var f []byte
 	now := s.now()
 	for c := range s.conns {
@@ -388,7 +394,7 @@ func (s *Server) pushLocked(uid string, m *message, origin *conn) {
 			continue
 		}
 		if f == nil {
-			f = recvFrame(m, shown)
+			f = recvFrame(m, shown, hdr)
 		}
 		c.writeLocked(f)
 		if s.opts.MaxRetries > 0 {
@@ -421,9 +427,8 @@ func (c *conn) ackLocked(id string) {
 	}
 }
 
-// tickLocked runs every timer: refused connects close, kicked connections
-// leave routing, idle ones are dropped then closed, un-acked pushes are
-// sent again.
+// tickLocked runs the connection timers: refused connects close, kicked
+// connections leave routing, idle ones are dropped then closed.
 func (s *Server) tickLocked(now time.Time) {
 	for c := range s.conns {
 		if c.closed {
@@ -444,6 +449,17 @@ func (s *Server) tickLocked(now time.Time) {
 		if c.routed && idle >= s.opts.IdleTimeout {
 			c.routed = false
 			s.notifyLocked()
+		}
+	}
+}
+
+// scanLocked sends again every push un-acked for RetryInterval. The real
+// server scans every RetryScan, so a push waits between RetryInterval and
+// RetryInterval+RetryScan before its first redelivery.
+func (s *Server) scanLocked(now time.Time) {
+	for c := range s.conns {
+		if c.closed {
+			continue
 		}
 		if !c.routed {
 			continue
