@@ -237,7 +237,7 @@ func (s *Server) Say(from, channelID string, channelType uint8, clientMsgNo stri
 	defer s.mu.Unlock()
 	m := s.storeLocked(sendSpec{
 		from: from, channelID: channelID, channelType: channelType,
-		clientMsgNo: clientMsgNo, payload: append([]byte(nil), payload...), viaHTTP: true,
+		clientMsgNo: clientMsgNo, payload: append([]byte(nil), payload...),
 	})
 	return exportMessage(m)
 }

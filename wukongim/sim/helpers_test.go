@@ -221,6 +221,7 @@ type wsClient struct {
 	c    *websocket.Conn
 	mu   sync.Mutex
 	got  []string
+	pos  int // frames consumed by next
 	more chan struct{} // signalled on every frame and at the end
 	done chan struct{}
 	err  error
@@ -300,11 +301,12 @@ func (w *wsClient) waitFrames(t *testing.T, n int, what string) []string {
 	}
 }
 
-// next waits for frame number len(seen)+1 and returns it.
+// next returns the first frame not yet returned by next, waiting for it.
 func (w *wsClient) next(t *testing.T) string {
 	t.Helper()
-	n := len(w.frames())
-	return w.waitFrames(t, n+1, "next frame")[n]
+	f := w.waitFrames(t, w.pos+1, "next frame")[w.pos]
+	w.pos++
+	return f
 }
 
 func (w *wsClient) send(t *testing.T, s string) {

@@ -285,7 +285,7 @@ func (s *Server) messageSend(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	m := s.storeLocked(sendSpec{
 		from: req.FromUID, channelID: req.ChannelID, channelType: req.ChannelType,
-		clientMsgNo: cmn, payload: req.Payload, hdr: req.Header.flags(), viaHTTP: true,
+		clientMsgNo: cmn, payload: req.Payload, hdr: req.Header.flags(),
 	})
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, sendResp{Data: sendData{ClientMsgNo: m.clientMsgNo, MessageID: m.id}, Status: 200})
@@ -315,7 +315,7 @@ func (s *Server) messageSendBatch(w http.ResponseWriter, r *http.Request) {
 		// The given client_msg_no is ignored: each message gets its own.
 		s.storeLocked(sendSpec{
 			from: req.FromUID, channelID: uid, channelType: 1,
-			clientMsgNo: genClientMsgNo() + "0", payload: req.Payload, hdr: req.Header.flags(), viaHTTP: true,
+			clientMsgNo: genClientMsgNo() + "0", payload: req.Payload, hdr: req.Header.flags(),
 		})
 	}
 	s.mu.Unlock()

@@ -120,7 +120,6 @@ type sendSpec struct {
 	payload     []byte
 	hdr         header
 	id          int64 // preallocated (JSON-RPC allocates before checking)
-	viaHTTP     bool
 	origin      *conn // the sending connection, which gets no push
 }
 

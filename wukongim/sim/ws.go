@@ -95,8 +95,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		lastInbound: s.now(), pending: map[string]*pendingPush{},
 	}
 	s.conns[c] = struct{}{}
-	s.wg.Add(1)
+	s.wg.Add(2) // the writer, and this handler until its read loop ends
 	s.mu.Unlock()
+	defer s.wg.Done()
 	go c.writer()
 
 	// The real server answers a client's close frame by dropping TCP, with
@@ -476,6 +477,7 @@ func (s *Server) scanLocked(now time.Time) {
 			p.retries++
 			if p.retries >= s.opts.MaxRetries {
 				delete(c.pending, id)
+				s.notifyLocked()
 				continue
 			}
 			kept = append(kept, id)
