@@ -221,7 +221,7 @@ type wsClient struct {
 	c    *websocket.Conn
 	mu   sync.Mutex
 	got  []string
-	pos  int // frames consumed by next
+	pos  int           // frames consumed by next
 	more chan struct{} // signalled on every frame and at the end
 	done chan struct{}
 	err  error
