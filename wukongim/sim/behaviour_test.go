@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -328,5 +329,41 @@ func TestKickLeavesSocketOpenAndSilent(t *testing.T) {
 	}
 	if !old.isOpen() || e.s.Sockets() != 2 || len(old.frames()) != 2 {
 		t.Fatalf("kicked socket: open=%v sockets=%d frames=%q", old.isOpen(), e.s.Sockets(), old.frames())
+	}
+}
+
+// TestBadInputNeverBreaksTheServer throws malformed bodies at every route:
+// each must answer with one of the statuses the real server uses, and the
+// server must keep working.
+func TestBadInputNeverBreaksTheServer(t *testing.T) {
+	e := newEnv(t, fastOptions())
+	bodies := []string{"", "null", "[]", "{", `{"channel_type":-1}`, `{"limit":-5,"pull_mode":7,"start_message_seq":-3,"login_uid":"a","channel_id":"b","channel_type":1}`,
+		`{"message_seqs":[-1,0,99999999999]}`, `{"uid":"u","last_msg_seqs":"::|a:b:c|g:2"}`, `{"subscribers":[""],"channel_id":"x","channel_type":2}`,
+		`{"payload":"eA==","channel_id":"x","channel_type":1}`, `"string"`, `{"header":{"red_dot":"x"}}`}
+	for route := range routes {
+		method, path, _ := strings.Cut(route, " ")
+		for _, b := range bodies {
+			target := e.api + path
+			if method == http.MethodGet {
+				target += "?channel_id=" + url.QueryEscape(b) + "&channel_type=x&client_msg_no=" + url.QueryEscape(b)
+			}
+			req, err := http.NewRequest(method, target, strings.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s %q: %v", route, b, err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != 200 && resp.StatusCode != 400 && resp.StatusCode != 500 {
+				t.Errorf("%s %q: HTTP %d", route, b, resp.StatusCode)
+			}
+		}
+	}
+	e.s.RegisterToken("u", "t", 0, 1)
+	c := e.login(t, "u", "t", 0, "d")
+	if got := pingSync(t, c, "p"); len(got) != 0 {
+		t.Fatalf("frames before pong: %q", got)
 	}
 }
