@@ -130,7 +130,7 @@ func TestRecvackStopsRedelivery(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1796196827, 0)}
 	o := fastOptions()
 	o.Now = clk.Now
-	o.Tick = time.Hour // the scans below are the only ones
+	o.Tick = time.Hour  // the scans below are the only ones
 	o.RetryInterval = 0 // the real 60 s
 	e := newEnv(t, o)
 	e.s.RegisterToken("alice", "at", 0, 1)
