@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -123,22 +124,41 @@ func TestRedeliveryIdenticalFramesAtMostMaxRetries(t *testing.T) {
 	}
 }
 
+// TestRecvackStopsRedelivery drives the redelivery scan by hand on a fake
+// clock: of two pushes, only the un-acked one comes again, identically.
 func TestRecvackStopsRedelivery(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1796196827, 0)}
 	o := fastOptions()
-	o.RetryInterval = 20 * time.Millisecond
+	o.Now = clk.Now
+	o.Tick = time.Hour  // the scans below are the only ones
+	o.RetryInterval = 0 // the real 60 s
 	e := newEnv(t, o)
 	e.s.RegisterToken("alice", "at", 0, 1)
 	c := e.login(t, "alice", "at", 0, "d1")
-	m := e.s.Say("bob", "alice", 1, "", []byte("x"))
-	if f := c.next(t); !strings.Contains(f, fmt.Sprintf(`"messageId":"%d"`, m.ID)) {
-		t.Fatalf("push: %s", f)
+	acked := e.s.Say("bob", "alice", 1, "", []byte("x"))
+	e.s.Say("bob", "alice", 1, "", []byte("y"))
+	first := c.next(t)
+	second := c.next(t)
+	if !strings.Contains(first, fmt.Sprintf(`"messageId":"%d"`, acked.ID)) {
+		t.Fatalf("push: %s", first)
 	}
-	c.send(t, fmt.Sprintf(`{"jsonrpc":"2.0","method":"recvack","params":{"messageId":"%d","messageSeq":%d}}`, m.ID, m.Seq))
-	if err := e.s.WaitPending(testCtx(t), "alice", 0); err != nil {
+	c.send(t, fmt.Sprintf(`{"jsonrpc":"2.0","method":"recvack","params":{"messageId":"%d","messageSeq":%d}}`, acked.ID, acked.Seq))
+	if err := e.s.WaitPending(testCtx(t), "alice", 1); err != nil {
 		t.Fatal(err)
 	}
-	if rest := pingSync(t, c, "p"); len(rest) > 1 {
-		t.Fatalf("frames after recvack: %q", rest) // at most one retry raced the ack
+	clk.Set(clk.Now().Add(DefaultRetryInterval - time.Second))
+	e.s.mu.Lock()
+	e.s.scanLocked(clk.Now())
+	e.s.mu.Unlock()
+	if got := pingSync(t, c, "p1"); len(got) != 0 {
+		t.Fatalf("redelivered before RetryInterval: %q", got)
+	}
+	clk.Set(clk.Now().Add(time.Second))
+	e.s.mu.Lock()
+	e.s.scanLocked(clk.Now())
+	e.s.mu.Unlock()
+	if got := pingSync(t, c, "p2"); len(got) != 1 || got[0] != second {
+		t.Fatalf("redelivered %q, want only the un-acked %s", got, second)
 	}
 }
 
@@ -328,5 +348,41 @@ func TestKickLeavesSocketOpenAndSilent(t *testing.T) {
 	}
 	if !old.isOpen() || e.s.Sockets() != 2 || len(old.frames()) != 2 {
 		t.Fatalf("kicked socket: open=%v sockets=%d frames=%q", old.isOpen(), e.s.Sockets(), old.frames())
+	}
+}
+
+// TestBadInputNeverBreaksTheServer throws malformed bodies at every route:
+// each must answer with one of the statuses the real server uses, and the
+// server must keep working.
+func TestBadInputNeverBreaksTheServer(t *testing.T) {
+	e := newEnv(t, fastOptions())
+	bodies := []string{"", "null", "[]", "{", `{"channel_type":-1}`, `{"limit":-5,"pull_mode":7,"start_message_seq":-3,"login_uid":"a","channel_id":"b","channel_type":1}`,
+		`{"message_seqs":[-1,0,99999999999]}`, `{"uid":"u","last_msg_seqs":"::|a:b:c|g:2"}`, `{"subscribers":[""],"channel_id":"x","channel_type":2}`,
+		`{"payload":"eA==","channel_id":"x","channel_type":1}`, `"string"`, `{"header":{"red_dot":"x"}}`}
+	for route := range routes {
+		method, path, _ := strings.Cut(route, " ")
+		for _, b := range bodies {
+			target := e.api + path
+			if method == http.MethodGet {
+				target += "?channel_id=" + url.QueryEscape(b) + "&channel_type=x&client_msg_no=" + url.QueryEscape(b)
+			}
+			req, err := http.NewRequest(method, target, strings.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s %q: %v", route, b, err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != 200 && resp.StatusCode != 400 && resp.StatusCode != 500 {
+				t.Errorf("%s %q: HTTP %d", route, b, resp.StatusCode)
+			}
+		}
+	}
+	e.s.RegisterToken("u", "t", 0, 1)
+	c := e.login(t, "u", "t", 0, "d")
+	if got := pingSync(t, c, "p"); len(got) != 0 {
+		t.Fatalf("frames before pong: %q", got)
 	}
 }

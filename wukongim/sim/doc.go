@@ -15,5 +15,10 @@
 // un-acked pushes, silent auth refusal, kicks that leave the socket open,
 // the idle drop, the wedging of a connection's inbound side by one bad
 // frame, and the HTTP query endpoints with their window semantics and
-// error bodies.
+// error bodies. Optionally it posts the webhooks (msg.notify, msg.offline,
+// user.onlinestatus) to Options.WebhookURL.
+//
+// Tests drive it through the same wire a client uses, or through the Go
+// API: RegisterToken, CreateGroup, Say, Messages, DropAll, FailNext,
+// HoldConnects, Connections and the Wait helpers.
 package sim

@@ -203,15 +203,15 @@ func (s *Server) SetBlacklisted(id, uid string, on bool) {
 
 // Message is a stored message as tests see it.
 type Message struct {
-	ID          int64
-	Seq         int64
-	ClientMsgNo string
-	FromUID     string
+	ID          int64  // the server's message id (snowflake-like, above 2^53)
+	Seq         int64  // dense per channel, from 1; a private pair shares one space
+	ClientMsgNo string // as given, or generated
+	FromUID     string // "" for an HTTP send without from_uid
 	ChannelID   string // as the sender addressed it (the recipient, for private)
-	ChannelType uint8
-	Timestamp   int64 // unix seconds
-	Payload     []byte
-	NoPersist   bool // header flags as sent
+	ChannelType uint8  // 1 private, 2 group
+	Timestamp   int64  // unix seconds
+	Payload     []byte // the bytes as sent (the wire carries them base64)
+	NoPersist   bool   // header flags as sent
 	RedDot      bool
 	SyncOnce    bool
 }

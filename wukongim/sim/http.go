@@ -424,7 +424,11 @@ func (s *Server) messagesBySeq(w http.ResponseWriter, r *http.Request) {
 	out := []*message{}
 	if ch := s.channels[k]; ch != nil && len(ch.msgs) > 0 {
 		first := ch.msgs[0].seq
-		for _, seq := range req.MessageSeqs {
+		seqs := req.MessageSeqs
+		if len(seqs) > maxSyncLimit { // bounds the answer whatever the body holds
+			seqs = seqs[:maxSyncLimit]
+		}
+		for _, seq := range seqs {
 			if i := seq - first; i >= 0 && i < int64(len(ch.msgs)) {
 				out = append(out, ch.msgs[i])
 			}

@@ -82,6 +82,12 @@ type Options struct {
 	MaxConnections int
 	// MaxPending: 0 means DefaultMaxPending.
 	MaxPending int
+	// WebhookURL, when set, receives webhook posts (POST WebhookURL?event=…):
+	// msg.notify, msg.offline and user.onlinestatus, unsigned like the
+	// real ones.
+	WebhookURL string
+	// WebhookClient posts them; nil means a client with a 5 s timeout.
+	WebhookClient *http.Client
 }
 
 // Server is an in-process WuKongIM server. Serve Handler() and WSHandler()
@@ -107,8 +113,12 @@ type Server struct {
 	lastID   int64
 	connSeq  int64
 	faults   []*fault
-	holds    int   // > 0: connects are refused silently
-	inbound  int64 // WebSocket data frames handled, for tests to sync on
+	holds    int           // > 0: connects are refused silently
+	inbound  int64         // WebSocket data frames handled, for tests to sync on
+	hooks    chan hookPost // nil without a webhook URL
+
+	hookCtx    context.Context // cancelled by Close: aborts a post in flight
+	hookCancel context.CancelFunc
 }
 
 // New returns an empty Server: no tokens, no channels.
@@ -160,6 +170,16 @@ func New(o Options) *Server {
 	}
 	s.wg.Add(1)
 	go s.janitor()
+	if o.WebhookURL != "" {
+		client := o.WebhookClient
+		if client == nil {
+			client = defaultHookClient()
+		}
+		s.hooks = make(chan hookPost, hookQueue)
+		s.hookCtx, s.hookCancel = context.WithCancel(context.Background())
+		s.wg.Add(1)
+		go s.hookLoop(o.WebhookURL, client)
+	}
 	return s
 }
 
@@ -193,6 +213,9 @@ func (s *Server) Close() {
 	if !s.closed {
 		s.closed = true
 		close(s.stop)
+		if s.hookCancel != nil {
+			s.hookCancel()
+		}
 		for c := range s.conns {
 			c.closeLocked()
 		}

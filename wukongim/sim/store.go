@@ -148,7 +148,9 @@ func (s *Server) storeLocked(sp sendSpec) *message {
 		ch.lastSeq++
 		m.seq = ch.lastSeq
 		m.channelID = k.id
-		for _, uid := range s.recipientsLocked(sp.channelID, sp.channelType, sp.from) {
+		recips := s.recipientsLocked(sp.channelID, sp.channelType, sp.from)
+		s.hookMessageLocked(m, sp.channelID, recips)
+		for _, uid := range recips {
 			if uid == sp.from {
 				continue
 			}
@@ -190,6 +192,7 @@ func (s *Server) storeLocked(sp sendSpec) *message {
 			cv.readed = m.seq // a user's own send marks the channel read
 		}
 	}
+	s.hookMessageLocked(m, sp.channelID, recips)
 	if sp.channelType != 0 { // type 0 was stored but pushed to nobody
 		for _, uid := range recips {
 			s.pushLocked(uid, m, sp.origin)

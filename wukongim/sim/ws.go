@@ -51,6 +51,11 @@ func (c *conn) closeLocked() {
 	}
 	c.closed = true
 	c.routed = false
+	if c.authed {
+		// Observed for kicked and idle connections alike: the offline
+		// entry comes when the socket closes.
+		c.s.hookOnlineLocked(c, false)
+	}
 	close(c.done)
 	_ = c.ws.Close()
 	c.s.notifyLocked()
@@ -328,6 +333,7 @@ func (s *Server) connectLocked(c *conn, f frame) {
 	c.writeLocked(marshal(response{JSONRPC: "2.0", ID: f.id, Result: connectResult{
 		ServerVersion: version, TimeDiff: diff, ReasonCode: reasonSuccess, NodeID: 1,
 	}}))
+	s.hookOnlineLocked(c, true)
 	s.notifyLocked()
 }
 
@@ -449,6 +455,7 @@ func (s *Server) tickLocked(now time.Time) {
 		}
 		if c.routed && idle >= s.opts.IdleTimeout {
 			c.routed = false
+			s.hookOnlineLocked(c, false) // posted again at the socket close
 			s.notifyLocked()
 		}
 	}
