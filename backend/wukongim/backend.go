@@ -123,18 +123,24 @@ type Options struct {
 	Log    *zap.Logger // nil means no logging
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OfflineWait is how long a send waits for a dropped connection to
+	// come back before it fails as "not connected": 0 means 10 s,
+	// negative not at all.
+	OfflineWait time.Duration
 }
 
 // Backend is the WuKongIM backend. Create it with New.
 type Backend struct {
-	api   API
-	conn  Receiver
-	self  platform.Account
-	kv    KV
-	log   *zap.Logger
-	now   func() time.Time
-	media MediaOptions
-	queue int // ingestQueue; smaller in tests
+	api  API
+	conn Receiver
+	self platform.Account
+	kv   KV
+	// offlineWait is Options.OfflineWait, 0 for none.
+	offlineWait time.Duration
+	log         *zap.Logger
+	now         func() time.Time
+	media       MediaOptions
+	queue       int // ingestQueue; smaller in tests
 
 	dir    *directory
 	seqs   *seqCache
@@ -168,16 +174,20 @@ func New(opts Options) (*Backend, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.OfflineWait == 0 {
+		opts.OfflineWait = defaultOfflineWait
+	}
 	b := &Backend{
-		api:   opts.API,
-		conn:  opts.Receiver,
-		self:  platform.Account{ID: opts.Self, Name: opts.Name},
-		kv:    opts.KV,
-		log:   opts.Log,
-		now:   opts.Now,
-		media: opts.Media,
-		queue: ingestQueue,
-		seqs:  newSeqCache(seqCacheSize),
+		offlineWait: max(opts.OfflineWait, 0),
+		api:         opts.API,
+		conn:        opts.Receiver,
+		self:        platform.Account{ID: opts.Self, Name: opts.Name},
+		kv:          opts.KV,
+		log:         opts.Log,
+		now:         opts.Now,
+		media:       opts.Media,
+		queue:       ingestQueue,
+		seqs:        newSeqCache(seqCacheSize),
 	}
 	b.dir = newDirectory(opts.KV, opts.Log, opts.Self, opts.Name, opts.Groups, opts.Users)
 	b.unbans = loadUnbans(opts.KV, opts.Log)

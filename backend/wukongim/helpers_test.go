@@ -42,6 +42,7 @@ type fakeWK struct {
 	onAck   func() // called with mu unlocked, before the ack counts
 	sent    []wk.RPCSendRequest
 	sendErr error
+	offline int // the next sends fail with wk.ErrOffline
 	nextID  int64
 	runErr  error
 	running chan struct{} // closed when Run starts
@@ -192,6 +193,10 @@ func (f *fakeWK) Send(_ context.Context, r wk.RPCSendRequest) (wk.RPCSendResult,
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, r)
+	if f.offline > 0 {
+		f.offline--
+		return wk.RPCSendResult{}, wk.ErrOffline
+	}
 	if f.sendErr != nil {
 		return wk.RPCSendResult{}, f.sendErr
 	}
@@ -236,7 +241,7 @@ func newBackend(t *testing.T, f *fakeWK, kv KV, mod func(*Options)) *Backend {
 	if kv == nil {
 		kv = newKV()
 	}
-	o := Options{API: f, Receiver: f, Self: self, Name: "Bot", KV: kv, Now: func() time.Time { return t0 }}
+	o := Options{API: f, Receiver: f, Self: self, Name: "Bot", KV: kv, Now: func() time.Time { return t0 }, OfflineWait: -1}
 	if mod != nil {
 		mod(&o)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	wk "github.com/yunhu-onebot/yunhu-onebot/wukongim"
@@ -24,7 +25,7 @@ func (b *Backend) Send(ctx context.Context, out *platform.Outgoing) (platform.Se
 	if out.Token != "" {
 		req.ClientMsgNo = out.Token
 	}
-	res, err := b.conn.Send(ctx, req)
+	res, err := b.rpcSend(ctx, req)
 	if err != nil {
 		return platform.Sent{}, sendError(out.Conv, "send", err)
 	}
@@ -34,6 +35,35 @@ func (b *Backend) Send(ctx context.Context, out *platform.Outgoing) (platform.Se
 	id := msgID(res.MessageID)
 	b.seqs.put(out.Conv, id, res.MessageSeq)
 	return platform.Sent{ID: id, Seq: res.MessageSeq, Time: b.now()}, nil
+}
+
+// defaultOfflineWait bounds how long a send waits for the connection to
+// come back: a reconnect after a dropped connection takes a moment, and a
+// bot that sends right then should not fail for it.
+const defaultOfflineWait = 10 * time.Second
+
+// rpcSend sends over the connection, waiting up to Options.OfflineWait
+// (or ctx)
+// while it is down. Retrying is safe: ErrOffline means the frame never
+// left, so the server cannot hold the message twice.
+func (b *Backend) rpcSend(ctx context.Context, req wk.RPCSendRequest) (wk.RPCSendResult, error) {
+	wctx, cancel := context.WithTimeout(ctx, b.offlineWait)
+	defer cancel()
+	wait := 50 * time.Millisecond
+	for {
+		res, err := b.conn.Send(ctx, req)
+		if !errors.Is(err, wk.ErrOffline) {
+			return res, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-wctx.Done():
+			t.Stop()
+			return res, err
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // sendError classifies a failed send: no connection, or a refusal the
@@ -74,7 +104,7 @@ func (b *Backend) Recall(ctx context.Context, conv platform.Conv, msgIDs []strin
 			return fmt.Errorf("wukongim: recall %s: %w", id, err)
 		}
 		req := wk.RPCSendRequest{ChannelID: channel, ChannelType: typ, ClientMsgNo: newClientMsgNo(), Payload: raw}
-		if _, err := b.conn.Send(ctx, req); err != nil {
+		if _, err := b.rpcSend(ctx, req); err != nil {
 			return sendError(conv, "recall "+id, err)
 		}
 	}

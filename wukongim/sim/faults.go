@@ -39,6 +39,59 @@ func (s *Server) FailNext(n int, path string, status int) {
 	s.mu.Unlock()
 }
 
+// sendFault is a fault on the JSON-RPC sends of one uid.
+type sendFault struct {
+	uid    string
+	reason int // refuse with this reason code; 0: lose the answer
+	left   int
+}
+
+// RefuseSends makes the next n JSON-RPC sends of uid fail with
+// reasonCode (e.g. 4, InBlacklist) as the server refuses a send: nothing
+// stored, messageSeq 0.
+func (s *Server) RefuseSends(uid string, n, reasonCode int) {
+	s.addSendFault(&sendFault{uid: uid, reason: reasonCode, left: n})
+}
+
+// LoseSendAnswers makes the next n JSON-RPC sends of uid go through
+// (stored and pushed) while the connection closes instead of answering,
+// as when the connection breaks after the server took the message.
+func (s *Server) LoseSendAnswers(uid string, n int) {
+	s.addSendFault(&sendFault{uid: uid, left: n})
+}
+
+func (s *Server) addSendFault(f *sendFault) {
+	if f.left <= 0 {
+		return
+	}
+	s.mu.Lock()
+	s.sendFaults = append(s.sendFaults, f)
+	s.mu.Unlock()
+}
+
+// takeSendFaultLocked takes one refusal for uid, if any is left.
+func (s *Server) takeSendFaultLocked(uid string) *sendFault {
+	return s.takeUIDFaultLocked(uid, true)
+}
+
+// takeLoseFaultLocked takes one lost answer for uid, if any is left.
+func (s *Server) takeLoseFaultLocked(uid string) bool {
+	return s.takeUIDFaultLocked(uid, false) != nil
+}
+
+func (s *Server) takeUIDFaultLocked(uid string, refusal bool) *sendFault {
+	for i, f := range s.sendFaults {
+		if f.uid != uid || (f.reason != 0) != refusal {
+			continue
+		}
+		if f.left--; f.left <= 0 {
+			s.sendFaults = append(s.sendFaults[:i:i], s.sendFaults[i+1:]...)
+		}
+		return f
+	}
+	return nil
+}
+
 // HoldConnects refuses every connect silently, as a wrong token is
 // refused, until the returned release is called. Holds nest.
 func (s *Server) HoldConnects() (release func()) {

@@ -113,9 +113,11 @@ type Server struct {
 	lastID   int64
 	connSeq  int64
 	faults   []*fault
-	holds    int           // > 0: connects are refused silently
-	inbound  int64         // WebSocket data frames handled, for tests to sync on
-	hooks    chan hookPost // nil without a webhook URL
+	// sendFaults are the RefuseSends and LoseSendAnswers to come.
+	sendFaults []*sendFault
+	holds      int           // > 0: connects are refused silently
+	inbound    int64         // WebSocket data frames handled, for tests to sync on
+	hooks      chan hookPost // nil without a webhook URL
 
 	hookCtx    context.Context // cancelled by Close: aborts a post in flight
 	hookCancel context.CancelFunc

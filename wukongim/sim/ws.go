@@ -361,6 +361,11 @@ func (s *Server) rpcSendLocked(c *conn, id string, p rpcSendParams) {
 			Header: rpcHdr(hdr), MessageID: strconv.FormatInt(msgID, 10), MessageSeq: seq, ReasonCode: code,
 		}}))
 	}
+	if f := s.takeSendFaultLocked(c.uid); f != nil && f.reason != 0 {
+		reply(0, f.reason)
+		return
+	}
+	lose := s.takeLoseFaultLocked(c.uid)
 	if p.ChannelType != 1 {
 		ch := s.channels[chanKey{p.ChannelID, p.ChannelType}]
 		switch {
@@ -380,6 +385,10 @@ func (s *Server) rpcSendLocked(c *conn, id string, p rpcSendParams) {
 		from: c.uid, channelID: p.ChannelID, channelType: p.ChannelType,
 		clientMsgNo: cmn, payload: p.Payload, hdr: hdr, id: msgID, origin: c,
 	})
+	if lose {
+		c.closeLocked() // stored and pushed; the answer never comes
+		return
+	}
 	reply(m.seq, reasonSuccess)
 }
 
