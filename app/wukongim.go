@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -44,12 +45,12 @@ func (a *App) wukongimBackend(ctx context.Context, cfg *config.Config) (platform
 	})
 	media := wkbackend.MediaOptions{
 		Address:   w.Media.Address,
-		PublicURL: w.Media.PublicURL,
+		PublicURL: strings.TrimSuffix(w.Media.PublicURL, "/"),
 		Dir:       w.Media.Dir,
 		MaxBytes:  cfg.Message.MaxMediaBytes(),
 		Retention: cfg.Database.Retention(),
 	}
-	if media.Address != "" && media.Dir == "" {
+	if media.PublicURL != "" && media.Dir == "" {
 		media.Dir = filepath.Join(filepath.Dir(cfg.Database.Path), "media")
 	}
 	return wkbackend.New(wkbackend.Options{

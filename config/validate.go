@@ -250,14 +250,14 @@ func (c *Config) validateWuKongIM(v validator) {
 			v.fail(fmt.Sprintf("wukongim.users[%d].id", i), "must be set")
 		}
 	}
-	if m := w.Media; m.Address != "" || m.PublicURL != "" {
-		if m.Address == "" || m.PublicURL == "" {
-			v.fail("wukongim.media", "address and public-url go together: the files are served on address and linked as public-url")
+	if m := w.Media; m.Address != "" || m.PublicURL != "" || m.Dir != "" {
+		if m.PublicURL == "" {
+			v.fail("wukongim.media.public-url", "must be set with address or dir: it is the URL WuKongIM's clients fetch the files from")
 		} else {
 			v.url("wukongim.media.public-url", m.PublicURL, "http", "https")
-			if _, _, err := net.SplitHostPort(m.Address); err != nil {
-				v.fail("wukongim.media.address", fmt.Sprintf("%q is not host:port", m.Address))
-			}
+		}
+		if _, _, err := net.SplitHostPort(m.Address); m.Address != "" && err != nil {
+			v.fail("wukongim.media.address", fmt.Sprintf("%q is not host:port", m.Address))
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	_ "image/png"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -230,8 +231,10 @@ func (b *Backend) Handler() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		name := strings.TrimPrefix(r.URL.Path, "/")
-		if b.media.Dir == "" || !hostedName.MatchString(name) {
+		// The last element only: a reverse proxy may serve the files
+		// under a prefix of public-url and pass it on.
+		name := path.Base(r.URL.Path)
+		if b.media.Dir == "" || !hostedName.MatchString(name) || strings.Contains(r.URL.Path, "..") {
 			http.NotFound(w, r)
 			return
 		}
