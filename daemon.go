@@ -138,6 +138,7 @@ func (d *daemon) run(ctx context.Context) error {
 		cfg.Message.Media.AllowPrivateNetworks = true
 	}
 	var sb *sandbox
+	var wsb *wkSandbox // the sandbox of backend: wukongim
 	a, err := app.New(ctx, &cfg, app.Options{
 		Log:        log,
 		Version:    versionString(),
@@ -152,6 +153,18 @@ func (d *daemon) run(ctx context.Context) error {
 			}
 			*o = sb.clientOptions(*o)
 			sb.log.Info("the simulated Yunhu listens on loopback", zap.String("url", sb.base))
+			return nil
+		},
+		WuKongIM: func(db *store.Store, c *config.WuKongIM) error {
+			if !d.sandbox {
+				return nil
+			}
+			var err error
+			if wsb, err = newWKSandbox(log.Named("sandbox"), sandboxOptions{DB: cfg.Database.Path, IDs: db, Address: sandboxAddress}); err != nil {
+				return err
+			}
+			wsb.configure(c)
+			wsb.log.Info("the simulated WuKongIM listens on loopback", zap.String("url", wsb.base))
 			return nil
 		},
 		RunBridge: runBridge,
@@ -171,6 +184,14 @@ func (d *daemon) run(ctx context.Context) error {
 					d.onSandbox(sb.sim, sb.base)
 				}
 			}
+			if wsb != nil {
+				wsb.log.Info("make a simulated user talk",
+					zap.String("say", wsb.base+"/sandbox/say?from=alice&group="+wkSandboxGroup+"&text=hello"),
+					zap.String("help", wsb.base+"/sandbox/"))
+				if d.banner != nil {
+					_, _ = io.WriteString(d.banner, wsb.banner(cfg.Servers, addrs))
+				}
+			}
 			if d.onReady != nil {
 				d.onReady(addrs)
 			}
@@ -185,6 +206,9 @@ func (d *daemon) run(ctx context.Context) error {
 		if sb != nil {
 			sb.close()
 		}
+		if wsb != nil {
+			wsb.close()
+		}
 		return err
 	}
 	if d.setupOneBot != nil {
@@ -194,6 +218,9 @@ func (d *daemon) run(ctx context.Context) error {
 	a.Add(memoryReturner{log: log.Named("memory"), every: memoryCheckInterval})
 	if sb != nil {
 		a.Add(sb)
+	}
+	if wsb != nil {
+		a.Add(wsb)
 	}
 	return a.Run(ctx)
 }

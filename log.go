@@ -71,8 +71,9 @@ func configSecrets(cfg *config.Config) []redact.Rule {
 			rules = append(rules, redact.Rule{Old: s, New: mask})
 		}
 	}
-	urls := []string{cfg.Yunhu.APIURL, cfg.Yunhu.WSURL, cfg.Yunhu.UploadURL}
+	urls := []string{cfg.Yunhu.APIURL, cfg.Yunhu.WSURL, cfg.Yunhu.UploadURL, cfg.WuKongIM.APIURL, cfg.WuKongIM.WSURL, cfg.WuKongIM.Media.PublicURL}
 	secret(cfg.Account.Token)
+	secret(cfg.WuKongIM.Token)
 	for _, s := range cfg.Servers {
 		switch {
 		case s.HTTP != nil:

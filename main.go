@@ -102,21 +102,35 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if *login || *loginEmail != "" || *loginPhone != "" {
 		return runLogin(loginRequest{login: *login, email: *loginEmail, phone: *loginPhone, sandbox: *sandbox}, cfg, os.Stdin, stdout, stderr)
 	}
-	tokenSource, err := resolveToken(cfg, getenv, *sandbox)
-	if err != nil {
-		fmt.Fprintf(stderr, "%v\n", err)
-		return exitConfig // an unreadable or unsafe token file: fixed by the operator, not by a restart
+	yunhuBackend := cfg.Backend == config.BackendYunhu
+	var tokenSource string
+	if yunhuBackend {
+		if tokenSource, err = resolveToken(cfg, getenv, *sandbox); err != nil {
+			fmt.Fprintf(stderr, "%v\n", err)
+			return exitConfig // an unreadable or unsafe token file: fixed by the operator, not by a restart
+		}
 	}
 	if *check {
 		fmt.Fprintf(stdout, "%s: valid\n", *configPath)
 		printCheck(stdout, stderr, cfg)
-		if cfg.Account.Token == "" {
+		switch {
+		case yunhuBackend && cfg.Account.Token == "":
 			fmt.Fprintf(stdout, "note: account.token is empty; set it or YUNHU_TOKEN, or sign in with -login, before running without -sandbox\n")
+		case cfg.Backend == config.BackendWuKongIM && cfg.WuKongIM.Token == "":
+			fmt.Fprintf(stdout, "note: wukongim.token is empty; set it or WUKONGIM_TOKEN before running without -sandbox\n")
 		}
 		return exitOK
 	}
-	if cfg.Account.Token == "" && !*sandbox {
+	switch {
+	case *sandbox:
+	case yunhuBackend && cfg.Account.Token == "":
 		fmt.Fprintf(stderr, "%s: account.token is empty: sign in with -login -email ADDRESS (or -phone NUMBER), or set account.token or the environment variable YUNHU_TOKEN; or try the daemon with -sandbox\n", *configPath)
+		return exitConfig
+	case cfg.Backend == config.BackendWuKongIM && cfg.WuKongIM.UID == "":
+		fmt.Fprintf(stderr, "%s: wukongim.uid is empty: set the bot's WuKongIM user id; or try the daemon with -sandbox\n", *configPath)
+		return exitConfig
+	case cfg.Backend == config.BackendWuKongIM && cfg.WuKongIM.Token == "":
+		fmt.Fprintf(stderr, "%s: wukongim.token is empty: set it or the environment variable WUKONGIM_TOKEN (the token registered for wukongim.uid and device-flag); or try the daemon with -sandbox\n", *configPath)
 		return exitConfig
 	}
 

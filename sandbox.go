@@ -219,27 +219,7 @@ func (s *sandbox) banner(servers []config.Server, bound []net.Addr) string {
 	self := s.sim.Self()
 	fmt.Fprintf(&b, "\n=== yunhu-onebot sandbox: a simulated Yunhu at %s — nothing leaves this machine\n", s.base)
 	fmt.Fprintf(&b, "The account is %q (user_id / self_id %s).\n\nConnect a OneBot v11 framework to:\n", self.Name, self.ID)
-	i := 0
-	for _, srv := range servers {
-		switch {
-		case srv.HTTP != nil && i < len(bound):
-			fmt.Fprintf(&b, "  HTTP API            http://%s/<action>%s\n", bound[i], tokenNote(srv.HTTP.AccessToken))
-			for _, p := range srv.HTTP.Post {
-				fmt.Fprintf(&b, "  HTTP POST events to %s\n", redact.URL(p.URL))
-			}
-			i++
-		case srv.WS != nil && i < len(bound):
-			fmt.Fprintf(&b, "  forward WebSocket   ws://%s/%s\n", bound[i], tokenNote(srv.WS.AccessToken))
-			i++
-		case srv.WSReverse != nil:
-			r := srv.WSReverse
-			for _, u := range []string{r.Universal, r.API, r.Event} {
-				if u != "" {
-					fmt.Fprintf(&b, "  reverse WebSocket   the daemon dials %s%s\n", redact.URL(u), tokenNote(r.AccessToken))
-				}
-			}
-		}
-	}
+	writeServers(&b, servers, bound)
 	fmt.Fprintf(&b, "\nMake a simulated user talk:\n")
 	fmt.Fprintf(&b, "  curl '%s/sandbox/say?from=alice&group=%s&text=hello'\n", s.base, sim.GroupOwnedID)
 	fmt.Fprintf(&b, "  curl '%s/sandbox/say?from=alice&private=1&text=hi'\n", s.base)
@@ -252,6 +232,31 @@ func (s *sandbox) banner(servers []config.Server, bound []net.Addr) string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// writeServers lists in a banner where a framework connects.
+func writeServers(b *strings.Builder, servers []config.Server, bound []net.Addr) {
+	i := 0
+	for _, srv := range servers {
+		switch {
+		case srv.HTTP != nil && i < len(bound):
+			fmt.Fprintf(b, "  HTTP API            http://%s/<action>%s\n", bound[i], tokenNote(srv.HTTP.AccessToken))
+			for _, p := range srv.HTTP.Post {
+				fmt.Fprintf(b, "  HTTP POST events to %s\n", redact.URL(p.URL))
+			}
+			i++
+		case srv.WS != nil && i < len(bound):
+			fmt.Fprintf(b, "  forward WebSocket   ws://%s/%s\n", bound[i], tokenNote(srv.WS.AccessToken))
+			i++
+		case srv.WSReverse != nil:
+			r := srv.WSReverse
+			for _, u := range []string{r.Universal, r.API, r.Event} {
+				if u != "" {
+					fmt.Fprintf(b, "  reverse WebSocket   the daemon dials %s%s\n", redact.URL(u), tokenNote(r.AccessToken))
+				}
+			}
+		}
+	}
 }
 
 func tokenNote(token string) string {

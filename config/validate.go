@@ -228,9 +228,6 @@ func (c *Config) validateWuKongIM(v validator) {
 	w := &c.WuKongIM
 	v.url("wukongim.api-url", w.APIURL, "http", "https")
 	v.url("wukongim.ws-url", w.WSURL, "ws", "wss")
-	if strings.TrimSpace(w.UID) == "" {
-		v.fail("wukongim.uid", "must be set: the bot's WuKongIM user id")
-	}
 	switch w.DeviceFlag {
 	case 0, 1, 2:
 	default:

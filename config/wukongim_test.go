@@ -41,7 +41,7 @@ wukongim:
 	if !errors.As(err, &ce) {
 		t.Fatalf("bad section accepted: %v", err)
 	}
-	for _, want := range []string{"wukongim.uid", "wukongim.api-url", "wukongim.device-flag", "wukongim.media.public-url", "wukongim.groups[0].id"} {
+	for _, want := range []string{"wukongim.api-url", "wukongim.device-flag", "wukongim.media.public-url", "wukongim.groups[0].id"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s:\n%v", want, err)
 		}

@@ -22,9 +22,9 @@ func TestSeam(t *testing.T) {
 		pkg    string
 		denied []string // import path prefixes, inside the module
 	}{
-		{"bridge", []string{"backend/", "yunhu"}},
-		{"platform", []string{"backend/", "yunhu", "bridge", "store"}},
-		{"onebot", []string{"backend/", "yunhu", "bridge", "platform", "store"}},
+		{"bridge", []string{"backend/", "yunhu", "wukongim"}},
+		{"platform", []string{"backend/", "yunhu", "wukongim", "bridge", "store"}},
+		{"onebot", []string{"backend/", "yunhu", "wukongim", "bridge", "platform", "store"}},
 		{"segment", []string{"backend/", "yunhu", "bridge", "platform", "store", "onebot"}},
 	} {
 		deps := moduleDeps(t, root, tc.pkg)
