@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -270,19 +271,24 @@ func (s *wkSandbox) recall(w http.ResponseWriter, r *http.Request) {
 }
 
 // sent lists what the bot sent, in the group and to each user, oldest
-// first within each conversation.
+// first (the server's message ids grow with time across channels).
 func (s *wkSandbox) sent(w http.ResponseWriter, _ *http.Request) {
-	out := []wkRecord{}
-	add := func(msgs []wksim.Message) {
-		for _, m := range msgs {
+	var msgs []wksim.Message
+	add := func(in []wksim.Message) {
+		for _, m := range in {
 			if m.FromUID == wkSandboxBot {
-				out = append(out, wkRecordOf(m))
+				msgs = append(msgs, m)
 			}
 		}
 	}
 	add(s.sim.Messages(wkSandboxBot, wkSandboxGroup, 2))
 	for _, u := range wkSandboxUsers {
 		add(s.sim.Messages(wkSandboxBot, u.ID, 1))
+	}
+	slices.SortFunc(msgs, func(a, b wksim.Message) int { return cmp.Compare(a.ID, b.ID) })
+	out := make([]wkRecord, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, wkRecordOf(m))
 	}
 	writeJSON(w, out)
 }

@@ -94,8 +94,15 @@ type daemonProc struct {
 // must exit 0 without a data race.
 func startDaemon(t *testing.T, servers string) *daemonProc {
 	t.Helper()
+	return startDaemonConfig(t, "", servers)
+}
+
+// startDaemonConfig is startDaemon with more configuration (top-level
+// YAML, such as "backend: wukongim\n") before the rest.
+func startDaemonConfig(t *testing.T, extra, servers string) *daemonProc {
+	t.Helper()
 	dir := t.TempDir()
-	cfg := "database:\n  path: " + filepath.Join(dir, "db", "interop.db") + "\n" +
+	cfg := extra + "database:\n  path: " + filepath.Join(dir, "db", "interop.db") + "\n" +
 		"log:\n  level: debug\n  format: json\n" +
 		"heartbeat:\n  interval: 1\n" +
 		"servers:\n" + servers
