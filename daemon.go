@@ -167,7 +167,7 @@ func (d *daemon) run(ctx context.Context) error {
 			wsb.log.Info("the simulated WuKongIM listens on loopback", zap.String("url", wsb.base))
 			return nil
 		},
-		RunBridge: runBridge,
+		RunBridge: func(ctx context.Context, br *bridge.Bridge) error { return runBridge(ctx, br, cfg.Backend) },
 		OnReady: func(addrs []net.Addr) {
 			if err := sdNotify(d.getenv, "READY=1"); err != nil {
 				log.Warn("could not tell systemd the daemon is ready", zap.Error(err))
@@ -228,11 +228,13 @@ func (d *daemon) run(ctx context.Context) error {
 // runBridge runs the bridge. It returns an error only when the daemon
 // cannot go on by itself: the account's token was rejected, which no
 // retry fixes (systemd restarts the daemon after an operator fixes it).
-func runBridge(ctx context.Context, br *bridge.Bridge) error {
+func runBridge(ctx context.Context, br *bridge.Bridge, backend string) error {
 	err := br.Run(ctx)
 	switch {
 	case err == nil || ctx.Err() != nil:
 		return nil
+	case errors.Is(err, platform.ErrUnauthorized) && backend == config.BackendWuKongIM:
+		return fmt.Errorf("%w: register the token for wukongim.uid and wukongim.device-flag on the server (POST /user/token, or wukongim.register-token), or fix wukongim.token or WUKONGIM_TOKEN", err)
 	case errors.Is(err, platform.ErrUnauthorized):
 		return fmt.Errorf("%w: sign in again with -login, or put a valid token in account.token or YUNHU_TOKEN (a token stops working when the account logs out)", err)
 	default:

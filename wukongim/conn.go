@@ -193,9 +193,9 @@ func (c *Conn) Run(ctx context.Context, on func(Event)) error {
 		} else if errors.Is(err, errRefused) && ctx.Err() == nil {
 			refused++
 			if refused >= maxRefused {
-				c.log.Error("wukongim connect refused: check uid, token and device flag", zap.String("uid", c.uid),
+				c.log.Warn("wukongim connect refused: check uid, token and device flag", zap.String("uid", c.uid),
 					zap.Int("device_flag", c.deviceFlag), zap.Int("tries", refused), zap.Error(err))
-				return fmt.Errorf("wukongim: %d connects in a row got no connect result (%v): %w", refused, err, ErrUnauthorized)
+				return fmt.Errorf("%w: %d connects in a row got no connect result (last: %v)", ErrUnauthorized, refused, err)
 			}
 		}
 		if ctx.Err() != nil {

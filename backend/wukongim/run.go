@@ -72,7 +72,7 @@ func (b *Backend) Run(parent context.Context, sink platform.Sink) error {
 	b.flushDirectory(context.WithoutCancel(parent))
 	switch {
 	case errors.Is(err, wk.ErrUnauthorized):
-		return fmt.Errorf("wukongim: uid %q: token refused: %w: %w", b.self.ID, platform.ErrUnauthorized, err)
+		return fmt.Errorf("uid %q: %w", b.self.ID, refusedError{err})
 	case parent.Err() != nil:
 		return nil
 	case err != nil:
@@ -259,3 +259,10 @@ func (b *Backend) runPrune(ctx context.Context) {
 		}
 	}
 }
+
+// refusedError is the client's "token refused", which the core must also
+// know as platform.ErrUnauthorized; it reads as the client's words alone.
+type refusedError struct{ err error }
+
+func (e refusedError) Error() string   { return e.err.Error() }
+func (e refusedError) Unwrap() []error { return []error{e.err, platform.ErrUnauthorized} }
