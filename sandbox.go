@@ -155,26 +155,34 @@ func (s *sandbox) handler() http.Handler {
 	mux.HandleFunc("/sandbox/message", s.message)
 	mux.HandleFunc("/sandbox/status", s.status)
 	mux.HandleFunc("/sandbox/world", s.world)
-	mux.HandleFunc("/sandbox/", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/sandbox/", sandboxHelp(s.usage))
+	mux.Handle("/", s.sim.Handler())
+	return notMedia(mux)
+}
+
+// sandboxHelp answers /sandbox/ (and /sandbox) with the usage; any other
+// path under it is a mistyped endpoint, answered with the usage and 404.
+func sandboxHelp(usage func() string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		// The help is the answer to /sandbox/ (and /sandbox); any other
-		// path under it is a mistyped endpoint, answered with the help.
 		if r.URL.Path != "/sandbox/" {
 			w.WriteHeader(http.StatusNotFound)
 		}
-		_, _ = io.WriteString(w, s.usage())
+		_, _ = io.WriteString(w, usage())
 	})
+}
 
-	mux.Handle("/", s.sim.Handler())
+// notMedia keeps the control API from being fetched as media. A sandbox
+// lets media come from loopback, where its simulated media live; its
+// control API is not media, so a bot cannot send /sandbox/world (every
+// simulated account's token) as a file.
+func notMedia(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The sandbox lets media come from loopback, where its simulated
-		// media live; its control API is not media, so a bot cannot send
-		// /sandbox/world (every simulated account's token) as a file.
 		if strings.HasPrefix(r.URL.Path, "/sandbox/") && strings.HasPrefix(r.UserAgent(), bridge.MediaUserAgent) {
 			http.Error(w, "the sandbox's control API is not a media source", http.StatusForbidden)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})
 }
 

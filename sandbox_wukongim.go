@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/yunhu-onebot/yunhu-onebot/app"
-	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/config"
 	wksim "github.com/yunhu-onebot/yunhu-onebot/wukongim/sim"
 )
@@ -109,25 +107,11 @@ func (s *wkSandbox) handler() http.Handler {
 	mux.HandleFunc("/sandbox/sent", s.sent)
 	mux.HandleFunc("/sandbox/status", s.status)
 	mux.HandleFunc("/sandbox/world", s.world)
-	mux.HandleFunc("/sandbox/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if r.URL.Path != "/sandbox/" {
-			w.WriteHeader(http.StatusNotFound)
-		}
-		_, _ = io.WriteString(w, s.usage())
-	})
+	mux.Handle("/sandbox/", sandboxHelp(s.usage))
 	mux.Handle("/ws", s.sim.WSHandler())
 	mux.Handle("/media/", http.StripPrefix("/media/", http.FileServer(http.Dir(s.mediaDir))))
 	mux.Handle("/", s.sim.Handler())
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// As in the Yunhu sandbox: a bot may fetch media from loopback
-		// here, but never the control API.
-		if strings.HasPrefix(r.URL.Path, "/sandbox/") && strings.HasPrefix(r.UserAgent(), bridge.MediaUserAgent) {
-			http.Error(w, "the sandbox's control API is not a media source", http.StatusForbidden)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
+	return notMedia(mux)
 }
 
 func (s *wkSandbox) usage() string {
