@@ -67,7 +67,6 @@ func (b *Bridge) coreActions() map[string]onebot.ActionFunc {
 		"send_group_forward_msg":   b.missingAction("send_group_forward_msg", "send forward messages"),
 		"send_private_forward_msg": b.missingAction("send_private_forward_msg", "send forward messages"),
 		"send_like":                b.missingAction("send_like", "send profile likes"),
-		"set_group_whole_ban":      b.missingAction("set_group_whole_ban", "mute a whole group"),
 		"set_group_anonymous_ban":  b.missingAction("set_group_anonymous_ban", "mute anonymous members"),
 		"set_group_anonymous":      b.missingAction("set_group_anonymous", "turn anonymous chat on or off"),
 		"set_group_admin":          b.missingAction("set_group_admin", "change group admins"),
@@ -111,6 +110,7 @@ func (b *Bridge) coreActions() map[string]onebot.ActionFunc {
 	capable(b.dir != nil, "get_group_member_info", "list group members", b.getGroupMemberInfo)
 	capable(b.admin != nil, "set_group_kick", "remove group members", b.setGroupKick)
 	capable(b.admin != nil, "set_group_ban", "mute group members", b.setGroupBan)
+	capable(b.wholeMute != nil, "set_group_whole_ban", "mute a whole group", b.setGroupWholeBan)
 	capable(b.admin != nil, "set_group_name", "rename groups", b.setGroupName)
 	capable(b.admin != nil, "set_group_card", "set group cards", b.setGroupCard)
 	capable(b.admin != nil, "set_group_leave", "leave groups", b.setGroupLeave)

@@ -237,6 +237,26 @@ func (b *Bridge) setGroupBan(ctx context.Context, req *onebot.Request) (any, err
 	return nil, nil
 }
 
+// setGroupWholeBan mutes (enable, the default) or unmutes a whole group.
+func (b *Bridge) setGroupWholeBan(ctx context.Context, req *onebot.Request) (any, error) {
+	var p struct {
+		GroupID onebot.Int64 `json:"group_id" onebot:"required"`
+		Enable  *onebot.Bool `json:"enable"`
+	}
+	if err := req.Decode(&p); err != nil {
+		return nil, err
+	}
+	group, err := b.groupConv("group_id", int64(p.GroupID))
+	if err != nil {
+		return nil, err
+	}
+	on := p.Enable == nil || bool(*p.Enable)
+	if err := b.wholeMute.MuteAll(ctx, group.ID, on); err != nil {
+		return nil, formError(req.Action, "mute the group", err)
+	}
+	return nil, nil
+}
+
 // setGroupName renames a group.
 func (b *Bridge) setGroupName(ctx context.Context, req *onebot.Request) (any, error) {
 	var p struct {

@@ -92,6 +92,7 @@ type Bridge struct {
 	history     platform.History
 	dir         platform.Directory
 	admin       platform.GroupAdmin
+	wholeMute   platform.WholeMute
 	requests    platform.Requests
 	friends     platform.Friends
 	editor      platform.Editor
@@ -158,6 +159,7 @@ func New(opts Options) (*Bridge, error) {
 	b.history, _ = opts.Backend.(platform.History)
 	b.dir, _ = opts.Backend.(platform.Directory)
 	b.admin, _ = opts.Backend.(platform.GroupAdmin)
+	b.wholeMute, _ = opts.Backend.(platform.WholeMute)
 	b.requests, _ = opts.Backend.(platform.Requests)
 	b.friends, _ = opts.Backend.(platform.Friends)
 	b.editor, _ = opts.Backend.(platform.Editor)

@@ -190,6 +190,11 @@ type GroupAdmin interface {
 	Leave(ctx context.Context, groupID string) error
 }
 
+// WholeMute mutes or unmutes a whole group (set_group_whole_ban).
+type WholeMute interface {
+	MuteAll(ctx context.Context, groupID string, on bool) error
+}
+
 // Requests decides the requests reported as Request events.
 type Requests interface {
 	Decide(ctx context.Context, flag string, approve bool, remark string) error
