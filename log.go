@@ -74,6 +74,10 @@ func configSecrets(cfg *config.Config) []redact.Rule {
 	urls := []string{cfg.Yunhu.APIURL, cfg.Yunhu.WSURL, cfg.Yunhu.UploadURL, cfg.WuKongIM.APIURL, cfg.WuKongIM.WSURL, cfg.WuKongIM.Media.PublicURL}
 	secret(cfg.Account.Token)
 	secret(cfg.WuKongIM.Token)
+	secret(cfg.Wildfire.RobotSecret)
+	secret(cfg.Wildfire.AdminSecret)
+	secret(cfg.Wildfire.Callback.PathSecret)
+	urls = append(urls, cfg.Wildfire.RobotURL, cfg.Wildfire.AdminURL, cfg.Wildfire.Callback.SetURL, cfg.Wildfire.Media.PublicURL)
 	for _, s := range cfg.Servers {
 		switch {
 		case s.HTTP != nil:

@@ -126,6 +126,12 @@ func cli(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	case yunhuBackend && cfg.Account.Token == "":
 		fmt.Fprintf(stderr, "%s: account.token is empty: sign in with -login -email ADDRESS (or -phone NUMBER), or set account.token or the environment variable YUNHU_TOKEN; or try the daemon with -sandbox\n", *configPath)
 		return exitConfig
+	case cfg.Backend == config.BackendWildfire && (cfg.Wildfire.RobotID == "" || cfg.Wildfire.RobotSecret == ""):
+		fmt.Fprintf(stderr, "%s: wildfire.robot-id and wildfire.robot-secret are required (the robot's user id and secret; WILDFIRE_ROBOT_SECRET overrides the secret); or try the daemon with -sandbox\n", *configPath)
+		return exitConfig
+	case cfg.Backend == config.BackendWildfire && cfg.Wildfire.Callback.PathSecret == "":
+		fmt.Fprintf(stderr, "%s: wildfire.callback.path-secret is empty: callbacks are unsigned, so their URL must hold a secret (at least 16 characters; or WILDFIRE_CALLBACK_SECRET)\n", *configPath)
+		return exitConfig
 	case cfg.Backend == config.BackendWuKongIM && cfg.WuKongIM.UID == "":
 		fmt.Fprintf(stderr, "%s: wukongim.uid is empty: set the bot's WuKongIM user id; or try the daemon with -sandbox\n", *configPath)
 		return exitConfig

@@ -25,6 +25,7 @@ type Config struct {
 	Account   Account   `yaml:"account"`
 	Yunhu     Yunhu     `yaml:"yunhu"`
 	WuKongIM  WuKongIM  `yaml:"wukongim"`
+	Wildfire  Wildfire  `yaml:"wildfire"`
 	Heartbeat Heartbeat `yaml:"heartbeat"`
 	Message   Message   `yaml:"message"`
 	Database  Database  `yaml:"database"`
@@ -108,6 +109,54 @@ type WuKongIM struct {
 
 // TimeoutDuration is Timeout as a duration.
 func (w WuKongIM) TimeoutDuration() time.Duration { return seconds(w.Timeout) }
+
+// Wildfire is the wildfire backend's section: the bot is a WildfireChat
+// robot, which the server calls back with every message it receives and
+// which sends through the robot API (and, with the admin secret, recalls
+// and lists through the admin API).
+type Wildfire struct {
+	// RobotURL is the server's client HTTP port, where /robot/... is.
+	RobotURL string `yaml:"robot-url"`
+	// RobotID and RobotSecret are the robot's user id and secret.
+	// WILDFIRE_ROBOT_SECRET in the environment overrides RobotSecret.
+	RobotID     string `yaml:"robot-id"`
+	RobotSecret string `yaml:"robot-secret"`
+	// AdminURL and AdminSecret reach the admin API (http.admin.port and
+	// http.admin.secret_key); without them recall, get_friend_list and
+	// get_group_list answer 1404. WILDFIRE_ADMIN_SECRET overrides
+	// AdminSecret.
+	AdminURL    string `yaml:"admin-url"`
+	AdminSecret string `yaml:"admin-secret"`
+	// Name is the robot's display name when its profile cannot be read.
+	Name string `yaml:"name"`
+	// Callback is where the server's message callbacks are received.
+	Callback WildfireCallback `yaml:"callback"`
+	// Media hosts local and base64 media, as for WuKongIM.
+	Media WuKongIMMedia `yaml:"media"`
+	// Timeout bounds each API call, in seconds.
+	Timeout int `yaml:"timeout"`
+}
+
+// TimeoutDuration is Timeout as a duration.
+func (w Wildfire) TimeoutDuration() time.Duration { return seconds(w.Timeout) }
+
+// WildfireCallback is the listener the server posts messages to. The
+// posts are unsigned, so the path carries a secret and the sources are
+// limited.
+type WildfireCallback struct {
+	// Address is host:port to listen on.
+	Address string `yaml:"address"`
+	// PathSecret is the secret first path element of the callback URL
+	// (at least 16 characters). WILDFIRE_CALLBACK_SECRET overrides it.
+	PathSecret string `yaml:"path-secret"`
+	// Allow lists the addresses (IPs or CIDRs) callbacks may come from;
+	// empty means loopback only.
+	Allow []string `yaml:"allow"`
+	// SetURL, when set, is registered as the robot's callback at start
+	// (set_callback): the URL the server reaches Address by, ending in
+	// the path secret, e.g. http://10.0.0.2:5791/<path-secret>/message.
+	SetURL string `yaml:"set-url"`
+}
 
 // Named is an id with the name to show for it.
 type Named struct {
@@ -301,10 +350,11 @@ func (w WSReverse) ReconnectDuration() time.Duration {
 const (
 	BackendYunhu    = "yunhu"
 	BackendWuKongIM = "wukongim"
+	BackendWildfire = "wildfire"
 )
 
 // Backends lists the backend key's values.
-func Backends() []string { return []string{BackendYunhu, BackendWuKongIM} }
+func Backends() []string { return []string{BackendYunhu, BackendWuKongIM, BackendWildfire} }
 
 // Default returns the configuration used for every key the file leaves out.
 func Default() Config {
@@ -322,6 +372,11 @@ func Default() Config {
 			WSURL:      "ws://127.0.0.1:5210",
 			DeviceFlag: 2,
 			Timeout:    15,
+		},
+		Wildfire: Wildfire{
+			RobotURL: "http://127.0.0.1:80",
+			Callback: WildfireCallback{Address: "127.0.0.1:5791"},
+			Timeout:  15,
 		},
 		Heartbeat: Heartbeat{Interval: 5},
 		Message: Message{

@@ -91,6 +91,15 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 	if tok := getenv("WUKONGIM_TOKEN"); tok != "" {
 		cfg.WuKongIM.Token = tok
 	}
+	for name, dst := range map[string]*string{
+		"WILDFIRE_ROBOT_SECRET":    &cfg.Wildfire.RobotSecret,
+		"WILDFIRE_ADMIN_SECRET":    &cfg.Wildfire.AdminSecret,
+		"WILDFIRE_CALLBACK_SECRET": &cfg.Wildfire.Callback.PathSecret,
+	} {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
 	d.defaultServers(&cfg)
 	cfg.validate(d.report)
 	if len(d.problems) > 0 {

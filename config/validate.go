@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -29,8 +30,11 @@ func (c *Config) validate(report func(path, msg string)) {
 		v.fail("account.device-id", "must be at most 64 characters without spaces")
 	}
 
-	if c.Backend == BackendWuKongIM {
+	switch c.Backend {
+	case BackendWuKongIM:
 		c.validateWuKongIM(v)
+	case BackendWildfire:
+		c.validateWildfire(v)
 	}
 
 	v.url("yunhu.api-url", c.Yunhu.APIURL, "http", "https")
@@ -247,14 +251,53 @@ func (c *Config) validateWuKongIM(v validator) {
 			v.fail(fmt.Sprintf("wukongim.users[%d].id", i), "must be set")
 		}
 	}
-	if m := w.Media; m.Address != "" || m.PublicURL != "" || m.Dir != "" {
-		if m.PublicURL == "" {
-			v.fail("wukongim.media.public-url", "must be set with address or dir: it is the URL WuKongIM's clients fetch the files from")
-		} else {
-			v.url("wukongim.media.public-url", m.PublicURL, "http", "https")
-		}
-		if _, _, err := net.SplitHostPort(m.Address); m.Address != "" && err != nil {
-			v.fail("wukongim.media.address", fmt.Sprintf("%q is not host:port", m.Address))
+	validateMedia(v, "wukongim.media", w.Media)
+}
+
+// validateMedia checks a backend's hosted-media settings under path.
+func validateMedia(v validator, path string, m WuKongIMMedia) {
+	if m.Address == "" && m.PublicURL == "" && m.Dir == "" {
+		return
+	}
+	if m.PublicURL == "" {
+		v.fail(path+".public-url", "must be set with address or dir: it is the URL the platform's clients fetch the files from")
+	} else {
+		v.url(path+".public-url", m.PublicURL, "http", "https")
+	}
+	if _, _, err := net.SplitHostPort(m.Address); m.Address != "" && err != nil {
+		v.fail(path+".address", fmt.Sprintf("%q is not host:port", m.Address))
+	}
+}
+
+// validateWildfire checks the wildfire section, read only when it is the
+// backend. Ids and secrets are required at start, not here, so that
+// -sandbox runs with the section left out.
+func (c *Config) validateWildfire(v validator) {
+	w := &c.Wildfire
+	v.url("wildfire.robot-url", w.RobotURL, "http", "https")
+	if w.AdminURL != "" {
+		v.url("wildfire.admin-url", w.AdminURL, "http", "https")
+	}
+	v.between("wildfire.timeout", w.Timeout, 1, 3600, "seconds")
+	cb := w.Callback
+	if _, _, err := net.SplitHostPort(cb.Address); err != nil {
+		v.fail("wildfire.callback.address", fmt.Sprintf("%q is not host:port", cb.Address))
+	}
+	if s := cb.PathSecret; s != "" && (len(s) < 16 || strings.ContainsAny(s, "/?#% \t")) {
+		v.fail("wildfire.callback.path-secret", "must be at least 16 characters, none of them / ? # % or white space")
+	}
+	for i, a := range cb.Allow {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			if _, err := netip.ParseAddr(a); err != nil {
+				v.fail(fmt.Sprintf("wildfire.callback.allow[%d]", i), fmt.Sprintf("%q is not an IP address or CIDR", a))
+			}
 		}
 	}
+	if cb.SetURL != "" {
+		v.url("wildfire.callback.set-url", cb.SetURL, "http", "https")
+		if cb.PathSecret != "" && !strings.Contains(cb.SetURL, "/"+cb.PathSecret+"/") {
+			v.fail("wildfire.callback.set-url", "does not contain the path secret: the server would post where the daemon refuses")
+		}
+	}
+	validateMedia(v, "wildfire.media", w.Media)
 }

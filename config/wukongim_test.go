@@ -55,3 +55,36 @@ wukongim:
 		t.Errorf("warnings %v: want one about the unauthenticated API, with the password masked", cfg.Warnings)
 	}
 }
+
+// TestWildfireSection: the wildfire section is checked when it is the
+// backend, secrets come from the environment, and mistakes are named by
+// path.
+func TestWildfireSection(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	cfg, err := config.Parse("c.yaml", []byte("backend: wildfire\nwildfire:\n  robot-id: robot1\n"), env(map[string]string{
+		"WILDFIRE_ROBOT_SECRET": "rs", "WILDFIRE_ADMIN_SECRET": "as", "WILDFIRE_CALLBACK_SECRET": "0123456789abcdef0123",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.Wildfire; w.RobotSecret != "rs" || w.AdminSecret != "as" || w.Callback.PathSecret != "0123456789abcdef0123" || w.Callback.Address != "127.0.0.1:5791" {
+		t.Errorf("section %+v", w)
+	}
+	_, err = config.Parse("c.yaml", []byte(`backend: wildfire
+wildfire:
+  robot-url: ftp://x
+  callback:
+    address: nowhere
+    path-secret: short
+    allow: [10.0.0.0/8, not-an-ip]
+    set-url: http://10.0.0.2:5791/elsewhere/message
+`), env(nil))
+	if err == nil {
+		t.Fatal("bad section accepted")
+	}
+	for _, want := range []string{"wildfire.robot-url", "wildfire.callback.address", "wildfire.callback.path-secret", "wildfire.callback.allow[1]"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+}
