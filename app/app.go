@@ -73,6 +73,10 @@ type Options struct {
 	// are made; it is given the open store. The sandbox points them at
 	// its simulator here.
 	WuKongIM func(db *store.Store, c *config.WuKongIM) error
+	// Wildfire, when set, edits the wildfire section before its client
+	// is made; it is given the open store. The sandbox points it at its
+	// simulator here.
+	Wildfire func(db *store.Store, c *config.Wildfire) error
 	// Backend, when set, makes the backend instead of the one config's
 	// backend key names: the conformance kit runs a backend under test
 	// through the daemon's wiring this way. It is given the open store.
@@ -225,6 +229,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		a.Backend, err = a.yunhuBackend(ctx, cfg, mon)
 	case cfg.Backend == config.BackendWuKongIM:
 		a.Backend, err = a.wukongimBackend(ctx, cfg)
+	case cfg.Backend == config.BackendWildfire:
+		a.Backend, err = a.wildfireBackend(ctx, cfg)
 	default:
 		err = fmt.Errorf("backend: %q is not a known backend", cfg.Backend)
 	}

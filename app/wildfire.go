@@ -1,0 +1,75 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strings"
+
+	"go.uber.org/zap"
+
+	wfbackend "github.com/yunhu-onebot/yunhu-onebot/backend/wildfire"
+	"github.com/yunhu-onebot/yunhu-onebot/bridge"
+	"github.com/yunhu-onebot/yunhu-onebot/config"
+	"github.com/yunhu-onebot/yunhu-onebot/internal/mediahost"
+	"github.com/yunhu-onebot/yunhu-onebot/platform"
+	wf "github.com/yunhu-onebot/yunhu-onebot/wildfire"
+)
+
+// wildfireBackend makes the WildfireChat client (robot API, and the admin
+// API when configured) and the backend over it, whose callback listener
+// app serves.
+func (a *App) wildfireBackend(ctx context.Context, cfg *config.Config) (platform.Backend, error) {
+	log := a.log
+	w := cfg.Wildfire
+	if a.opts.Wildfire != nil {
+		if err := a.opts.Wildfire(a.Store, &w); err != nil {
+			return nil, err
+		}
+	}
+	allow := make([]netip.Prefix, 0, len(w.Callback.Allow))
+	for _, s := range w.Callback.Allow {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("wildfire.callback.allow: %q is not an IP address or CIDR", s)
+			}
+			p = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		allow = append(allow, p)
+	}
+	client := wf.New(wf.Options{
+		RobotURL: w.RobotURL, RobotID: w.RobotID, RobotSecret: w.RobotSecret,
+		AdminURL: w.AdminURL, AdminSecret: w.AdminSecret,
+		Timeout: w.TimeoutDuration(), Log: log.Named("wildfire"),
+	})
+	log.Info("wildfire robot", zap.String("robot-id", w.RobotID), zap.Bool("admin-api", client.HasAdmin()))
+	if w.Callback.SetURL != "" {
+		if err := client.SetCallback(ctx, w.Callback.SetURL); err != nil {
+			return nil, fmt.Errorf("wildfire.callback.set-url: register the callback: %w", err)
+		}
+	}
+	media := mediahost.Options{
+		Address:   w.Media.Address,
+		PublicURL: strings.TrimSuffix(w.Media.PublicURL, "/"),
+		Dir:       w.Media.Dir,
+		MaxBytes:  cfg.Message.MaxMediaBytes(),
+		Retention: cfg.Database.Retention(),
+	}
+	if media.PublicURL != "" && media.Dir == "" {
+		media.Dir = filepath.Join(filepath.Dir(cfg.Database.Path), "media")
+	}
+	return wfbackend.New(wfbackend.Options{
+		Client:             client,
+		Robot:              w.RobotID,
+		Name:               w.Name,
+		KV:                 bridge.NewBackendState(a.Store),
+		CallbackAddress:    w.Callback.Address,
+		CallbackPathSecret: w.Callback.PathSecret,
+		Allow:              allow,
+		Media:              media,
+		Log:                log.Named("wildfire"),
+	})
+}
