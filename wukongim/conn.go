@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -224,6 +223,13 @@ type session struct {
 
 	mu      sync.Mutex // guards pending
 	pending map[string]chan json.RawMessage
+
+	// unanswered counts the pings written since the last pong (the
+	// writer adds, the reader clears). dead is set by the writer when a
+	// ping went a whole interval without its pong; it closes the socket
+	// and the reader reports why.
+	unanswered atomic.Int32
+	dead       atomic.Bool
 }
 
 // Frame states: the writer and a giving-up sender race for a queued frame;
@@ -377,31 +383,37 @@ func (c *Conn) writeLoop(ctx context.Context, s *session) {
 				return
 			}
 		case <-t.C:
+			// The ping of the last tick is still unanswered a whole
+			// interval later: the connection is dead (a kicked socket
+			// goes silent without closing, fact 11; so may a dead
+			// route). Judged here, where the pings are written, so a
+			// slow writer cannot make a live connection look dead.
+			if s.unanswered.Load() > 0 {
+				s.dead.Store(true)
+				s.ws.Close()
+				return
+			}
 			// Always with a string id: a ping without one wedges the
 			// connection (fact 8).
 			b, _ := json.Marshal(outRPC{JSONRPC: jsonrpcVersion, Method: "ping", ID: c.nextID("p")})
 			if !write(b) {
 				return
 			}
+			s.unanswered.Add(1)
 		}
 	}
 }
 
 // readLoop reads frames until the connection fails or must be dropped.
 func (c *Conn) readLoop(ctx context.Context, s *session, on func(Event)) error {
-	lastPong := time.Now()
 	for {
-		_ = s.ws.SetReadDeadline(lastPong.Add(2 * c.ping))
 		typ, data, err := s.ws.ReadMessage()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// A kicked socket goes silent without closing
-				// (fact 11); so may a dead route.
-				return fmt.Errorf("no pong for %s: connection dead", 2*c.ping)
+			if s.dead.Load() {
+				return fmt.Errorf("no pong within %s of a ping: connection dead", c.ping)
 			}
 			return fmt.Errorf("read: %w", err)
 		}
@@ -447,7 +459,7 @@ func (c *Conn) readLoop(ctx context.Context, s *session, on func(Event)) error {
 		case f.ID != "" && f.hasResult():
 			s.resolve(f.ID, f.Result)
 		case f.ID != "":
-			lastPong = time.Now()
+			s.unanswered.Store(0) // a pong
 		default:
 			c.log.Debug("unclassified frame skipped", zap.ByteString("frame", head(data)))
 		}
