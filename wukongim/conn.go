@@ -396,10 +396,12 @@ func (c *Conn) writeLoop(ctx context.Context, s *session) {
 			// Always with a string id: a ping without one wedges the
 			// connection (fact 8).
 			b, _ := json.Marshal(outRPC{JSONRPC: jsonrpcVersion, Method: "ping", ID: c.nextID("p")})
+			// Counted before the write: its pong may be read before
+			// the write returns.
+			s.unanswered.Add(1)
 			if !write(b) {
 				return
 			}
-			s.unanswered.Add(1)
 		}
 	}
 }
