@@ -110,10 +110,15 @@ func (c *Client) admin(ctx context.Context, path string, body, out any) error {
 // when non-empty), checks the envelope and decodes its result into out
 // (when out is non-nil).
 func (c *Client) call(ctx context.Context, base, path, secret, rid string, body, out any) error {
-	payload, err := json.Marshal(body)
-	if err != nil {
+	// Without HTML escaping, as the server's own Gson writes: text with
+	// <, > or & stays readable on the wire.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
 		return fmt.Errorf("wildfire: %s: encode: %w", path, err)
 	}
+	payload := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(payload))
