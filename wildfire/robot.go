@@ -31,8 +31,9 @@ const (
 	ModifyGroupMute = 3
 )
 
-// noArgs is the body of the calls that take none; the server ignores it,
-// but an empty body is what makes some routes answer HTTP 500.
+// noArgs is the body of the calls that take no argument. Those routes do
+// not read it; {} rather than nothing keeps every request a JSON object,
+// since routes that do read a body answer an empty one with HTTP 500.
 type noArgs struct{}
 
 // Send posts a message as the robot. The server fills the sender in; it
