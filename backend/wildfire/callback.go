@@ -82,9 +82,6 @@ func (b *Backend) Run(ctx context.Context, sink platform.Sink) error {
 	}()
 	defer wg.Wait()
 	defer cancel()
-	if err := sink.Deliver(ctx, []platform.Event{platform.Online{}}); err != nil && ctx.Err() == nil {
-		b.log.Warn("deliver online", zap.Error(err))
-	}
 	if b.reg != "" {
 		b.registerCallback(ctx)
 	}
@@ -117,9 +114,14 @@ func (b *Backend) registerCallback(ctx context.Context) {
 	}
 }
 
-// deliver takes what is queued, up to maxDeliverBatch events, delivers
-// it as one batch and answers each callback of it, until ctx is done.
+// deliver delivers Online, then takes what is queued, up to
+// maxDeliverBatch events, delivers it as one batch and answers each
+// callback of it, until ctx is done. Online goes first from here so that
+// no callback can overtake it.
 func (r *receiver) deliver(ctx context.Context, sink platform.Sink, log *zap.Logger) {
+	if err := sink.Deliver(ctx, []platform.Event{platform.Online{}}); err != nil && ctx.Err() == nil {
+		log.Warn("deliver online", zap.Error(err))
+	}
 	var batch []*pending
 	var events []platform.Event
 	for {
