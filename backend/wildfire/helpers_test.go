@@ -44,6 +44,8 @@ type fakeClient struct {
 	friends []string
 	ofUser  []string
 	recalls []string
+	// seen receives every call as it is made (dropped when full).
+	seen chan string
 }
 
 func newClient() *fakeClient {
@@ -54,13 +56,19 @@ func newClient() *fakeClient {
 		users:   map[string]wf.User{},
 		groups:  map[string]wf.Group{},
 		members: map[string][]wf.Member{},
+		seen:    make(chan string, 100),
 	}
 }
 
 func (f *fakeClient) call(name string, args ...any) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, fmt.Sprint(append([]any{name}, args...)...))
+	c := fmt.Sprint(append([]any{name}, args...)...)
+	f.calls = append(f.calls, c)
+	select {
+	case f.seen <- c:
+	default:
+	}
 	return f.errs[name]
 }
 
