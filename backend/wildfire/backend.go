@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -78,8 +79,8 @@ type KV interface {
 	Set(ctx context.Context, key string, value []byte) error
 }
 
-// Options configure a Backend. Client, Robot, KV and CallbackPathSecret
-// are required.
+// Options configure a Backend. Client, Robot, KV, CallbackPathSecret and
+// CallbackAddress are required.
 type Options struct {
 	Client Client
 	// Robot is the robot's user id; Name its display name until the
@@ -147,7 +148,9 @@ func New(opts Options) (*Backend, error) {
 	case opts.Robot == "":
 		return nil, errors.New("wildfire backend: the robot's user id is required")
 	case opts.CallbackPathSecret == "" || !validSecret(opts.CallbackPathSecret):
-		return nil, errors.New("wildfire backend: callback.path-secret is required, one path element of letters, digits, '-', '_' or '.': the server's callbacks are unsigned, the secret path tells them apart")
+		return nil, errors.New("wildfire backend: callback.path-secret is required, one path element of letters, digits, '-', '_' or '.' (not \"media\"): the server's callbacks are unsigned, the secret path tells them apart")
+	case opts.CallbackAddress == "":
+		return nil, errors.New("wildfire backend: callback.address is required: the server pushes every message to the daemon's callback")
 	}
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
@@ -186,7 +189,8 @@ func validSecret(s string) bool {
 			return false
 		}
 	}
-	return s != "." && s != ".."
+	// "media" would put the callbacks under the media files' path.
+	return s != "." && s != ".." && s != strings.Trim(mediaPrefix, "/")
 }
 
 // Name is "wildfire".

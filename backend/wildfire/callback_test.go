@@ -23,6 +23,8 @@ func TestCallbackDeliversMessagesInOrder(t *testing.T) {
 	bodies := [][]byte{
 		callback(101, alice, convPrivate, robot, text("hello")),
 		callback(102, bob, convGroup, g1, text("in the group")),
+		callback(103, bob, 2, "room", text("a chatroom: nothing for OneBot, still 200")),
+		callback(104, bob, convGroup, g1, wf.Payload{Type: typeTyping}),
 		callback(bigUID, alice, convPrivate, robot, text("big")),
 	}
 	for _, body := range bodies {

@@ -145,17 +145,24 @@ func TestMuteAll(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	c := newClient()
+	addr := "127.0.0.1:0"
 	for i, o := range []Options{
-		{Robot: robot, KV: newKV(), CallbackPathSecret: secret},
-		{Client: c, KV: newKV(), CallbackPathSecret: secret},
-		{Client: c, Robot: robot, CallbackPathSecret: secret},
-		{Client: c, Robot: robot, KV: newKV()},
-		{Client: c, Robot: robot, KV: newKV(), CallbackPathSecret: "a/b"},
-		{Client: c, Robot: robot, KV: newKV(), CallbackPathSecret: ".."},
+		{Robot: robot, KV: newKV(), CallbackPathSecret: secret, CallbackAddress: addr},
+		{Client: c, KV: newKV(), CallbackPathSecret: secret, CallbackAddress: addr},
+		{Client: c, Robot: robot, CallbackPathSecret: secret, CallbackAddress: addr},
+		{Client: c, Robot: robot, KV: newKV(), CallbackAddress: addr},
+		{Client: c, Robot: robot, KV: newKV(), CallbackPathSecret: "a/b", CallbackAddress: addr},
+		{Client: c, Robot: robot, KV: newKV(), CallbackPathSecret: "..", CallbackAddress: addr},
+		{Client: c, Robot: robot, KV: newKV(), CallbackPathSecret: "media", CallbackAddress: addr},
+		{Client: c, Robot: robot, KV: newKV(), CallbackPathSecret: secret}, // no callback address
 	} {
 		if _, err := New(o); err == nil {
 			t.Errorf("case %d: New accepted %+v", i, o)
 		}
+	}
+	b, err := New(Options{Client: c, Robot: robot, KV: newKV(), CallbackPathSecret: secret, CallbackAddress: addr})
+	if err != nil || b.CallbackAddress() != addr || b.Name() != "wildfire" {
+		t.Errorf("New = %v, %v", b, err)
 	}
 }
 
