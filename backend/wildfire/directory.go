@@ -232,10 +232,12 @@ func (n *names) get(uid string) string {
 		return name
 	}
 	raw, err := n.kv.Get(nameKey(uid))
+	if errors.Is(err, platform.ErrNotFound) {
+		n.remember(uid, "") // so that the next message does not read KV again
+		return ""
+	}
 	if err != nil {
-		if !errors.Is(err, platform.ErrNotFound) {
-			n.log.Warn("names: read", zap.Error(err))
-		}
+		n.log.Warn("names: read", zap.Error(err))
 		return ""
 	}
 	n.remember(uid, string(raw))
