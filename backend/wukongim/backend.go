@@ -30,6 +30,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/mediahost"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	wk "github.com/yunhu-onebot/yunhu-onebot/wukongim"
 )
@@ -93,20 +94,7 @@ type Named struct {
 // base64: WuKongIM stores no files, so the daemon writes them under Dir
 // and serves them on Address, linking PublicURL + "/" + name. Without Dir
 // such sends are refused; media given by http(s) URL need none of it.
-type MediaOptions struct {
-	// Dir is where the files are written ("" disables hosting).
-	Dir string
-	// PublicURL is how WuKongIM's clients reach Address, without a
-	// trailing slash (e.g. https://bot.example.com/media).
-	PublicURL string
-	// Address is the host:port the handler is served on ("" means the
-	// operator serves Dir some other way).
-	Address string
-	// MaxBytes caps one file (0: no cap beyond the core's media limit).
-	MaxBytes int64
-	// Retention is how long files are kept (0: forever).
-	Retention time.Duration
-}
+type MediaOptions = mediahost.Options
 
 // Options configure a Backend. API, Receiver, Self and KV are required.
 type Options struct {
@@ -139,7 +127,7 @@ type Backend struct {
 	offlineWait time.Duration
 	log         *zap.Logger
 	now         func() time.Time
-	media       MediaOptions
+	media       *mediahost.Host
 	queue       int // ingestQueue; smaller in tests
 
 	dir    *directory
@@ -185,10 +173,14 @@ func New(opts Options) (*Backend, error) {
 		kv:          opts.KV,
 		log:         opts.Log,
 		now:         opts.Now,
-		media:       opts.Media,
 		queue:       ingestQueue,
 		seqs:        newSeqCache(seqCacheSize),
 	}
+	media, err := mediahost.New(opts.Media, opts.Log, func() time.Time { return b.now() })
+	if err != nil {
+		return nil, fmt.Errorf("wukongim backend: %w", err)
+	}
+	b.media = media
 	b.dir = newDirectory(opts.KV, opts.Log, opts.Self, opts.Name, opts.Groups, opts.Users)
 	b.unbans = loadUnbans(opts.KV, opts.Log)
 	return b, nil

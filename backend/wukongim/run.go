@@ -59,7 +59,7 @@ func (b *Backend) Run(parent context.Context, sink platform.Sink) error {
 	defer cancel()
 	r := &receiver{b: b, ch: make(chan item, b.queue), stop: ctx.Done()}
 	var wg sync.WaitGroup
-	for _, run := range []func(context.Context){r.deliver(sink), b.runDirectory, b.runUnbans, b.runPrune} {
+	for _, run := range []func(context.Context){r.deliver(sink), b.runDirectory, b.runUnbans, b.media.Run} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -239,23 +239,6 @@ func (b *Backend) runDirectory(ctx context.Context) {
 			if err := b.dir.flush(ctx); err != nil && ctx.Err() == nil {
 				b.log.Warn("directory: write", zap.Error(err))
 			}
-		}
-	}
-}
-
-// runPrune prunes hosted media at start and every pruneEvery.
-func (b *Backend) runPrune(ctx context.Context) {
-	if b.media.Dir == "" || b.media.Retention <= 0 {
-		return
-	}
-	t := time.NewTicker(pruneEvery)
-	defer t.Stop()
-	for {
-		b.pruneMedia()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }
