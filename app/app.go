@@ -230,7 +230,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	case cfg.Backend == config.BackendWuKongIM:
 		a.Backend, err = a.wukongimBackend(ctx, cfg)
 	case cfg.Backend == config.BackendWildfire:
-		a.Backend, err = a.wildfireBackend(ctx, cfg)
+		a.Backend, err = a.wildfireBackend(cfg)
 	default:
 		err = fmt.Errorf("backend: %q is not a known backend", cfg.Backend)
 	}

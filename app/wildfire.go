@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -20,7 +19,7 @@ import (
 // wildfireBackend makes the WildfireChat client (robot API, and the admin
 // API when configured) and the backend over it, whose callback listener
 // app serves.
-func (a *App) wildfireBackend(ctx context.Context, cfg *config.Config) (platform.Backend, error) {
+func (a *App) wildfireBackend(cfg *config.Config) (platform.Backend, error) {
 	log := a.log
 	w := cfg.Wildfire
 	if a.opts.Wildfire != nil {
@@ -46,13 +45,8 @@ func (a *App) wildfireBackend(ctx context.Context, cfg *config.Config) (platform
 		Timeout: w.TimeoutDuration(), Log: log.Named("wildfire"),
 	})
 	log.Info("wildfire robot", zap.String("robot-id", w.RobotID), zap.Bool("admin-api", client.HasAdmin()))
-	if w.Callback.SetURL != "" {
-		if err := client.SetCallback(ctx, w.Callback.SetURL); err != nil {
-			return nil, fmt.Errorf("wildfire.callback.set-url: register the callback: %w", err)
-		}
-	}
+	// Hosted media are served by the callback listener, under /media/.
 	media := mediahost.Options{
-		Address:   w.Media.Address,
 		PublicURL: strings.TrimSuffix(w.Media.PublicURL, "/"),
 		Dir:       w.Media.Dir,
 		MaxBytes:  cfg.Message.MaxMediaBytes(),
@@ -68,6 +62,7 @@ func (a *App) wildfireBackend(ctx context.Context, cfg *config.Config) (platform
 		KV:                 bridge.NewBackendState(a.Store),
 		CallbackAddress:    w.Callback.Address,
 		CallbackPathSecret: w.Callback.PathSecret,
+		RegisterCallback:   w.Callback.SetURL,
 		Allow:              allow,
 		Media:              media,
 		Log:                log.Named("wildfire"),
