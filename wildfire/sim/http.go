@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 )
@@ -474,17 +473,17 @@ func robotMemberList(s *Server, rq *request) answer {
 		return codeAnswer(CodeNotExist)
 	}
 	out := []pojoMember{}
-	in_ := false
+	inGroup := false
 	for _, m := range g.members {
 		if m.typ == MemberRemoved {
 			continue
 		}
 		if m.id == rq.robot.id {
-			in_ = true
+			inGroup = true
 		}
 		out = append(out, toPojoMember(m))
 	}
-	if !in_ {
+	if !inGroup {
 		out = []pojoMember{}
 	}
 	return okAnswer(struct {
@@ -692,14 +691,14 @@ func adminCreateRobot(s *Server, rq *request) answer {
 		return codeAnswer(CodeInvalidParam)
 	}
 	if in.UserID == "" {
-		s.groupSeq++
-		in.UserID = "robot" + strconv.FormatInt(s.groupSeq, 36)
+		s.robotSeq++
+		in.UserID = "robot" + strconv.FormatInt(s.robotSeq, 36)
 	}
 	if in.Owner == "" {
 		in.Owner = in.UserID
 	}
 	if in.Secret == "" {
-		in.Secret = Sign("secret", in.UserID, time.Now().UnixNano())[:16]
+		in.Secret = Sign("secret", in.UserID, s.now().UnixNano())[:16]
 	}
 	s.addRobotLocked(in.UserID, in.Name, in.Secret, in.Owner, in.Callback)
 	s.log.Debug("robot created", zap.String("id", in.UserID))

@@ -101,7 +101,7 @@ type Server struct {
 	order    []int64 // message ids, oldest first, for the cap
 	lastID   int64
 	friendTS int64
-	groupSeq int64
+	robotSeq int64
 
 	robotLimit *limiter
 	adminLimit *limiter
