@@ -139,6 +139,7 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	var sb *sandbox
 	var wsb *wkSandbox // the sandbox of backend: wukongim
+	var fsb *wfSandbox // the sandbox of backend: wildfire
 	a, err := app.New(ctx, &cfg, app.Options{
 		Log:        log,
 		Version:    versionString(),
@@ -167,6 +168,18 @@ func (d *daemon) run(ctx context.Context) error {
 			wsb.log.Info("the simulated WuKongIM listens on loopback", zap.String("url", wsb.base))
 			return nil
 		},
+		Wildfire: func(db *store.Store, c *config.Wildfire) error {
+			if !d.sandbox {
+				return nil
+			}
+			var err error
+			if fsb, err = newWFSandbox(log.Named("sandbox"), sandboxOptions{DB: cfg.Database.Path, IDs: db, Address: sandboxAddress}); err != nil {
+				return err
+			}
+			fsb.configure(c)
+			fsb.log.Info("the simulated WildfireChat listens on loopback", zap.String("url", fsb.base))
+			return nil
+		},
 		RunBridge: func(ctx context.Context, br *bridge.Bridge) error { return runBridge(ctx, br, cfg.Backend) },
 		OnReady: func(addrs []net.Addr) {
 			if err := sdNotify(d.getenv, "READY=1"); err != nil {
@@ -182,6 +195,14 @@ func (d *daemon) run(ctx context.Context) error {
 				}
 				if d.onSandbox != nil {
 					d.onSandbox(sb.sim, sb.base)
+				}
+			}
+			if fsb != nil {
+				fsb.log.Info("make a simulated user talk",
+					zap.String("say", fsb.base+"/sandbox/say?from=alice&group="+wfSandboxGroup+"&text=hello"),
+					zap.String("help", fsb.base+"/sandbox/"))
+				if d.banner != nil {
+					_, _ = io.WriteString(d.banner, fsb.banner(cfg.Servers, addrs))
 				}
 			}
 			if wsb != nil {
@@ -209,6 +230,9 @@ func (d *daemon) run(ctx context.Context) error {
 		if wsb != nil {
 			wsb.close()
 		}
+		if fsb != nil {
+			fsb.close()
+		}
 		return err
 	}
 	if d.setupOneBot != nil {
@@ -221,6 +245,17 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	if wsb != nil {
 		a.Add(wsb)
+	}
+	if fsb != nil {
+		// The callback listener follows the OneBot listeners (app.Addrs).
+		bound := 0
+		for _, srv := range cfg.Servers {
+			if srv.HTTP != nil || srv.WS != nil {
+				bound++
+			}
+		}
+		fsb.attach(a.Backend, a.Addrs()[bound])
+		a.Add(fsb)
 	}
 	return a.Run(ctx)
 }
