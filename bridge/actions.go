@@ -94,8 +94,9 @@ func (b *Bridge) coreActions() map[string]onebot.ActionFunc {
 	// Messages and history (actions_msg.go, actions_history.go).
 	capable(b.reader != nil, "mark_msg_as_read", "mark messages read", b.markMsgAsRead)
 	capable(b.editor != nil, "edit_msg", "edit messages", b.editMsg)
-	capable(b.history != nil, "get_history_msg", "read history", b.getHistoryMsg)
-	capable(b.history != nil, "get_group_msg_history", "read history", b.getGroupMsgHistory)
+	// Without History, history is what the store holds (storedHistory).
+	a["get_history_msg"] = b.getHistoryMsg
+	a["get_group_msg_history"] = b.getGroupMsgHistory
 
 	// Users and friends (actions_friend.go).
 	capable(b.dir != nil, "get_stranger_info", "read user profiles", b.getStrangerInfo)

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 
 	"go.uber.org/zap"
@@ -121,6 +122,9 @@ func (b *Bridge) readHistory(ctx context.Context, conv platform.Conv, p historyP
 		anchorRec, before = &rec, rec.MsgID
 		count--
 	}
+	if b.history == nil {
+		return b.storedHistory(ctx, conv, anchorID, anchorRec, int(count))
+	}
 	var msgs []platform.Message
 	if count > 0 {
 		var err error
@@ -143,6 +147,41 @@ func (b *Bridge) readHistory(ctx context.Context, conv platform.Conv, p historyP
 	for i, rec := range recs {
 		if rec.Recalled {
 			continue
+		}
+		info, err := b.msgInfoOf(ctx, ids[i], rec)
+		if err != nil {
+			return nil, err
+		}
+		out.Messages = append(out.Messages, info)
+	}
+	return out, nil
+}
+
+// maxStoredHistoryScan bounds the records one history call of a backend
+// without History looks at (store.Recent).
+const maxStoredHistoryScan = 200_000
+
+// storedHistory is readHistory for a platform with no history API: the
+// messages the daemon stored (received, sent and reported), count of them
+// before the anchor, oldest first, the anchor last.
+func (b *Bridge) storedHistory(ctx context.Context, conv platform.Conv, anchorID int32, anchorRec *store.Message, count int) (any, error) {
+	var ids []int32
+	var recs []store.Message
+	if count > 0 {
+		var err error
+		if ids, recs, err = b.store.Recent(convKey(conv), anchorID, count, maxStoredHistoryScan); err != nil {
+			return nil, onebot.ErrFailed("read stored messages", err)
+		}
+		slices.Reverse(ids)
+		slices.Reverse(recs)
+	}
+	if anchorRec != nil {
+		ids, recs = append(ids, anchorID), append(recs, *anchorRec)
+	}
+	out := historyResult{Messages: make([]msgInfo, 0, len(ids))}
+	for i, rec := range recs {
+		if rec.Recalled || len(rec.Body) == 0 {
+			continue // recalled, or a placeholder of a quoted message never seen
 		}
 		info, err := b.msgInfoOf(ctx, ids[i], rec)
 		if err != nil {

@@ -26,8 +26,9 @@
 //     leaves nothing that get_msg or history reads back.
 //   - send_answer_lost: a send whose answer is lost went out once, and
 //     is listed once.
-//   - history (History): get_group_msg_history lists the peer's and the
-//     account's messages, in order, once, by their message_ids.
+//   - history: get_group_msg_history lists the peer's and the account's
+//     messages, in order, once, by their message_ids (from the platform
+//     with History, else from what the daemon stored).
 //   - dropped_connection (History): across a dropped receive connection,
 //     and a longer outage, every message is reported exactly once, in
 //     order, whether it was pushed again or caught up.

@@ -271,8 +271,6 @@ func firstNonEmpty(s ...string) string {
 // Unsupported gives the reasons for what the community server lacks.
 func (b *Backend) Unsupported() map[string]string {
 	m := map[string]string{
-		"get_group_msg_history":    "WildfireChat has no list-messages API: history is what the daemon received",
-		"get_history_msg":          "WildfireChat has no list-messages API: history is what the daemon received",
 		"set_friend_add_request":   "the WildfireChat community edition tells robots of no friend requests",
 		"set_group_add_request":    "the WildfireChat community edition has no join requests: members are added directly",
 		"edit_msg":                 "the WildfireChat community edition has no message edits (the update API is not routed)",

@@ -101,8 +101,6 @@ func TestUnsupportedReasons(t *testing.T) {
 	b := newBackend(t, newClient(), nil)
 	u := b.Unsupported()
 	for action, says := range map[string]string{
-		"get_group_msg_history":   "no list-messages API",
-		"get_history_msg":         "history is what the daemon received",
 		"set_friend_add_request":  "community edition",
 		"set_group_add_request":   "community edition",
 		"edit_msg":                "community edition",
