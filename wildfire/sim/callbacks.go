@@ -31,6 +31,8 @@ type Callback struct {
 	Status int    // the target's HTTP status; 0 when no answer came
 	Err    string // why no answer came (transport error, queue full, closed)
 	Done   bool   // the attempt is over (answered or failed)
+
+	evicted bool // no longer kept: its finish does not count
 }
 
 type cbJob struct{ rec *Callback }
@@ -43,6 +45,7 @@ func (s *Server) enqueueLocked(kind, robotID, url string, body []byte) {
 	s.callbacks = append(s.callbacks, rec)
 	if over := len(s.callbacks) - s.opts.MaxCallbackRecords; over > 0 {
 		for _, old := range s.callbacks[:over] {
+			old.evicted = true
 			if old.Done {
 				s.cbDone--
 			}
@@ -67,11 +70,8 @@ func (s *Server) finishLocked(rec *Callback, status int, errText string) {
 		return
 	}
 	rec.Status, rec.Err, rec.Done = status, errText, true
-	for _, r := range s.callbacks {
-		if r == rec {
-			s.cbDone++
-			break
-		}
+	if !rec.evicted {
+		s.cbDone++
 	}
 	s.notifyLocked()
 }

@@ -293,3 +293,20 @@ func TestStoredMessagesAreBounded(t *testing.T) {
 		t.Fatal("the oldest message is still kept")
 	}
 }
+
+func TestTransparentMessagesReachRobotsOnlyForType403(t *testing.T) {
+	e := newEnv(t, Options{})
+	k := newSink(t)
+	e.world(k, nil)
+	if _, err := e.s.Say("alice", Conversation{Type: 0, Target: "bot1"}, Payload{Type: 91, PersistFlag: 4}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.s.Say("alice", Conversation{Type: 0, Target: "bot1"}, Payload{Type: 403, PersistFlag: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cbs := waitCallbacks(t, e.s, 1)
+	if len(e.s.Callbacks()) != 1 || !bytes.Contains(cbs[0].Body, []byte(fmt.Sprintf(`"messageId":%d`, m.ID))) {
+		t.Fatalf("callbacks %+v, want only the type-403 one", e.s.Callbacks())
+	}
+}

@@ -239,7 +239,9 @@ func (s *Server) Say(from string, conv Conversation, p Payload) (Message, error)
 
 // Recall recalls a message as user operator (a client recall: the time
 // limit and group roles apply). It answers the recalled-content summary, ""
-// when the message was already recalled.
+// when the message was already recalled. Like the server, it re-publishes
+// the rewritten message to the conversation's receivers as they are at the
+// time of the recall (for a group, its current members).
 func (s *Server) Recall(operator string, messageUID int64) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
