@@ -1,5 +1,7 @@
 package segment
 
+import "strings"
+
 // Segment types of OneBot v11 (shared/reference/onebot-11/message/segment.md)
 // and the extensions this bridge adds for what Yunhu can show and QQ cannot.
 const (
@@ -164,4 +166,45 @@ func AppendText(m Message, s string) Message {
 		return m
 	}
 	return append(m, Text(s))
+}
+
+// Mention is one mention to place in a text: the at segment's qq and the
+// names it may be written as after "@" (the first found wins).
+type Mention struct {
+	QQ    string
+	Names []string
+}
+
+// PlaceMentions splits text around its mentions, for platforms whose
+// mentions live in the text as "@name" beside a list of ids: each becomes
+// an at segment where its "@name" stands (the earliest of its names, in
+// the order given, each after the last), taking the single space clients
+// write after it; a mention whose name is not found leads the message.
+// It is linear in len(text) times the names.
+func PlaceMentions(text string, mentions []Mention) Message {
+	var lead, body Message
+	rest := text
+	for _, mt := range mentions {
+		at, end := -1, 0
+		for _, n := range mt.Names {
+			if n == "" {
+				continue
+			}
+			if i := strings.Index(rest, "@"+n); i >= 0 && (at < 0 || i < at) {
+				at, end = i, i+1+len(n)
+			}
+		}
+		if at < 0 {
+			lead = append(lead, At(mt.QQ))
+			continue
+		}
+		body = AppendText(body, rest[:at])
+		body = append(body, At(mt.QQ))
+		rest = rest[end:]
+		if strings.HasPrefix(rest, " ") {
+			rest = rest[1:]
+		}
+	}
+	body = AppendText(body, rest)
+	return append(lead, body...)
 }

@@ -355,14 +355,10 @@ func duration(content string) int64 {
 // lead the message. A mention of all is placed the same way at
 // "@所有人" or "@all".
 func textSegments(text string, p *wf.Payload, names func(string) []string) segment.Message {
-	type mention struct {
-		qq    string
-		names []string
-	}
-	var ms []mention
+	var ms []segment.Mention
 	switch p.MentionedType {
 	case mentionAll:
-		ms = append(ms, mention{segment.AtAllQQ, []string{"所有人", "all"}})
+		ms = append(ms, segment.Mention{QQ: segment.AtAllQQ, Names: []string{"所有人", "all"}})
 	case mentionSome:
 		seen := map[string]bool{}
 		for _, uid := range p.MentionedTarget {
@@ -374,34 +370,10 @@ func textSegments(text string, p *wf.Payload, names func(string) []string) segme
 			if names != nil {
 				ns = names(uid)
 			}
-			ms = append(ms, mention{uid, append(ns, uid)})
+			ms = append(ms, segment.Mention{QQ: uid, Names: append(ns, uid)})
 		}
 	}
-	var lead, body segment.Message
-	rest := text
-	for _, mt := range ms {
-		at, end := -1, 0
-		for _, n := range mt.names {
-			if n == "" {
-				continue
-			}
-			if i := strings.Index(rest, "@"+n); i >= 0 && (at < 0 || i < at) {
-				at, end = i, i+1+len(n)
-			}
-		}
-		if at < 0 {
-			lead = append(lead, segment.At(mt.qq))
-			continue
-		}
-		body = segment.AppendText(body, rest[:at])
-		body = append(body, segment.At(mt.qq))
-		rest = rest[end:]
-		if strings.HasPrefix(rest, " ") {
-			rest = rest[1:]
-		}
-	}
-	body = segment.AppendText(body, rest)
-	out := append(lead, body...)
+	out := segment.PlaceMentions(text, ms)
 	if len(out) == 0 {
 		return segment.Message{segment.Text("")}
 	}

@@ -302,14 +302,10 @@ func plainPreview(p *Payload) string {
 // mentions not found lead the message. mention.all is placed the same way
 // at "@all" or "@所有人".
 func textSegments(text string, m *Mention, names func(string) []string) segment.Message {
-	type mention struct {
-		qq    string
-		names []string
-	}
-	var ms []mention
+	var ms []segment.Mention
 	if m != nil {
 		if m.All {
-			ms = append(ms, mention{segment.AtAllQQ, []string{"all", "所有人"}})
+			ms = append(ms, segment.Mention{QQ: segment.AtAllQQ, Names: []string{"all", "所有人"}})
 		}
 		seen := map[string]bool{}
 		for _, uid := range m.UIDs {
@@ -321,34 +317,10 @@ func textSegments(text string, m *Mention, names func(string) []string) segment.
 			if names != nil {
 				ns = names(uid)
 			}
-			ms = append(ms, mention{uid, append(ns, uid)})
+			ms = append(ms, segment.Mention{QQ: uid, Names: append(ns, uid)})
 		}
 	}
-	var lead, body segment.Message
-	rest := text
-	for _, mt := range ms {
-		at, end := -1, 0
-		for _, n := range mt.names {
-			if n == "" {
-				continue
-			}
-			if i := strings.Index(rest, "@"+n); i >= 0 && (at < 0 || i < at) {
-				at, end = i, i+1+len(n)
-			}
-		}
-		if at < 0 {
-			lead = append(lead, segment.At(mt.qq))
-			continue
-		}
-		body = segment.AppendText(body, rest[:at])
-		body = append(body, segment.At(mt.qq))
-		rest = rest[end:]
-		if strings.HasPrefix(rest, " ") {
-			rest = rest[1:]
-		}
-	}
-	body = segment.AppendText(body, rest)
-	return append(lead, body...)
+	return segment.PlaceMentions(text, ms)
 }
 
 // maxMentions bounds the mentions of one message, both ways.
