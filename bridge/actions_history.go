@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/clip"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
@@ -70,7 +71,7 @@ func (b *Bridge) getHistoryMsg(ctx context.Context, req *onebot.Request) (any, e
 			return nil, onebot.ErrBadParams("message_type: required (or group_id / user_id)")
 		}
 	default:
-		return nil, onebot.ErrBadParams("message_type: expected private or group, got %q", clipParam(p.MessageType, 40))
+		return nil, onebot.ErrBadParams("message_type: expected private or group, got %q", clip.Bytes(p.MessageType, 40))
 	}
 	if err != nil {
 		return nil, err

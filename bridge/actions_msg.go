@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/clip"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
@@ -91,7 +92,7 @@ func (b *Bridge) sendMsg(ctx context.Context, req *onebot.Request) (any, error) 
 		}
 		conv, err = b.userConv("user_id", int64(*p.UserID))
 	default:
-		return nil, onebot.ErrBadParams("message_type: expected private or group, got %q", clipParam(typ, 40))
+		return nil, onebot.ErrBadParams("message_type: expected private or group, got %q", clip.Bytes(typ, 40))
 	}
 	if err != nil {
 		return nil, err
@@ -366,7 +367,7 @@ func (b *Bridge) prepareEncode(ctx context.Context, conv platform.Conv, msg segm
 		v := out[i].Value("id")
 		n, err := strconv.ParseInt(v, 10, 32)
 		if err != nil {
-			return nil, env, onebot.ErrBadParams("reply.id: expected a message_id, got %q", clipParam(v, 40))
+			return nil, env, onebot.ErrBadParams("reply.id: expected a message_id, got %q", clip.Bytes(v, 40))
 		}
 		rec, err := b.storedMessage(int32(n), "reply.id")
 		if err != nil {
@@ -437,7 +438,7 @@ func (b *Bridge) toPlatform(ctx context.Context, msg segment.Message) (segment.M
 		}
 		n, err := strconv.ParseInt(qq, 10, 64)
 		if err != nil {
-			return nil, onebot.ErrBadParams("at.qq: expected a user id, got %q", clipParam(qq, 40))
+			return nil, onebot.ErrBadParams("at.qq: expected a user id, got %q", clip.Bytes(qq, 40))
 		}
 		id, err := b.platformID("at.qq", n)
 		if err != nil {

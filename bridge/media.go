@@ -12,8 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/clip"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 )
@@ -58,7 +58,7 @@ func (b *Bridge) loadMedia(ctx context.Context, param, ref string) ([]byte, stri
 	case ref == "":
 		return nil, "", onebot.ErrBadParams("%s: required", param)
 	}
-	return nil, "", onebot.ErrBadParams("%s: %q is not an http(s):// URL, base64:// data or a file:/// absolute path", param, clipParam(ref, 80))
+	return nil, "", onebot.ErrBadParams("%s: %q is not an http(s):// URL, base64:// data or a file:/// absolute path", param, clip.Bytes(ref, 80))
 }
 
 // tooLarge is the error for media beyond the cap.
@@ -102,22 +102,22 @@ func (b *Bridge) readLocalMedia(param, ref string) ([]byte, string, error) {
 		return nil, "", onebot.ErrBadParams("%s: bad file URI: %v", param, err)
 	}
 	if u.Host != "" && u.Host != "localhost" {
-		return nil, "", onebot.ErrBadParams("%s: %q is not an absolute path: use file:///absolute/path", param, clipParam(ref, 80))
+		return nil, "", onebot.ErrBadParams("%s: %q is not an absolute path: use file:///absolute/path", param, clip.Bytes(ref, 80))
 	}
 	p := u.Path
 	if p == "" {
 		p = u.Opaque // file:relative/path
 	}
 	if !filepath.IsAbs(p) {
-		return nil, "", onebot.ErrBadParams("%s: %q is not an absolute path: use file:///absolute/path", param, clipParam(ref, 80))
+		return nil, "", onebot.ErrBadParams("%s: %q is not an absolute path: use file:///absolute/path", param, clip.Bytes(ref, 80))
 	}
 	f, err := b.media.openLocal(p)
 	if errors.Is(err, errNoSuchFile) {
 		// The same words whether the file is missing or may not be read.
-		return nil, "", onebot.ErrBadParams("%s: %s: no such file under message.media.file-roots", param, clipParam(p, 120))
+		return nil, "", onebot.ErrBadParams("%s: %s: no such file under message.media.file-roots", param, clip.Bytes(p, 120))
 	}
 	if err != nil {
-		return nil, "", onebot.ErrBadParams("%s: %s: %v", param, clipParam(p, 120), err)
+		return nil, "", onebot.ErrBadParams("%s: %s: %v", param, clip.Bytes(p, 120), err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
@@ -255,7 +255,7 @@ func shownURL(raw string) string {
 		u.RawQuery = "…"
 	}
 	u.User, u.Fragment, u.RawFragment = nil, "", ""
-	return clipParam(u.String(), 120)
+	return clip.Bytes(u.String(), 120)
 }
 
 // unwrapURLError drops the *url.Error wrapper, whose text repeats the URL.
@@ -277,16 +277,4 @@ func responseName(resp *http.Response) string {
 		return base
 	}
 	return ""
-}
-
-// clipParam shortens s for an error message (base64 data can be
-// megabytes), cutting at a character boundary.
-func clipParam(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -32,6 +32,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/clip"
 	"github.com/yunhu-onebot/yunhu-onebot/internal/mediahost"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	wf "github.com/yunhu-onebot/yunhu-onebot/wildfire"
@@ -228,7 +229,7 @@ func msgID(uid int64) string { return strconv.FormatInt(uid, 10) }
 func parseUID(id string) (int64, error) {
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, platform.BadParamf("message id %q is not a WildfireChat message uid", clip(id, 40))
+		return 0, platform.BadParamf("message id %q is not a WildfireChat message uid", clip.Bytes(id, 40))
 	}
 	return n, nil
 }

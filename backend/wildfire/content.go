@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/clip"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
 	wf "github.com/yunhu-onebot/yunhu-onebot/wildfire"
@@ -83,7 +83,7 @@ func (b *Backend) messageEvents(m *wf.Message) []platform.Event {
 	conv, ok := b.convOf(m)
 	if !ok {
 		b.log.Debug("callback of a conversation OneBot has none for; dropped",
-			zap.Int("conv_type", m.Conv.Type), zap.String("sender", clip(m.Sender, 64)))
+			zap.Int("conv_type", m.Conv.Type), zap.String("sender", clip.Bytes(m.Sender, 64)))
 		return nil
 	}
 	at := time.Time{}
@@ -317,7 +317,7 @@ func payloadSegments(p *wf.Payload, names func(string) []string) segment.Message
 
 // readable is the text shown for a content OneBot has no segment for.
 func readable(p *wf.Payload) string {
-	title := clip(strings.TrimSpace(p.SearchableContent), 200)
+	title := clip.Bytes(strings.TrimSpace(p.SearchableContent), 200)
 	label := map[int]string{
 		typeImage: "image", typeVoice: "voice", typeVideo: "video", typeFile: "file", typeSticker: "sticker",
 		typeLocation: "location", typeLink: "link", typeCard: "contact card", typeComposit: "merged messages",
@@ -378,15 +378,4 @@ func textSegments(text string, p *wf.Payload, names func(string) []string) segme
 		return segment.Message{segment.Text("")}
 	}
 	return out
-}
-
-// clip shortens s to about n bytes, on a character boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

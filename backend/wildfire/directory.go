@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/clip"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	wf "github.com/yunhu-onebot/yunhu-onebot/wildfire"
 )
@@ -40,7 +41,7 @@ const maxListed = 500
 func (b *Backend) User(ctx context.Context, id string) (*platform.User, error) {
 	u, err := b.c.UserInfo(ctx, id)
 	if err != nil {
-		return nil, apiError("user "+clip(id, 64), err)
+		return nil, apiError("user "+clip.Bytes(id, 64), err)
 	}
 	pu := userOf(u, id)
 	b.names.learn(ctx, pu.ID, pu.Name)
@@ -124,7 +125,7 @@ func (b *Backend) cut(what string, ids []string) []string {
 func (b *Backend) Group(ctx context.Context, id string) (*platform.Group, error) {
 	g, err := b.c.GroupInfo(ctx, id)
 	if err != nil {
-		return nil, apiError("group "+clip(id, 64), err)
+		return nil, apiError("group "+clip.Bytes(id, 64), err)
 	}
 	return &platform.Group{
 		ID: firstNonEmpty(g.TargetID, id), Name: g.Name, MemberCount: int32(g.MemberCount),
@@ -137,7 +138,7 @@ func (b *Backend) Group(ctx context.Context, id string) (*platform.Group, error)
 func (b *Backend) Members(ctx context.Context, groupID string) ([]platform.Member, error) {
 	ms, err := b.c.GroupMembers(ctx, groupID)
 	if err != nil {
-		return nil, apiError("members of "+clip(groupID, 64), err)
+		return nil, apiError("members of "+clip.Bytes(groupID, 64), err)
 	}
 	out := make([]platform.Member, 0, len(ms))
 	for _, m := range ms {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/clip"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
 	wf "github.com/yunhu-onebot/yunhu-onebot/wildfire"
@@ -111,7 +112,7 @@ func (e *encoder) add(i int, s segment.Segment) error {
 		}
 		q := e.env.Quote
 		if q == nil || q.MsgID == "" || q.MsgID != s.Value("id") {
-			return platform.BadParamf("message[%d]: reply.id: expected a message_id of this conversation, got %q", i, clip(s.Value("id"), 40))
+			return platform.BadParamf("message[%d]: reply.id: expected a message_id of this conversation, got %q", i, clip.Bytes(s.Value("id"), 40))
 		}
 		if _, err := parseUID(q.MsgID); err != nil {
 			return platform.BadParamf("message[%d]: reply.id: %v", i, err)
@@ -194,7 +195,7 @@ func (e *encoder) attachQuote() error {
 		}
 		raw, _ := json.Marshal(struct {
 			Quote quote `json:"quote"`
-		}{quote{UID: json.Number(q.MsgID), User: q.SenderID, Name: q.Sender, Digest: clip(q.Body.PlainText(), 100)}})
+		}{quote{UID: json.Number(q.MsgID), User: q.SenderID, Name: q.Sender, Digest: clip.Bytes(q.Body.PlainText(), 100)}})
 		e.parts[i].p.Base64edData = base64.StdEncoding.EncodeToString(raw)
 		e.parts[i].segs = append(segment.Message{*e.replySeg}, e.parts[i].segs...)
 		return nil

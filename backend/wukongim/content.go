@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/clip"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
 )
@@ -228,7 +228,7 @@ func payloadSegments(p *Payload, names func(string) []string) segment.Message {
 	case typeMergeForward:
 		out = segment.AppendText(out, forwardText(p))
 	case typeCmd:
-		out = segment.AppendText(out, "[command "+clip(p.Cmd, 40)+"]")
+		out = segment.AppendText(out, "[command "+clip.Bytes(p.Cmd, 40)+"]")
 	default:
 		text := p.Content
 		if text == "" {
@@ -269,7 +269,7 @@ func forwardText(p *Payload) string {
 		if who == "" {
 			who = m.FromUID
 		}
-		sb.WriteString("\n" + who + ": " + clip(preview, 200))
+		sb.WriteString("\n" + who + ": " + clip.Bytes(preview, 200))
 	}
 	return sb.String()
 }
@@ -325,17 +325,6 @@ func textSegments(text string, m *Mention, names func(string) []string) segment.
 
 // maxMentions bounds the mentions of one message, both ways.
 const maxMentions = 100
-
-// clip shortens s to about n bytes, on a character boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
 
 // encodePayload is the JSON of an outgoing payload; HTML escaping is off
 // so that text reaches other clients as written.

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"strings"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/clip"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
 	wk "github.com/yunhu-onebot/yunhu-onebot/wukongim"
@@ -169,9 +170,9 @@ func (e *encoder) addReply(i int, s segment.Segment) error {
 	}
 	q := e.env.Quote
 	if q == nil || q.MsgID == "" || q.MsgID != s.Value("id") {
-		return platform.BadParamf("message[%d]: reply.id: expected a message_id of this conversation, got %q", i, clip(s.Value("id"), 40))
+		return platform.BadParamf("message[%d]: reply.id: expected a message_id of this conversation, got %q", i, clip.Bytes(s.Value("id"), 40))
 	}
-	quoted, _ := encodePayload(&Payload{Type: typeText, Content: clip(q.Body.PlainText(), 200)})
+	quoted, _ := encodePayload(&Payload{Type: typeText, Content: clip.Bytes(q.Body.PlainText(), 200)})
 	seq, _ := e.b.seqs.get(e.conv, q.MsgID)
 	e.reply = &Reply{
 		MessageID: idString(q.MsgID), MessageSeq: num(seq),

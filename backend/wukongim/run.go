@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/clip"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	wk "github.com/yunhu-onebot/yunhu-onebot/wukongim"
 )
@@ -216,7 +217,7 @@ func (b *Backend) event(m *wk.Message) platform.Event {
 // of a message in the same conversation, else none.
 func (b *Backend) command(conv platform.Conv, m *wk.Message, p *Payload, at time.Time) platform.Event {
 	if p.Cmd != cmdRevoke {
-		b.log.Debug("command message dropped", zap.String("cmd", clip(p.Cmd, 64)), zap.String("conv", conv.ID))
+		b.log.Debug("command message dropped", zap.String("cmd", clip.Bytes(p.Cmd, 64)), zap.String("conv", conv.ID))
 		return nil
 	}
 	var rp revokeParam

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/clip"
 	"github.com/yunhu-onebot/yunhu-onebot/internal/mediakind"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
@@ -246,7 +247,7 @@ func (ob *outBuilder) addAt(seg segment.Segment) error {
 	}
 	id := qq // the core mapped the OneBot number to the Yunhu id
 	if id == "" {
-		return platform.BadParamf("at.qq: expected a user id, got %q", clipParam(qq, 40))
+		return platform.BadParamf("at.qq: expected a user id, got %q", clip.Bytes(qq, 40))
 	}
 	name := seg.Value("name")
 	if name == "" {
@@ -319,7 +320,7 @@ func (ob *outBuilder) addReply(seg segment.Segment) error {
 	}
 	q := ob.env.Quote
 	if q == nil || q.MsgID == "" || q.MsgID != seg.Value("id") {
-		return platform.BadParamf("reply.id: expected a message_id, got %q", clipParam(seg.Value("id"), 40))
+		return platform.BadParamf("reply.id: expected a message_id, got %q", clip.Bytes(seg.Value("id"), 40))
 	}
 	preview, img := quotePreview(q.Body)
 	c := &yh.Content{QuoteText: clipRunes(q.Sender+": "+preview, 100)}
@@ -389,7 +390,7 @@ func (ob *outBuilder) addForm(seg segment.Segment) error {
 	if v := seg.Value("command_id"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return platform.BadParamf("form.command_id: expected an integer, got %q", clipParam(v, 40))
+			return platform.BadParamf("form.command_id: expected an integer, got %q", clip.Bytes(v, 40))
 		}
 		cmd = n
 	}
@@ -411,7 +412,7 @@ func (ob *outBuilder) addShare(seg segment.Segment) error {
 	}
 	typ := cmp.Or(seg.Value("post_type"), "1")
 	if typ != "1" && typ != "2" {
-		return platform.BadParamf("share.post_type: expected 1 (text) or 2 (markdown), got %q", clipParam(typ, 20))
+		return platform.BadParamf("share.post_type: expected 1 (text) or 2 (markdown), got %q", clip.Bytes(typ, 20))
 	}
 	ob.flushText()
 	ob.parts = append(ob.parts, outPart{
@@ -599,18 +600,6 @@ func clipRunes(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n]) + "…"
-}
-
-// clipParam shortens a parameter value quoted in an error to about n
-// bytes, on a character boundary.
-func clipParam(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // uploadError classifies a failed upload: too large is the client's to

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/clip"
 	"github.com/yunhu-onebot/yunhu-onebot/onebot"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
@@ -445,7 +446,7 @@ func (x *extensions) sendForward(ctx context.Context, conv platform.Conv, p forw
 		if v := n.Value("id"); v != "" {
 			id, ok := n.Int("id")
 			if !ok || id <= 0 || id > 1<<31-1 {
-				return nil, onebot.ErrBadParams("messages[%d].id: expected a message_id, got %q", i, clipParam(v, 40))
+				return nil, onebot.ErrBadParams("messages[%d].id: expected a message_id, got %q", i, clip.Bytes(v, 40))
 			}
 			rec, err := x.host.Stored("node.id", int32(id))
 			if err != nil {
