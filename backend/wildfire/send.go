@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/yunhu-onebot/yunhu-onebot/internal/clip"
+	"github.com/yunhu-onebot/yunhu-onebot/internal/mediahost"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
 	wf "github.com/yunhu-onebot/yunhu-onebot/wildfire"
@@ -207,14 +208,6 @@ func (e *encoder) attachQuote() error {
 // payload to send and the segment as the store keeps it (its URL, never
 // its bytes).
 func (b *Backend) mediaPayload(ctx context.Context, i int, s segment.Segment, env platform.EncodeEnv) (wf.Payload, segment.Segment, error) {
-	param := s.Type + ".file"
-	ref := s.Value("file")
-	if !hasScheme(ref, "http://", "https://", "base64://", "file:") {
-		// A received segment sent back: file is a name, url the source.
-		if u := s.Value("url"); hasScheme(u, "http://", "https://") {
-			ref, param = u, s.Type+".url"
-		}
-	}
 	p := wf.Payload{PersistFlag: persistCounted}
 	switch s.Type {
 	case segment.TypeImage:
@@ -229,33 +222,14 @@ func (b *Backend) mediaPayload(ctx context.Context, i int, s segment.Segment, en
 	case segment.TypeFile:
 		p.Type, p.MediaType = typeFile, mediaFile
 	}
-	name := s.Value("name")
-	var size int64
-	if hasScheme(ref, "http://", "https://") {
-		p.RemoteMediaURL = ref
-	} else {
-		if !b.media.Enabled() {
-			return p, s, platform.BadParamf("message[%d]: %s: WildfireChat's robot API uploads no files, and sending a local or base64 medium needs wildfire.media (dir and public-url) configured; send an http(s) URL instead", i, param)
-		}
-		if env.Media == nil {
-			return p, s, platform.BadParamf("message[%d]: %s: media cannot be read here", i, param)
-		}
-		data, fetched, err := env.Media(ctx, param, ref)
-		if err != nil {
-			return p, s, err
-		}
-		if err := b.media.Check(s.Type, param, data); err != nil {
-			return p, s, platform.BadParamf("message[%d]: %v", i, err)
-		}
-		if name == "" {
-			name = fetched
-		}
-		url, err := b.media.Put(data, name)
-		if err != nil {
-			return p, s, &platform.Error{Msg: fmt.Sprintf("message[%d]: %s: keep the file for WildfireChat: %v", i, param, err), Definite: true, Err: err}
-		}
-		p.RemoteMediaURL, size = url, int64(len(data))
+	url, data, name, err := b.media.Resolve(ctx, i, s, env.Media, mediahost.Platform{
+		Name: "WildfireChat", NoFiles: "WildfireChat's robot API uploads no files", Key: "wildfire.media",
+	})
+	if err != nil {
+		return p, s, err
 	}
+	p.RemoteMediaURL = url
+	size := int64(len(data))
 	stored := segment.Segment{Type: s.Type}
 	stored.Set("file", p.RemoteMediaURL)
 	stored.Set("url", p.RemoteMediaURL)
@@ -287,16 +261,6 @@ func (b *Backend) mediaPayload(ctx context.Context, i int, s segment.Segment, en
 		}
 	}
 	return p, stored, nil
-}
-
-func hasScheme(ref string, schemes ...string) bool {
-	l := strings.ToLower(ref)
-	for _, s := range schemes {
-		if strings.HasPrefix(l, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // Send sends one encoded message over the robot API; the server assigns

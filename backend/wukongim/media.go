@@ -3,15 +3,14 @@ package wukongim
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"image"
 	_ "image/gif" // image.DecodeConfig reads the sizes the image payload carries
 	_ "image/jpeg"
 	_ "image/png"
 	"net/http"
 	"strconv"
-	"strings"
 
+	"github.com/yunhu-onebot/yunhu-onebot/internal/mediahost"
 	"github.com/yunhu-onebot/yunhu-onebot/internal/mediakind"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	"github.com/yunhu-onebot/yunhu-onebot/segment"
@@ -29,49 +28,17 @@ import (
 // payload to send and the segment as the store keeps it (its URL, never
 // its bytes).
 func (b *Backend) mediaPayload(ctx context.Context, i int, s segment.Segment, env platform.EncodeEnv) (Payload, segment.Segment, error) {
-	param := s.Type + ".file"
-	ref := s.Value("file")
-	if !hasScheme(ref, "http://", "https://", "base64://", "file:") {
-		// A received segment sent back: file is a name, url the source.
-		if u := s.Value("url"); hasScheme(u, "http://", "https://") {
-			ref, param = u, s.Type+".url"
-		}
-	}
 	p := Payload{Type: map[string]int{
 		segment.TypeImage: typeImage, segment.TypeRecord: typeVoice,
 		segment.TypeVideo: typeVideo, segment.TypeFile: typeFile,
 	}[s.Type]}
-	name := s.Value("name")
-	var data []byte
-	if hasScheme(ref, "http://", "https://") {
-		p.URL = ref
-	} else {
-		if !b.media.Enabled() {
-			return p, s, platform.BadParamf("message[%d]: %s: WuKongIM stores no files, and sending a local or base64 medium needs wukongim.media (dir and public-url) configured; send an http(s) URL instead", i, param)
-		}
-		if env.Media == nil {
-			return p, s, platform.BadParamf("message[%d]: %s: media cannot be read here", i, param)
-		}
-		var (
-			fetched string
-			err     error
-		)
-		data, fetched, err = env.Media(ctx, param, ref)
-		if err != nil {
-			return p, s, err
-		}
-		if err := b.media.Check(s.Type, param, data); err != nil {
-			return p, s, platform.BadParamf("message[%d]: %v", i, err)
-		}
-		if name == "" {
-			name = fetched
-		}
-		url, err := b.media.Put(data, name)
-		if err != nil {
-			return p, s, &platform.Error{Msg: fmt.Sprintf("message[%d]: %s: keep the file for WuKongIM: %v", i, param, err), Definite: true, Err: err}
-		}
-		p.URL = url
+	url, data, name, err := b.media.Resolve(ctx, i, s, env.Media, mediahost.Platform{
+		Name: "WuKongIM", NoFiles: "WuKongIM stores no files", Key: "wukongim.media",
+	})
+	if err != nil {
+		return p, s, err
 	}
+	p.URL = url
 	switch s.Type {
 	case segment.TypeImage:
 		if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil {
@@ -114,16 +81,6 @@ func seconds(s segment.Segment, data []byte) int64 {
 		return n
 	}
 	return mediakind.Duration(data)
-}
-
-func hasScheme(ref string, schemes ...string) bool {
-	l := strings.ToLower(ref)
-	for _, s := range schemes {
-		if strings.HasPrefix(l, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // Handler serves the hosted media (package mediahost): GET and HEAD of a
