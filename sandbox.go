@@ -80,13 +80,9 @@ const (
 
 // newSandbox binds the simulator's listener; Run serves it.
 func newSandbox(log *zap.Logger, opts sandboxOptions) (*sandbox, error) {
-	ln, err := net.Listen("tcp", cmp.Or(opts.Address, "127.0.0.1:0"))
-	if err != nil && opts.Address != "" {
-		log.Info("the sandbox's usual port is taken; using another", zap.String("usual", opts.Address), zap.Error(err))
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
+	ln, err := listenSandbox(log, opts.Address)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: listen: %w", err)
+		return nil, err
 	}
 	base := "http://" + ln.Addr().String()
 	return &sandbox{
@@ -98,6 +94,37 @@ func newSandbox(log *zap.Logger, opts sandboxOptions) (*sandbox, error) {
 		opts:  opts,
 		fetch: &http.Client{Timeout: sandboxFetchTimeout},
 	}, nil
+}
+
+// listenSandbox binds a sandbox's loopback listener on address, its usual
+// port, or on any free loopback port when that is taken (another sandbox,
+// tests in parallel) or address is empty.
+func listenSandbox(log *zap.Logger, address string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", cmp.Or(address, "127.0.0.1:0"))
+	if err != nil && address != "" {
+		log.Info("the sandbox's usual port is taken; using another", zap.String("usual", address), zap.Error(err))
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: listen: %w", err)
+	}
+	return ln, nil
+}
+
+// sandboxUsers are the simulated users of the WuKongIM and WildfireChat
+// sandboxes, by id, with their names.
+var sandboxUsers = []config.Named{{ID: "alice", Name: "Alice"}, {ID: "bob", Name: "Bob"}}
+
+// sandboxUser is the id of the simulated user a control request's from
+// names, by id or name; alice when it names none.
+func sandboxUser(name string) (string, error) {
+	name = cmp.Or(name, "alice")
+	for _, u := range sandboxUsers {
+		if strings.EqualFold(name, u.ID) || strings.EqualFold(name, u.Name) {
+			return u.ID, nil
+		}
+	}
+	return "", fmt.Errorf("from: %q is not one of alice, bob", name)
 }
 
 // resetSandboxDB empties the sandbox's database before it is opened. The

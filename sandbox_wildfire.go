@@ -46,16 +46,10 @@ const (
 	wfSandboxGroup  = "g1"
 )
 
-var wfSandboxUsers = []config.Named{{ID: "alice", Name: "Alice"}, {ID: "bob", Name: "Bob"}}
-
 func newWFSandbox(log *zap.Logger, opts sandboxOptions) (*wfSandbox, error) {
-	ln, err := net.Listen("tcp", cmp.Or(opts.Address, "127.0.0.1:0"))
-	if err != nil && opts.Address != "" {
-		log.Info("the sandbox's usual port is taken; using another", zap.String("usual", opts.Address), zap.Error(err))
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
+	ln, err := listenSandbox(log, opts.Address)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: listen: %w", err)
+		return nil, err
 	}
 	s := &wfSandbox{
 		sim:      wfsim.New(wfsim.Options{Log: log.Named("sim"), NoCheckTime: true}),
@@ -67,14 +61,14 @@ func newWFSandbox(log *zap.Logger, opts sandboxOptions) (*wfSandbox, error) {
 	}
 	_ = os.RemoveAll(s.mediaDir)
 	members := []string{wfSandboxRobot}
-	for _, u := range wfSandboxUsers {
+	for _, u := range sandboxUsers {
 		s.sim.AddUser(u.ID, u.Name)
 		s.sim.AddFriend(u.ID, wfSandboxRobot)
 		s.sim.AddFriend(wfSandboxRobot, u.ID)
 		members = append(members, u.ID)
 	}
-	s.sim.AddRobot(wfSandboxRobot, "Sandbox Robot", wfSandboxSecret, wfSandboxUsers[0].ID)
-	s.sim.CreateGroup(wfSandboxGroup, "Sandbox group", wfSandboxUsers[0].ID, members...)
+	s.sim.AddRobot(wfSandboxRobot, "Sandbox Robot", wfSandboxSecret, sandboxUsers[0].ID)
+	s.sim.CreateGroup(wfSandboxGroup, "Sandbox group", sandboxUsers[0].ID, members...)
 	return s, nil
 }
 
@@ -170,19 +164,9 @@ func wfRecordOf(m wfsim.Message) wfRecord {
 	return wfRecord{MessageID: strconv.FormatInt(m.ID, 10), Sender: m.Sender, Conv: m.Conv, Payload: m.Payload, Timestamp: m.Timestamp}
 }
 
-func (s *wfSandbox) user(name string) (string, error) {
-	name = cmp.Or(name, "alice")
-	for _, u := range wfSandboxUsers {
-		if strings.EqualFold(name, u.ID) || strings.EqualFold(name, u.Name) {
-			return u.ID, nil
-		}
-	}
-	return "", fmt.Errorf("from: %q is not one of alice, bob", name)
-}
-
 func (s *wfSandbox) say(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
-	from, err := s.user(r.Form.Get("from"))
+	from, err := sandboxUser(r.Form.Get("from"))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "%v", err)
 		return
@@ -215,7 +199,7 @@ func (s *wfSandbox) say(w http.ResponseWriter, r *http.Request) {
 
 func (s *wfSandbox) recall(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
-	from, err := s.user(r.Form.Get("from"))
+	from, err := sandboxUser(r.Form.Get("from"))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "%v", err)
 		return
@@ -243,7 +227,7 @@ func (s *wfSandbox) sent(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	add(s.sim.Messages(wfsim.Conversation{Type: 1, Target: wfSandboxGroup}))
-	for _, u := range wfSandboxUsers {
+	for _, u := range sandboxUsers {
 		add(s.sim.Messages(wfsim.Conversation{Type: 0, Target: u.ID}))
 	}
 	slices.SortFunc(msgs, func(a, b wfsim.Message) int { return cmp.Compare(a.ID, b.ID) })

@@ -42,19 +42,12 @@ const (
 	wkSandboxGroup = "g1"
 )
 
-// wkSandboxUsers are the simulated users, by uid, with their names.
-var wkSandboxUsers = []config.Named{{ID: "alice", Name: "Alice"}, {ID: "bob", Name: "Bob"}}
-
 // newWKSandbox binds the simulator's listener and seeds its world; Run
 // serves it.
 func newWKSandbox(log *zap.Logger, opts sandboxOptions) (*wkSandbox, error) {
-	ln, err := net.Listen("tcp", cmp.Or(opts.Address, "127.0.0.1:0"))
-	if err != nil && opts.Address != "" {
-		log.Info("the sandbox's usual port is taken; using another", zap.String("usual", opts.Address), zap.Error(err))
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
+	ln, err := listenSandbox(log, opts.Address)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: listen: %w", err)
+		return nil, err
 	}
 	s := &wkSandbox{
 		sim:      wksim.New(wksim.Options{Log: log.Named("sim")}),
@@ -68,7 +61,7 @@ func newWKSandbox(log *zap.Logger, opts sandboxOptions) (*wkSandbox, error) {
 	_ = os.RemoveAll(s.mediaDir)
 	s.sim.RegisterToken(wkSandboxBot, wkSandboxToken, 2, 1)
 	members := []string{wkSandboxBot}
-	for _, u := range wkSandboxUsers {
+	for _, u := range sandboxUsers {
 		s.sim.RegisterToken(u.ID, u.ID+"-token", 0, 1)
 		members = append(members, u.ID)
 	}
@@ -84,7 +77,7 @@ func (s *wkSandbox) configure(c *config.WuKongIM) {
 	c.UID, c.Token, c.DeviceFlag, c.RegisterToken = wkSandboxBot, wkSandboxToken, 2, false
 	c.Name = "Sandbox Bot"
 	c.Groups = []config.Named{{ID: wkSandboxGroup, Name: "Sandbox group"}}
-	c.Users = wkSandboxUsers
+	c.Users = sandboxUsers
 	c.Media = config.WuKongIMMedia{PublicURL: s.base + "/media", Dir: s.mediaDir}
 }
 
@@ -182,16 +175,6 @@ func wkRecordOf(m wksim.Message) wkRecord {
 }
 
 // user is the uid named by a control parameter, a simulated user's.
-func (s *wkSandbox) user(name string) (string, error) {
-	name = cmp.Or(name, "alice")
-	for _, u := range wkSandboxUsers {
-		if strings.EqualFold(name, u.ID) || strings.EqualFold(name, u.Name) {
-			return u.ID, nil
-		}
-	}
-	return "", fmt.Errorf("from: %q is not one of alice, bob", name)
-}
-
 // channel is where a control request speaks: the group, or (private=1)
 // the bot as the user addresses it.
 func (s *wkSandbox) channel(r *http.Request) (string, uint8, error) {
@@ -207,7 +190,7 @@ func (s *wkSandbox) channel(r *http.Request) (string, uint8, error) {
 
 func (s *wkSandbox) say(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
-	from, err := s.user(r.Form.Get("from"))
+	from, err := sandboxUser(r.Form.Get("from"))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "%v", err)
 		return
@@ -234,7 +217,7 @@ func (s *wkSandbox) say(w http.ResponseWriter, r *http.Request) {
 
 func (s *wkSandbox) recall(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
-	from, err := s.user(r.Form.Get("from"))
+	from, err := sandboxUser(r.Form.Get("from"))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "%v", err)
 		return
@@ -266,7 +249,7 @@ func (s *wkSandbox) sent(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	add(s.sim.Messages(wkSandboxBot, wkSandboxGroup, 2))
-	for _, u := range wkSandboxUsers {
+	for _, u := range sandboxUsers {
 		add(s.sim.Messages(wkSandboxBot, u.ID, 1))
 	}
 	slices.SortFunc(msgs, func(a, b wksim.Message) int { return cmp.Compare(a.ID, b.ID) })
@@ -298,7 +281,7 @@ func (s *wkSandbox) world(w http.ResponseWriter, r *http.Request) {
 		UserID any    `json:"user_id"`
 	}
 	users := []user{{wkSandboxBot, "Sandbox Bot (the bot)", oneBot(wkSandboxBot)}}
-	for _, u := range wkSandboxUsers {
+	for _, u := range sandboxUsers {
 		users = append(users, user{u.ID, u.Name, oneBot(u.ID)})
 	}
 	writeJSON(w, map[string]any{
