@@ -80,7 +80,7 @@ func (s *wfSandbox) configure(c *config.Wildfire) {
 	c.RobotID, c.RobotSecret, c.AdminSecret = wfSandboxRobot, wfSandboxSecret, wfsim.DefaultAdminSecret
 	c.Name = "Sandbox Robot"
 	c.Callback = config.WildfireCallback{Address: "127.0.0.1:0", PathSecret: wfSandboxPath}
-	c.Media = config.WuKongIMMedia{PublicURL: s.base + "/media", Dir: s.mediaDir}
+	c.Media = config.HostedMedia{PublicURL: s.base + "/media", Dir: s.mediaDir}
 }
 
 // attach points the robot's callback at the daemon's callback listener

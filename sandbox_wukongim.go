@@ -78,7 +78,7 @@ func (s *wkSandbox) configure(c *config.WuKongIM) {
 	c.Name = "Sandbox Bot"
 	c.Groups = []config.Named{{ID: wkSandboxGroup, Name: "Sandbox group"}}
 	c.Users = sandboxUsers
-	c.Media = config.WuKongIMMedia{PublicURL: s.base + "/media", Dir: s.mediaDir}
+	c.Media = config.HostedMedia{PublicURL: s.base + "/media", Dir: s.mediaDir}
 }
 
 func (s *wkSandbox) Run(ctx context.Context) error {

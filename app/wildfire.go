@@ -3,15 +3,12 @@ package app
 import (
 	"fmt"
 	"net/netip"
-	"path/filepath"
-	"strings"
 
 	"go.uber.org/zap"
 
 	wfbackend "github.com/yunhu-onebot/yunhu-onebot/backend/wildfire"
 	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/config"
-	"github.com/yunhu-onebot/yunhu-onebot/internal/mediahost"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	wf "github.com/yunhu-onebot/yunhu-onebot/wildfire"
 )
@@ -45,16 +42,6 @@ func (a *App) wildfireBackend(cfg *config.Config) (platform.Backend, error) {
 		Timeout: w.TimeoutDuration(), Log: log.Named("wildfire"),
 	})
 	log.Info("wildfire robot", zap.String("robot-id", w.RobotID), zap.Bool("admin-api", client.HasAdmin()))
-	// Hosted media are served by the callback listener, under /media/.
-	media := mediahost.Options{
-		PublicURL: strings.TrimSuffix(w.Media.PublicURL, "/"),
-		Dir:       w.Media.Dir,
-		MaxBytes:  cfg.Message.MaxMediaBytes(),
-		Retention: cfg.Database.Retention(),
-	}
-	if media.PublicURL != "" && media.Dir == "" {
-		media.Dir = filepath.Join(filepath.Dir(cfg.Database.Path), "media")
-	}
 	return wfbackend.New(wfbackend.Options{
 		Client:             client,
 		Robot:              w.RobotID,
@@ -64,7 +51,9 @@ func (a *App) wildfireBackend(cfg *config.Config) (platform.Backend, error) {
 		CallbackPathSecret: w.Callback.PathSecret,
 		RegisterCallback:   w.Callback.SetURL,
 		Allow:              allow,
-		Media:              media,
-		Log:                log.Named("wildfire"),
+		// Served by the callback listener, under /media/ (its address
+		// is not used).
+		Media: hostedMedia(cfg, w.Media),
+		Log:   log.Named("wildfire"),
 	})
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"go.uber.org/zap"
 
 	wkbackend "github.com/yunhu-onebot/yunhu-onebot/backend/wukongim"
 	"github.com/yunhu-onebot/yunhu-onebot/bridge"
 	"github.com/yunhu-onebot/yunhu-onebot/config"
+	"github.com/yunhu-onebot/yunhu-onebot/internal/mediahost"
 	"github.com/yunhu-onebot/yunhu-onebot/platform"
 	wk "github.com/yunhu-onebot/yunhu-onebot/wukongim"
 )
@@ -43,16 +43,6 @@ func (a *App) wukongimBackend(ctx context.Context, cfg *config.Config) (platform
 		URL: w.WSURL, UID: w.UID, Token: w.Token, DeviceFlag: w.DeviceFlag, DeviceID: deviceID,
 		Log: log.Named("wukongim"),
 	})
-	media := wkbackend.MediaOptions{
-		Address:   w.Media.Address,
-		PublicURL: strings.TrimSuffix(w.Media.PublicURL, "/"),
-		Dir:       w.Media.Dir,
-		MaxBytes:  cfg.Message.MaxMediaBytes(),
-		Retention: cfg.Database.Retention(),
-	}
-	if media.PublicURL != "" && media.Dir == "" {
-		media.Dir = filepath.Join(filepath.Dir(cfg.Database.Path), "media")
-	}
 	return wkbackend.New(wkbackend.Options{
 		API:      api,
 		Receiver: conn,
@@ -61,7 +51,7 @@ func (a *App) wukongimBackend(ctx context.Context, cfg *config.Config) (platform
 		KV:       bridge.NewBackendState(a.Store),
 		Groups:   named(w.Groups),
 		Users:    named(w.Users),
-		Media:    media,
+		Media:    hostedMedia(cfg, w.Media),
 		Log:      log.Named("wukongim"),
 	})
 }
@@ -73,4 +63,21 @@ func named(in []config.Named) []wkbackend.Named {
 		out[i] = wkbackend.Named{ID: n.ID, Name: n.Name}
 	}
 	return out
+}
+
+// hostedMedia are a backend's hosted-media options: its config section's,
+// with the message size limit, the database's retention, and the files
+// beside the database unless dir says otherwise.
+func hostedMedia(cfg *config.Config, m config.HostedMedia) mediahost.Options {
+	o := mediahost.Options{
+		Address:   m.Address,
+		PublicURL: m.PublicURL,
+		Dir:       m.Dir,
+		MaxBytes:  cfg.Message.MaxMediaBytes(),
+		Retention: cfg.Database.Retention(),
+	}
+	if o.PublicURL != "" && o.Dir == "" {
+		o.Dir = filepath.Join(filepath.Dir(cfg.Database.Path), "media")
+	}
+	return o
 }

@@ -102,7 +102,7 @@ type WuKongIM struct {
 	Users  []Named `yaml:"users"`
 	// Media is where local and base64 media are put so that other
 	// clients can fetch them; without it only http(s) media can be sent.
-	Media WuKongIMMedia `yaml:"media"`
+	Media HostedMedia `yaml:"media"`
 	// Timeout bounds each HTTP API call, in seconds.
 	Timeout int `yaml:"timeout"`
 }
@@ -132,7 +132,7 @@ type Wildfire struct {
 	// Callback is where the server's message callbacks are received.
 	Callback WildfireCallback `yaml:"callback"`
 	// Media hosts local and base64 media, as for WuKongIM.
-	Media WuKongIMMedia `yaml:"media"`
+	Media HostedMedia `yaml:"media"`
 	// Timeout bounds each API call, in seconds.
 	Timeout int `yaml:"timeout"`
 }
@@ -164,8 +164,9 @@ type Named struct {
 	Name string `yaml:"name"`
 }
 
-// WuKongIMMedia serves the files the daemon hosts for WuKongIM clients.
-type WuKongIMMedia struct {
+// HostedMedia is where the daemon hosts local and base64 media for
+// platforms that store no files (wukongim.media, wildfire.media).
+type HostedMedia struct {
 	// Address is host:port the daemon serves the files on.
 	Address string `yaml:"address"`
 	// PublicURL is how clients reach Address (a reverse proxy's URL,

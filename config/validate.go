@@ -255,7 +255,7 @@ func (c *Config) validateWuKongIM(v validator) {
 }
 
 // validateMedia checks a backend's hosted-media settings under path.
-func validateMedia(v validator, path string, m WuKongIMMedia) {
+func validateMedia(v validator, path string, m HostedMedia) {
 	if m.Address == "" && m.PublicURL == "" && m.Dir == "" {
 		return
 	}
