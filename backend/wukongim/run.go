@@ -88,19 +88,12 @@ func (r *receiver) on(e wk.Event) {
 	var it item
 	switch e := e.(type) {
 	case wk.Connected:
-		if !r.online {
-			b.log.Info("connected to WuKongIM")
-		}
+		// The core logs the backend going online and offline.
 		r.online = true
 		it.ev = platform.Online{}
 	case wk.Disconnected:
 		if !r.online {
 			return
-		}
-		if errors.Is(e.Err, context.Canceled) {
-			b.log.Info("connection to WuKongIM closed")
-		} else {
-			b.log.Warn("connection to WuKongIM lost; reconnecting", zap.Error(e.Err))
 		}
 		r.online = false
 		it.ev = platform.Offline{Err: e.Err}

@@ -96,7 +96,6 @@ type receiver struct {
 	ch       chan platform.Event
 	stop     <-chan struct{}
 	requests *requestWatcher
-	online   bool // the socket reader's own
 }
 
 // onPush is called by the socket reader for each push, in order.
@@ -110,24 +109,13 @@ func (r *receiver) onPush(p yh.Push) {
 	var ev platform.Event
 	switch p := p.(type) {
 	case yh.Connected:
-		if !r.online {
-			b.log.Info("push socket online")
-		}
-		r.online = true
+		// The core logs the backend going online and offline.
 		if b.selfID() == "" {
 			_, _ = b.Self(r.ctx) // the client just logged in with it
 		}
 		r.requests.poke()
 		ev = platform.Online{}
 	case yh.Disconnected:
-		switch {
-		case !r.online:
-		case errors.Is(p.Err, context.Canceled):
-			b.log.Info("push socket closed")
-		default:
-			b.log.Warn("push socket offline; reconnecting", zap.Error(p.Err))
-		}
-		r.online = false
 		ev = platform.Offline{Err: p.Err}
 	case yh.MessagePush:
 		ev = platform.Received{Message: b.message(&p.Message)}
