@@ -112,8 +112,6 @@ func TestHostileCQClientGone(t *testing.T) {
 		return Start(t, Options{HTTPTimeout: httpTimeout, YunhuTimeout: 2 * WaitTimeout, WrapSim: func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == yunhu.PathSendMessage {
-					sending.Add(1)
-					defer sending.Add(-1)
 					// A hung call ends when its client goes, which
 					// net/http notices only once the body is read.
 					body, err := io.ReadAll(r.Body)
@@ -121,6 +119,12 @@ func TestHostileCQClientGone(t *testing.T) {
 						return
 					}
 					r.Body = io.NopCloser(bytes.NewReader(body))
+					// Counted only now: a call cancelled while its body
+					// was still arriving never reaches the simulator, and
+					// so never takes the hang HangNext armed, which the
+					// next send would then take instead.
+					sending.Add(1)
+					defer sending.Add(-1)
 				}
 				h.ServeHTTP(w, r)
 			})
