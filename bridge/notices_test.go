@@ -95,6 +95,12 @@ func TestMembershipNoticesAndRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	// The lifecycle event says the connection receives events; what is
+	// published before it would not reach this client.
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, _, err := conn.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
